@@ -1,0 +1,53 @@
+# One task runner for people, CI and pre-commit. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format lock upgrade clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): $(UV) requirements.lock packages/agent-service/pyproject.toml packages/agent-testkit/pyproject.toml
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e packages/agent-service -e packages/agent-testkit
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies (needs only python3 and pip)
+
+run: install ## Migrate the embedded SQLite database in ./var and serve on http://127.0.0.1:8000 (docs at /docs)
+	$(BIN)/agent-service db upgrade
+	$(BIN)/agent-service serve --host $(HOST) --port $(PORT)
+
+test: install ## Run the whole suite on SQLite, then on PostgreSQL when one is reachable
+	$(BIN)/python scripts/run_tests.py
+
+lint: install ## ruff (lint + format check) and mypy (strict on source)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lock: $(UV) ## Resolve new dependencies and refresh requirements.lock (uv.lock stays out of git)
+	$(UV) lock
+	$(UV) export --frozen --no-emit-workspace --all-groups --format requirements-txt -o requirements.lock
+
+upgrade: $(UV) ## Move every pin to its newest allowed version, then refresh requirements.lock
+	$(UV) lock --upgrade
+	$(UV) export --frozen --no-emit-workspace --all-groups --format requirements-txt -o requirements.lock
+
+clean: ## Remove the virtualenv, caches and ./var
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

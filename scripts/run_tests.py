@@ -1,0 +1,62 @@
+"""Run the suite on SQLite, then on PostgreSQL when one is reachable, and say which ran.
+
+`TEST_DATABASE_URL` names the PostgreSQL server to use (the tests create a uniquely named
+database there and drop it); without it, the local 127.0.0.1:5432 is tried. With
+`REQUIRE_POSTGRES=1` (as in CI) an unreachable PostgreSQL is a failure, not a skip.
+Extra arguments go to pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_reachable(url: str) -> bool:
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        with psycopg.connect(dsn, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def run_pytest(label: str, env: dict[str, str], args: list[str]) -> tuple[int, float]:
+    print(f"\n=== tests on {label} ===", flush=True)
+    started = time.perf_counter()
+    code = subprocess.call([sys.executable, "-m", "pytest", *args], env=env)
+    return code, time.perf_counter() - started
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    base_env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    results: list[tuple[str, int, float]] = []
+
+    code, seconds = run_pytest("SQLite", base_env, args)
+    results.append(("SQLite", code, seconds))
+
+    pg_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES
+    if postgres_reachable(pg_url):
+        code, seconds = run_pytest("PostgreSQL", {**base_env, "TEST_DATABASE_URL": pg_url}, args)
+        results.append(("PostgreSQL", code, seconds))
+    elif os.environ.get("REQUIRE_POSTGRES") == "1":
+        print(f"PostgreSQL is required but not reachable at {pg_url!r}", file=sys.stderr)
+        results.append(("PostgreSQL (unreachable)", 1, 0.0))
+    else:
+        print(f"\nPostgreSQL not reachable at {pg_url!r}: ran on SQLite only.")
+
+    print("\n=== summary ===")
+    for label, code, seconds in results:
+        print(f"{label}: {'passed' if code == 0 else f'FAILED (exit {code})'} in {seconds:.1f}s")
+    return max(code for _, code, _ in results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

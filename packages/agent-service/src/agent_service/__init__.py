@@ -1,0 +1,5 @@
+"""Self-hostable AI-agent service."""
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Admin views that read across domains (through each domain's service)."""

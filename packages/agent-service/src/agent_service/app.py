@@ -1,0 +1,60 @@
+"""`create_app(settings)`: the FastAPI application and the resources it owns for its lifetime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent_service import __version__
+from agent_service.admin.router import router as admin_router
+from agent_service.auth.router import router as auth_router
+from agent_service.db import create_engine, create_sessionmaker
+from agent_service.errors import install_error_handlers
+from agent_service.mail.service import build_mailer
+from agent_service.observability import RequestIdMiddleware
+from agent_service.ops.metrics import MetricsMiddleware
+from agent_service.ops.router import router as ops_router
+from agent_service.settings import Settings
+from agent_service.users import bootstrap
+from agent_service.users.router import router as users_router
+
+logger = logging.getLogger("agent_service.app")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.mailer = build_mailer(settings)
+    try:
+        await bootstrap.ensure_first_admin(app.state.sessionmaker, settings)
+    except SQLAlchemyError:
+        logger.exception("could not create the first admin: is the database migrated?")
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Agent service",
+        version=__version__,
+        description="Tool-calling agents, conversations, documents and GitHub triage over HTTP.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    for router in (ops_router, auth_router, users_router, admin_router):
+        app.include_router(router)
+    return app

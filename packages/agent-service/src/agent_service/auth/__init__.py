@@ -1,0 +1,1 @@
+"""Authentication: passwords, JWTs, email verification and password reset."""

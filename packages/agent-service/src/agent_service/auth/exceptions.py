@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from agent_service.errors import Forbidden, InvalidRequest, Unauthenticated
+
+
+class InvalidCredentials(Unauthenticated):
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("Wrong email or password.")
+
+
+class InvalidAccessToken(Unauthenticated):
+    code = "invalid_token"
+
+    def __init__(self) -> None:
+        super().__init__("The bearer token is invalid or expired; log in again.")
+
+
+class EmailNotVerified(Forbidden):
+    code = "email_not_verified"
+
+    def __init__(self) -> None:
+        super().__init__("Verify your email first: open the link in the mail we sent you.")
+
+
+class AccountDisabled(Forbidden):
+    code = "account_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("This account is disabled; ask an administrator.")
+
+
+class InvalidMailToken(InvalidRequest):
+    code = "invalid_token"
+
+    def __init__(self) -> None:
+        super().__init__("This link is invalid, expired or already used; ask for a new one.")
+
+
+class WrongCurrentPassword(InvalidRequest):
+    code = "invalid_current_password"
+
+    def __init__(self) -> None:
+        super().__init__("To change the password, send the current one in 'current_password'.")

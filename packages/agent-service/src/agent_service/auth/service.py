@@ -1,0 +1,179 @@
+"""Registration, login, verification and reset: the rules that keep accounts safe."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.auth.exceptions import (
+    AccountDisabled,
+    EmailNotVerified,
+    InvalidAccessToken,
+    InvalidCredentials,
+    InvalidMailToken,
+)
+from agent_service.auth.models import EmailToken, TokenPurpose
+from agent_service.auth.passwords import passwords_for
+from agent_service.auth.schemas import AccessToken
+from agent_service.auth.tokens import (
+    create_access_token,
+    decode_access_token,
+    hash_mail_token,
+    new_mail_token,
+)
+from agent_service.db import parse_id, utcnow
+from agent_service.mail.service import Mailer, compose
+from agent_service.settings import Settings
+from agent_service.users import service as users
+from agent_service.users.models import User
+
+_MAIL_TEXT = {
+    TokenPurpose.VERIFY_EMAIL: (
+        "Verify your email",
+        "verify-email",
+        "Welcome! Confirm your email address by opening this link:",
+    ),
+    TokenPurpose.RESET_PASSWORD: (
+        "Reset your password",
+        "reset-password",
+        "Someone asked to reset the password of this account. If it was you, open this link:",
+    ),
+}
+
+
+async def issue_mail_token(
+    session: AsyncSession, user: User, purpose: TokenPurpose, settings: Settings
+) -> str:
+    token, token_hash = new_mail_token()
+    expires_at = utcnow() + timedelta(minutes=settings.email_token_expire_minutes)
+    session.add(
+        EmailToken(user_id=user.id, purpose=purpose, token_hash=token_hash, expires_at=expires_at)
+    )
+    await session.flush()
+    return token
+
+
+async def send_token_mail(
+    mailer: Mailer, settings: Settings, *, user: User, purpose: TokenPurpose, token: str
+) -> None:
+    subject, path, intro = _MAIL_TEXT[purpose]
+    link = f"{settings.public_url.rstrip('/')}/{path}?token={token}"
+    hours = settings.email_token_expire_minutes / 60
+    body = f"{intro}\n\n{link}\n\nThe link works once, within {hours:g} hours.\n"
+    await mailer.send(compose(sender=settings.mail_from, to=user.email, subject=subject, body=body))
+
+
+async def register(
+    session: AsyncSession,
+    mailer: Mailer,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    name: str,
+) -> User:
+    user = await users.create_user(
+        session, passwords_for(settings), email=email, password=password, name=name
+    )
+    token = await issue_mail_token(session, user, TokenPurpose.VERIFY_EMAIL, settings)
+    await session.commit()
+    await send_token_mail(
+        mailer, settings, user=user, purpose=TokenPurpose.VERIFY_EMAIL, token=token
+    )
+    return user
+
+
+async def consume_mail_token(session: AsyncSession, token: str, purpose: TokenPurpose) -> User:
+    """Marks the token used in one conditional UPDATE, so two concurrent uses cannot both win."""
+    now = utcnow()
+    result = await session.execute(
+        update(EmailToken)
+        .where(
+            EmailToken.token_hash == hash_mail_token(token),
+            EmailToken.purpose == purpose,
+            EmailToken.used_at.is_(None),
+            EmailToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(EmailToken.user_id)
+    )
+    user_id = result.scalar_one_or_none()
+    user = await users.get_user(session, user_id) if user_id else None
+    if user is None:
+        await session.rollback()
+        raise InvalidMailToken()
+    return user
+
+
+async def verify_email(session: AsyncSession, token: str) -> User:
+    user = await consume_mail_token(session, token, TokenPurpose.VERIFY_EMAIL)
+    user.email_verified = True
+    await session.commit()
+    return user
+
+
+async def forgot_password(
+    session: AsyncSession, mailer: Mailer, settings: Settings, *, email: str
+) -> None:
+    """Sends a reset link when the account exists; the caller answers the same either way."""
+    user = await users.get_user_by_email(session, email)
+    if user is None or not user.is_active:
+        return
+    token = await issue_mail_token(session, user, TokenPurpose.RESET_PASSWORD, settings)
+    await session.commit()
+    await send_token_mail(
+        mailer, settings, user=user, purpose=TokenPurpose.RESET_PASSWORD, token=token
+    )
+
+
+async def reset_password(
+    session: AsyncSession, settings: Settings, *, token: str, new_password: str
+) -> None:
+    user = await consume_mail_token(session, token, TokenPurpose.RESET_PASSWORD)
+    users.set_password(user, new_password, passwords_for(settings))
+    user.email_verified = True  # they proved they read the mailbox
+    await session.commit()
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, *, email: str, password: str
+) -> User:
+    passwords = passwords_for(settings)
+    user = await users.get_user_by_email(session, email)
+    if user is None:
+        passwords.burn_verification_time(password)
+        raise InvalidCredentials()
+    valid, new_hash = passwords.verify(password, user.hashed_password)
+    if not valid:
+        raise InvalidCredentials()
+    if not user.is_active:
+        raise AccountDisabled()
+    if settings.require_email_verification and not user.email_verified:
+        raise EmailNotVerified()
+    if new_hash is not None:
+        user.hashed_password = new_hash
+        await session.commit()
+    return user
+
+
+def issue_access_token(user: User, settings: Settings) -> AccessToken:
+    token = create_access_token(
+        user_id=user.id,
+        token_version=user.token_version,
+        secret=settings.jwt_secret.get_secret_value(),
+        expire_minutes=settings.jwt_expire_minutes,
+    )
+    return AccessToken(access_token=token, expires_in=settings.jwt_expire_minutes * 60)
+
+
+async def user_from_access_token(session: AsyncSession, settings: Settings, token: str) -> User:
+    claims = decode_access_token(token, secret=settings.jwt_secret.get_secret_value())
+    user_id = parse_id(claims["sub"]) if claims else None
+    user = await users.get_user(session, user_id) if user_id else None
+    if user is None or claims is None or claims["tv"] != user.token_version:
+        raise InvalidAccessToken()
+    if not user.is_active:
+        raise AccountDisabled()
+    return user

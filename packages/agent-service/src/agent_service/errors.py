@@ -1,0 +1,175 @@
+"""The one error tree and the one handler: every error leaves as `{"error", "detail"}`.
+
+    AppError
+    ├── InvalidRequest   400
+    ├── Unauthenticated  401
+    ├── Forbidden        403
+    ├── NotFound         404
+    ├── Conflict         409
+    ├── PayloadTooLarge  413
+    ├── UnsupportedMediaType 415
+    ├── RateLimited      429
+    ├── InternalError    500
+    └── UpstreamError    502/503 (what failed outside us)
+
+Domain errors subclass these; services raise them and never `HTTPException`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("agent_service.errors")
+
+
+class AppError(Exception):
+    """Base of every error a client may see; `code` is stable, `detail` is for a person."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "detail": self.detail}
+
+
+class InvalidRequest(AppError):
+    status_code = 400
+    code = "invalid_request"
+
+
+class Unauthenticated(AppError):
+    status_code = 401
+    code = "unauthenticated"
+
+    def __init__(self, detail: str = "Authentication is required: send a bearer token.") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class InternalError(AppError):
+    status_code = 500
+    code = "internal_error"
+
+
+class UpstreamError(AppError):
+    status_code = 503
+    code = "upstream_error"
+
+
+_STATUS_CODES = {
+    400: "invalid_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    status_code: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc.status_code, exc.body(), exc.headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, "http_error")
+    if exc.status_code == 404:
+        detail = "No such route or resource."
+    elif exc.status_code == 405:
+        detail = "This method is not allowed on this route."
+    else:
+        detail = str(exc.detail)
+    return error_response(exc.status_code, {"error": code, "detail": detail}, exc.headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or str(loc[0] if loc else "request")
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    first = errors[0] if errors else {"field": "request", "message": "invalid"}
+    detail = f"Invalid request: {first['field']!r}: {first['message']}."
+    if len(errors) > 1:
+        detail += f" ({len(errors) - 1} more)"
+    body = {"error": "validation_error", "detail": detail, "errors": errors}
+    return error_response(422, body)
+
+
+async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    logger.error(
+        "unhandled error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
+    body = {
+        "error": "internal_error",
+        "detail": (
+            f"Something went wrong on our side. Quote request id {request_id!r} to report it."
+        ),
+    }
+    return error_response(500, body, {"X-Request-ID": request_id} if request_id else None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One handler per family, found by class hierarchy."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unhandled_error)

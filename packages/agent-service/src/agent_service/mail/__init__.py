@@ -1,0 +1,1 @@
+"""Outgoing mail: one `Mailer` built from settings (file, console or SMTP)."""

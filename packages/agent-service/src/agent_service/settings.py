@@ -1,0 +1,86 @@
+"""The one settings object: environment variables (and `.env`), passed into `create_app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - refused outside dev
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; env var = field name in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_expire_minutes: int = Field(default=60, ge=1)
+    email_token_expire_minutes: int = Field(default=60 * 24, ge=1)
+    require_email_verification: bool = False
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    first_admin_email: str | None = None
+    first_admin_password: SecretStr | None = None
+
+    llm_base_url: str = "https://api.openai.com/v1"
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0)
+    embedding_model: str | None = None
+    agent_max_steps: int = Field(default=8, ge=1)
+
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+
+    mail_backend: Literal["file", "console", "smtp"] = "file"
+    mail_dir: Path | None = None
+    mail_from: str = "agent-service@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+
+    github_webhook_secret: SecretStr | None = None
+    github_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    github_repositories: list[str] = Field(default_factory=list)
+
+    job_runner: Literal["inline", "procrastinate"] = "inline"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_outside_dev(self) -> Settings:
+        if self.environment != "dev" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            raise ValueError(
+                "JWT_SECRET is the built-in development secret; set JWT_SECRET to a long random "
+                "value (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: `DATABASE_URL` normalised, or the embedded SQLite file."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'agent_service.db'}"
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        if url.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        return url
+
+    @property
+    def resolved_mail_dir(self) -> Path:
+        return self.mail_dir if self.mail_dir is not None else self.data_dir / "mail"

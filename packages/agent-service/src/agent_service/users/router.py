@@ -1,0 +1,98 @@
+"""/api/users (admin, or self) and /api/profile (the caller)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from agent_service.auth.exceptions import WrongCurrentPassword
+from agent_service.auth.passwords import passwords_for
+from agent_service.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep
+from agent_service.users import service
+from agent_service.users.dependencies import VisibleUser
+from agent_service.users.exceptions import AdminOnly
+from agent_service.users.schemas import (
+    AdminUserCreate,
+    ProfileUpdate,
+    UserPublic,
+    UsersPublic,
+    UserUpdate,
+)
+
+router = APIRouter(tags=["users"])
+
+_ADMIN_FIELDS = ("is_admin", "is_active", "email_verified")
+
+
+@router.get("/api/users", response_model=UsersPublic)
+async def list_users(_admin: AdminUser, session: SessionDep, page: PageDep) -> UsersPublic:
+    """List every user (admin only)."""
+    items, total = await service.list_users(session, limit=page.limit, offset=page.offset)
+    return UsersPublic(
+        items=[UserPublic.model_validate(u) for u in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("/api/users", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+async def create_user(
+    body: AdminUserCreate, _admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> UserPublic:
+    """Create a user directly, optionally verified or admin (admin only)."""
+    user = await service.create_user(session, passwords_for(settings), **body.model_dump())
+    await session.commit()
+    return UserPublic.model_validate(user)
+
+
+@router.get("/api/users/{user_id}", response_model=UserPublic)
+async def get_user(user: VisibleUser) -> UserPublic:
+    """One user: yourself, or anyone for an admin."""
+    return UserPublic.model_validate(user)
+
+
+@router.put("/api/users/{user_id}", response_model=UserPublic)
+async def update_user(
+    body: UserUpdate,
+    user: VisibleUser,
+    current: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> UserPublic:
+    """Change a user; roles, activation and verification only by an admin."""
+    if not current.is_admin and body.model_fields_set.intersection(_ADMIN_FIELDS):
+        raise AdminOnly("Changing is_admin, is_active or email_verified")
+    await service.update_user(session, passwords_for(settings), user, body)
+    await session.commit()
+    return UserPublic.model_validate(user)
+
+
+@router.delete("/api/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(user: VisibleUser, session: SessionDep) -> Response:
+    """Delete a user and everything it owns."""
+    await service.delete_user(session, user)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/profile", response_model=UserPublic)
+async def read_profile(current: CurrentUser) -> UserPublic:
+    """The caller's own account."""
+    return UserPublic.model_validate(current)
+
+
+@router.patch("/api/profile", response_model=UserPublic)
+async def update_profile(
+    body: ProfileUpdate, current: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> UserPublic:
+    """Change your name, or your password given the current one."""
+    if body.new_password is not None:
+        passwords = passwords_for(settings)
+        valid, _ = passwords.verify(body.current_password or "", current.hashed_password)
+        if not valid:
+            raise WrongCurrentPassword()
+        service.set_password(current, body.new_password, passwords)
+    if body.name is not None:
+        current.name = body.name
+    await session.commit()
+    return UserPublic.model_validate(current)

@@ -1,0 +1,100 @@
+"""Account rules: unique emails, hashed passwords, tokens revoked on password change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.auth.passwords import Passwords
+from agent_service.users.exceptions import EmailTaken
+from agent_service.users.models import User
+from agent_service.users.schemas import UserUpdate
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == normalise_email(email)))
+    return result.scalar_one_or_none()
+
+
+async def create_user(
+    session: AsyncSession,
+    passwords: Passwords,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    is_admin: bool = False,
+    email_verified: bool = False,
+) -> User:
+    email = normalise_email(email)
+    if await get_user_by_email(session, email) is not None:
+        raise EmailTaken(email)
+    user = User(
+        email=email,
+        name=name,
+        hashed_password=passwords.hash(password),
+        is_admin=is_admin,
+        email_verified=email_verified,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        await session.rollback()
+        raise EmailTaken(email) from exc
+    return user
+
+
+async def list_users(
+    session: AsyncSession, *, limit: int, offset: int
+) -> tuple[Sequence[User], int]:
+    total = await session.scalar(select(func.count()).select_from(User)) or 0
+    result = await session.execute(
+        select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
+    )
+    return result.scalars().all(), total
+
+
+def set_password(user: User, password: str, passwords: Passwords) -> None:
+    """Replace the hash and revoke every token issued before."""
+    user.hashed_password = passwords.hash(password)
+    user.token_version += 1
+
+
+async def update_user(
+    session: AsyncSession, passwords: Passwords, user: User, changes: UserUpdate
+) -> User:
+    data = changes.model_dump(exclude_unset=True)
+    if "email" in data and data["email"] is not None:
+        email = normalise_email(data.pop("email"))
+        if email != user.email:
+            if await get_user_by_email(session, email) is not None:
+                raise EmailTaken(email)
+            user.email = email
+            user.email_verified = False
+    if (password := data.pop("password", None)) is not None:
+        set_password(user, password, passwords)
+    if data.get("is_active") is False and user.is_active:
+        user.token_version += 1
+    for field, value in data.items():
+        if value is not None:
+            setattr(user, field, value)
+    await session.flush()
+    return user
+
+
+async def delete_user(session: AsyncSession, user: User) -> None:
+    await session.delete(user)
+    await session.flush()

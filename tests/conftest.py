@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from agent_service.app import create_app
 from agent_service.settings import Settings
 from tests import factories
-from tests.database import delete_all_rows, migrated_database
+from tests.database import delete_all_rows, migrated_database, postgres_database
 from tests.factories import TestUser
 
-TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+TEST_JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4
 
 
 def pytest_report_header() -> str:
@@ -30,6 +30,17 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with migrated_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def isolated_database_url() -> Iterator[str]:
+    """For a service process: its own empty PostgreSQL database, or "" (embedded SQLite)."""
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        yield ""
+        return
+    with postgres_database(server_url.replace("postgresql://", "postgresql+psycopg://", 1)) as url:
         yield url
 
 

@@ -36,6 +36,6 @@ async def owned_counts(
             .where(counted.owner.in_(user_ids), *counted.where)
             .group_by(counted.owner)
         )
-        for uid, n in (await session.execute(query)).tuples():
+        for uid, n in await session.execute(query):
             counts[uid][counted.name] = n
     return counts

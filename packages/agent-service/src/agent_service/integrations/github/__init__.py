@@ -1,0 +1,1 @@
+"""GitHub: the REST client, the webhook hub and the issue-triage agent."""

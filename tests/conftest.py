@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from agent_service.app import create_app
 from agent_service.settings import Settings
@@ -135,3 +137,141 @@ class Outbox:
 def outbox(settings: Settings) -> Outbox:
     assert settings.mail_dir is not None
     return Outbox(settings.mail_dir)
+
+
+def use_fake_llm(settings: Settings, base_url: str) -> Settings:
+    """Point a test app at a fake LLM. Agent test modules override `settings` with it, so the
+    app (whose LLM client is built at startup from the base URL and key) is built after it."""
+    settings.llm_base_url = base_url
+    settings.llm_api_key = SecretStr("test-llm-key")
+    settings.llm_model = "fake-model"
+    settings.llm_timeout_s = 5.0
+    return settings
+
+
+@pytest.fixture
+def llm_waits(app: FastAPI) -> list[float]:
+    """The waits the app's LLM client asked for between attempts, recorded instead of slept."""
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    app.state.llm.sleep = record
+    return waits
+
+
+PDF_FIXTURES = Path(__file__).parent / "fixtures" / "pdf"
+
+
+def use_fast_jobs(settings: Settings, runner: str = "inline") -> Settings:
+    """Background jobs for tests: polled often, retried without real waits, on `runner`."""
+    settings.job_runner = runner  # type: ignore[assignment]
+    settings.job_poll_interval_s = 0.05
+    settings.job_retry_backoff_s = 0.01
+    settings.job_max_attempts = 3
+    return settings
+
+
+# procrastinate runs on PostgreSQL only: on SQLite runs the inline runner alone is tested.
+JOB_RUNNERS = ["inline", *(["procrastinate"] if os.environ.get("TEST_DATABASE_URL") else [])]
+
+
+@pytest.fixture
+async def job_worker(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """With JOB_RUNNER=procrastinate, an `agent-service worker` running in this event loop."""
+    if settings.job_runner != "procrastinate":
+        yield
+        return
+    import asyncio
+
+    from agent_service.jobs.procrastinate_queue import run_worker
+
+    task = asyncio.create_task(run_worker(settings, install_signal_handlers=False))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with app.state.engine.begin() as conn:  # procrastinate's rows are not in our models
+            await conn.exec_driver_sql(
+                "TRUNCATE procrastinate_events, procrastinate_periodic_defers, "
+                "procrastinate_jobs, procrastinate_workers"
+            )
+
+
+UploadFile = Callable[..., Awaitable[httpx.Response]]
+
+
+@pytest.fixture
+def upload_file(client: httpx.AsyncClient) -> UploadFile:
+    """POST /api/documents with one `file` part: bytes, or a fixture PDF's name."""
+
+    async def upload(
+        user: TestUser, content: bytes | str, *, filename: str | None = None
+    ) -> httpx.Response:
+        if isinstance(content, str):
+            filename = filename or content
+            content = (PDF_FIXTURES / content).read_bytes()
+        name = filename if filename is not None else "upload.bin"
+        files = {"file": (name, content, "application/octet-stream")}
+        return await client.post("/api/documents", files=files, headers=user.headers)
+
+    return upload
+
+
+WaitProcessed = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def wait_processed(client: httpx.AsyncClient) -> WaitProcessed:
+    """Poll a document until it leaves `processing`; its final JSON."""
+
+    async def wait(user: TestUser, document_id: str, *, timeout_s: float = 30.0) -> dict[str, Any]:
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            r = await client.get(f"/api/documents/{document_id}", headers=user.headers)
+            assert r.status_code == 200, r.text
+            if r.json()["status"] != "processing" or time.monotonic() > deadline:
+                return dict(r.json())
+            await asyncio.sleep(0.02)
+
+    return wait
+
+
+def make_text_pdf(pages: list[str]) -> bytes:
+    """A small, valid PDF with one Helvetica text page per string (for known text on known pages)."""
+    import textwrap
+
+    def escape(line: str) -> str:
+        return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    first_page = 4
+    kids = " ".join(f"{first_page + 2 * i} 0 R" for i in range(len(pages)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    for i, text in enumerate(pages):
+        lines = [f"({escape(line)}) Tj T*" for line in textwrap.wrap(text, 80)]
+        content = "\n".join(["BT /F1 11 Tf 14 TL 72 720 Td", *lines, "ET"]).encode("cp1252")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 "
+            f"3 0 R >> >> /Contents {first_page + 2 * i + 1} 0 R >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

@@ -11,14 +11,23 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent_service import __version__
 from agent_service.admin.router import router as admin_router
+from agent_service.agents.router import router as agents_router
 from agent_service.auth.router import router as auth_router
+from agent_service.conversations.router import router as conversations_router
 from agent_service.db import create_engine, create_sessionmaker
+from agent_service.documents.router import router as documents_router
 from agent_service.errors import install_error_handlers
+from agent_service.integrations.github.router import router as github_router
+from agent_service.jobs.queue import build_job_queue
+from agent_service.jobs.registry import JobContext
+from agent_service.llm.client import LLMClient, build_http_client
 from agent_service.mail.service import build_mailer
 from agent_service.observability import RequestIdMiddleware
 from agent_service.ops.metrics import MetricsMiddleware
 from agent_service.ops.router import router as ops_router
+from agent_service.projects.router import router as projects_router
 from agent_service.settings import Settings
+from agent_service.tasks.router import router as tasks_router
 from agent_service.users import bootstrap
 from agent_service.users.router import router as users_router
 
@@ -33,13 +42,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.mailer = build_mailer(settings)
+    llm_http = build_http_client(settings)  # one pool to the LLM provider per process
+    app.state.llm = LLMClient(settings, llm_http)
     try:
         await bootstrap.ensure_first_admin(app.state.sessionmaker, settings)
     except SQLAlchemyError:
         logger.exception("could not create the first admin: is the database migrated?")
+    # inline: this process runs due jobs, including ones an earlier run left unfinished
+    app.state.job_queue = build_job_queue(
+        JobContext(settings, app.state.sessionmaker, app.state.llm)
+    )
+    await app.state.job_queue.start()
     try:
         yield
     finally:
+        await app.state.job_queue.stop()
+        await llm_http.aclose()
         await engine.dispose()
 
 
@@ -57,4 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     for router in (ops_router, auth_router, users_router, admin_router):
         app.include_router(router)
+    for router in (tasks_router, projects_router, conversations_router, agents_router):
+        app.include_router(router)
+    app.include_router(documents_router)
+    app.include_router(github_router)
     return app

@@ -1,7 +1,25 @@
 """Every table, imported in one place so Alembic and the test database see the whole schema."""
 
 from agent_service.auth.models import EmailToken
+from agent_service.conversations.models import Conversation, Message
 from agent_service.db import Base
+from agent_service.documents.models import Document, DocumentChunk
+from agent_service.integrations.github.models import GitHubDelivery
+from agent_service.jobs.models import Job
+from agent_service.projects.models import Project
+from agent_service.tasks.models import Task
 from agent_service.users.models import User
 
-__all__ = ["Base", "EmailToken", "User"]
+__all__ = [
+    "Base",
+    "Conversation",
+    "Document",
+    "DocumentChunk",
+    "EmailToken",
+    "GitHubDelivery",
+    "Job",
+    "Message",
+    "Project",
+    "Task",
+    "User",
+]

@@ -14,7 +14,7 @@ DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - refuse
 class Settings(BaseSettings):
     """Every knob of the service; env var = field name in upper case."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_assignment=True)
 
     environment: Literal["dev", "test", "production"] = "dev"
     data_dir: Path = Path("./var")
@@ -36,8 +36,13 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0)
+    # Not in DESIGN.md: the longest Retry-After we wait for (longer: the 429 goes to the client at
+    # once), and the size of the one connection pool to the provider.
+    llm_retry_max_wait_s: float = Field(default=20.0, ge=0)
+    llm_max_connections: int = Field(default=100, ge=1)
     embedding_model: str | None = None
     agent_max_steps: int = Field(default=8, ge=1)
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)  # not in DESIGN.md: SSE comment interval
 
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
 
@@ -54,8 +59,18 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
     github_repositories: list[str] = Field(default_factory=list)
+    github_webhook_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
     job_runner: Literal["inline", "procrastinate"] = "inline"
+    # Not in DESIGN.md: attempts before a job (and its document) is marked failed, the base of the
+    # exponential retry backoff, the lease a running job renews (a job whose process died is taken
+    # over when it runs out), how often the in-process runner looks for due jobs, and how many it
+    # runs at once.
+    job_max_attempts: int = Field(default=5, ge=1)
+    job_retry_backoff_s: float = Field(default=2.0, ge=0)
+    job_lease_s: float = Field(default=30.0, gt=0)
+    job_poll_interval_s: float = Field(default=1.0, gt=0)
+    job_concurrency: int = Field(default=2, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -11,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from agent_service.auth.models import EmailToken
+from agent_service.conversations.models import Conversation
+from agent_service.documents.models import Document
+from agent_service.projects.models import Project
+from agent_service.tasks.models import Task
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,10 @@ class Counted:
 # Each domain with owned rows adds its line here.
 COUNTED: list[Counted] = [
     Counted("pending_email_tokens", EmailToken.user_id, (EmailToken.used_at.is_(None),)),
+    Counted("tasks", Task.user_id),
+    Counted("projects", Project.user_id),
+    Counted("conversations", Conversation.user_id),
+    Counted("documents", Document.user_id),
 ]
 
 

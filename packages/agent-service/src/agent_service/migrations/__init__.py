@@ -15,6 +15,7 @@ MIGRATIONS_DIR = Path(__file__).parent
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(rev)s")
     config.attributes["database_url"] = database_url
     return config
 

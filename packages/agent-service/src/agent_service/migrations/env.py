@@ -12,6 +12,19 @@ from agent_service.models import Base
 
 target_metadata = Base.metadata
 
+# What migrations create by hand and the models do not describe: SQLite's FTS5 table (and its
+# shadow tables), PostgreSQL's full-text index, procrastinate's schema. Autogenerate leaves them be.
+UNMODELLED_TABLE_PREFIXES = ("document_chunk_fts", "procrastinate_")
+UNMODELLED_INDEXES = ("ix_document_chunk_search",)
+
+
+def _include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    if type_ == "table" and name and name.startswith(UNMODELLED_TABLE_PREFIXES):
+        return False
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)
+
 
 def _run(connection: Connection) -> None:
     context.configure(
@@ -19,6 +32,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,1 @@
+"""Agents: the tool-calling loop, the agent types and their tools, and the chat routes."""

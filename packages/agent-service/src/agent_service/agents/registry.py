@@ -1,0 +1,67 @@
+"""The agent types: a name, what it is for, its system prompt and its tools.
+
+`researcher` and `coder` get their tools with documents and the GitHub integration; until then
+they chat without tools.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agent_service.agents.exceptions import AgentTypeNotFound
+from agent_service.agents.tool import Tool
+from agent_service.agents.tools import create_project, create_task, list_tasks, update_task
+
+
+@dataclass(frozen=True)
+class AgentType:
+    name: str
+    description: str
+    system_prompt: str
+    tools: tuple[Tool[Any], ...] = ()
+
+
+ASSISTANT = AgentType(
+    name="assistant",
+    description="Plans work with you: creates, lists and updates your tasks and projects.",
+    system_prompt=(
+        "You are a helpful assistant that manages the user's tasks and projects. Use the tools to "
+        "create, list and update them; never claim a change you did not make with a tool. When a "
+        "request is ambiguous (no title, unclear priority), ask one short question first. Refer to "
+        "tasks and projects by their titles, and keep answers brief."
+    ),
+    tools=(create_task.TOOL, update_task.TOOL, list_tasks.TOOL, create_project.TOOL),
+)
+
+RESEARCHER = AgentType(
+    name="researcher",
+    description="Answers questions and summarises; document search arrives with documents.",
+    system_prompt=(
+        "You are a careful research assistant. Answer from what you know and say plainly when you "
+        "are unsure. Structure longer answers with short headings or lists."
+    ),
+)
+
+CODER = AgentType(
+    name="coder",
+    description="Helps with code: explains, reviews and writes it; GitHub tools arrive later.",
+    system_prompt=(
+        "You are an experienced software engineer. Give correct, idiomatic code with a short "
+        "explanation, point out risks and edge cases, and ask for missing context when needed."
+    ),
+)
+
+AGENT_TYPES: dict[str, AgentType] = {agent.name: agent for agent in (ASSISTANT, RESEARCHER, CODER)}
+
+
+def get_agent_type(name: str) -> AgentType:
+    """The agent type called `name`, or 404 `agent_type_not_found` listing the known ones."""
+    agent = AGENT_TYPES.get(name)
+    if agent is None:
+        raise AgentTypeNotFound(name, list(AGENT_TYPES))
+    return agent
+
+
+def list_agent_types() -> list[AgentType]:
+    return list(AGENT_TYPES.values())

@@ -1,0 +1,124 @@
+"""Chat schemas: the two request shapes, the reply, the streamed events and the agent catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
+
+from agent_service.conversations.schemas import UsagePublic
+
+MAX_MESSAGE_CHARS = 32_000
+MAX_MESSAGES = 100
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must contain some text")
+    return text
+
+
+Content = Annotated[
+    str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS), AfterValidator(_not_blank)
+]
+
+
+class ChatRequest(BaseModel):
+    """POST /api/agent/chat: one user message; no id continues your latest conversation."""
+
+    message: Content
+    conversation_id: str | None = None
+    agent_type: str | None = Field(
+        default=None, description="Default: the conversation's type, or `assistant`."
+    )
+
+
+class IncomingMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    content: Content
+
+
+class AgentChatRequest(BaseModel):
+    """POST /api/agents/{agent_type}/chat: messages to append, the last one the user's."""
+
+    messages: list[IncomingMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    conversation_id: str | None = None
+    session_id: str | None = Field(default=None, description="Another name for conversation_id.")
+
+    @field_validator("messages")
+    @classmethod
+    def _ends_with_user(cls, messages: list[IncomingMessage]) -> list[IncomingMessage]:
+        if messages[-1].role != "user":
+            raise ValueError("the last message must have the role 'user'")
+        return messages
+
+    @field_validator("session_id")
+    @classmethod
+    def _same_id(cls, session_id: str | None, info: ValidationInfo) -> str | None:
+        conversation_id = info.data.get("conversation_id")
+        if session_id is not None and conversation_id not in (None, session_id):
+            raise ValueError("names another conversation than conversation_id; send one of them")
+        return session_id
+
+    @property
+    def target_conversation_id(self) -> str | None:
+        return self.conversation_id or self.session_id
+
+
+class ToolCallResult(BaseModel):
+    """A tool call of this turn: arguments and result as JSON objects (raw text if not JSON)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | str
+    result: dict[str, Any] | str
+    is_error: bool
+
+
+class ChatReply(BaseModel):
+    response: str
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    tool_calls: list[ToolCallResult]
+    usage: UsagePublic
+
+
+class MessageDeltaEvent(BaseModel):
+    delta: str
+
+
+class ToolCallEvent(BaseModel):
+    id: str
+    name: str
+    arguments: dict[str, Any] | str
+
+
+class ToolResultEvent(BaseModel):
+    id: str
+    name: str
+    result: dict[str, Any] | str
+    is_error: bool
+
+
+class MessageCompletedEvent(BaseModel):
+    response: str
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    usage: UsagePublic
+
+
+class ToolPublic(BaseModel):
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class AgentPublic(BaseModel):
+    agent_type: str
+    description: str
+    tools: list[ToolPublic]
+
+
+class AgentsPublic(BaseModel):
+    items: list[AgentPublic]

@@ -1,0 +1,134 @@
+"""Tools: typed async functions with a Pydantic model for their arguments.
+
+A tool's failure is data for the model, never a 500: unknown names, arguments that do not validate
+and exceptions raised inside a tool all come back as an error result the model can read and act on.
+Each call runs in a savepoint, so a tool that fails half-way leaves nothing behind, while the
+step's successful calls stay in the transaction the caller commits with the results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.errors import AppError
+from agent_service.llm.messages import ChatMessage, ToolCallRequest, ToolSpec
+
+logger = logging.getLogger("agent_service.agents.tools")
+
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may use: the turn's session and the user it acts for (its only scope)."""
+
+    session: AsyncSession
+    user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Tool(Generic[ArgsT]):
+    """A tool the model may call: `fn(context, args)` returns a JSON object with ids."""
+
+    name: str
+    description: str
+    args_model: type[ArgsT]
+    fn: Callable[[ToolContext, ArgsT], Awaitable[JSONObject]]
+
+    @property
+    def spec(self) -> ToolSpec:
+        return ToolSpec(
+            self.name, self.description, inline_refs(self.args_model.model_json_schema())
+        )
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """A call and its result: `content` is the JSON text the model reads back."""
+
+    call: ToolCallRequest
+    content: str
+    is_error: bool = False
+
+    def as_message(self) -> ChatMessage:
+        return ChatMessage("tool", self.content, tool_call_id=self.call.id)
+
+
+class Toolbox:
+    """The tools of one agent type, bound to one user's context for one turn."""
+
+    def __init__(self, tools: Sequence[Tool[Any]], context: ToolContext) -> None:
+        self.tools = {tool.name: tool for tool in tools}
+        self.context = context
+
+    @property
+    def specs(self) -> list[ToolSpec]:
+        return [tool.spec for tool in self.tools.values()]
+
+    async def call(self, call: ToolCallRequest) -> ToolOutcome:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            available = ", ".join(sorted(self.tools)) or "none"
+            detail = f"There is no tool named {call.name!r}. Available tools: {available}."
+            return _error(call, "unknown_tool", detail)
+        try:
+            args = tool.args_model.model_validate_json(call.arguments.strip() or "{}")
+        except ValidationError as exc:
+            return _invalid_arguments(call, exc)
+        try:
+            async with self.context.session.begin_nested():
+                result = await tool.fn(self.context, args)
+        except AppError as exc:  # a rule of the domain: its message is meant for people
+            return _error(call, exc.code, exc.detail)
+        except Exception:
+            logger.exception("tool %s failed", call.name, extra={"tool_call_id": call.id})
+            detail = f"The tool {call.name!r} failed unexpectedly; nothing was changed."
+            return _error(call, "tool_failed", detail)
+        return ToolOutcome(call, json.dumps(result, default=str))
+
+
+def _error(call: ToolCallRequest, code: str, detail: str, **extra: Any) -> ToolOutcome:
+    return ToolOutcome(call, json.dumps({"error": code, "detail": detail, **extra}), True)
+
+
+def _invalid_arguments(call: ToolCallRequest, exc: ValidationError) -> ToolOutcome:
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"]) or "arguments", "message": e["msg"]}
+        for e in exc.errors(include_url=False)
+    ]
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        detail = f"The arguments of {call.name!r} are not valid JSON: {call.arguments!r}."
+    else:
+        first = errors[0]
+        detail = f"Invalid arguments for {call.name!r}: {first['field']!r}: {first['message']}."
+    return _error(call, "invalid_arguments", detail, errors=errors)
+
+
+def inline_refs(schema: JSONObject) -> JSONObject:
+    """The schema with every `$ref` to `$defs` replaced by its definition.
+
+    OpenAI reads `$ref`, but several OpenAI-compatible servers (llama.cpp, older vLLM) do not.
+    """
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: JSONObject = resolve(schema)
+    return resolved

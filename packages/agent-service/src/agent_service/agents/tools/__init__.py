@@ -1,0 +1,1 @@
+"""One module per tool, each exporting `TOOL`: a typed function with its argument model."""

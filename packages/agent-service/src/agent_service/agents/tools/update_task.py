@@ -1,0 +1,42 @@
+"""`update_task`: change a task of the user's (its status, priority, title, ...)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent_service.agents.tool import JSONObject, Tool, ToolContext
+from agent_service.errors import InvalidRequest
+from agent_service.tasks import service as tasks
+from agent_service.tasks.schemas import Description, TaskPriority, TaskPublic, TaskStatus, Title
+
+
+class UpdateTaskArgs(BaseModel):
+    """Fields left out or null stay as they are (models often send every field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str = Field(
+        description="The id of the task, as returned by create_task or list_tasks."
+    )
+    title: Title | None = None
+    description: Description | None = None
+    priority: TaskPriority | None = None
+    status: TaskStatus | None = None
+    project_id: str | None = Field(default=None, description="Move the task to this project.")
+
+
+async def update_task(context: ToolContext, args: UpdateTaskArgs) -> JSONObject:
+    changes = args.model_dump(exclude={"task_id"}, exclude_none=True)
+    if not changes:
+        raise InvalidRequest("Nothing to change: give at least one field besides task_id.")
+    task = await tasks.owned_task(context.session, context.user_id, args.task_id)
+    await tasks.update_task(context.session, task, changes)
+    return {"task": TaskPublic.model_validate(task).model_dump(mode="json")}
+
+
+TOOL = Tool(
+    name="update_task",
+    description="Change one of the user's tasks, e.g. mark it done. Returns the updated task.",
+    args_model=UpdateTaskArgs,
+    fn=update_task,
+)

@@ -1,0 +1,1 @@
+"""Conversations: a user's chats with one agent type, and every message in them."""

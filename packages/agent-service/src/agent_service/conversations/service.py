@@ -1,0 +1,194 @@
+"""Conversation rules: owned by one user, one agent type each, messages appended in order.
+
+This module is the only writer of `message` rows. It appends a step's messages in one flush, so a
+caller that commits after `append_messages` commits an assistant tool call with all its results.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.conversations.exceptions import ConversationBusy, ConversationNotFound
+from agent_service.conversations.models import Conversation, Message
+from agent_service.db import parse_id, utcnow
+from agent_service.llm.messages import (
+    ChatMessage,
+    Role,
+    ToolCallRequest,
+    Usage,
+    valid_history,
+)
+
+TITLE_LENGTH = 80
+_ROLES: dict[str, Role] = {"user": "user", "assistant": "assistant", "tool": "tool"}
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store: the chat message and what the history shows besides it."""
+
+    message: ChatMessage
+    tool_name: str | None = None
+    is_error: bool = False
+    usage: Usage | None = None
+
+
+async def create_conversation(
+    session: AsyncSession, user_id: uuid.UUID, *, agent_type: str, title: str = ""
+) -> Conversation:
+    conversation = Conversation(user_id=user_id, agent_type=agent_type, title=title)
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def get_conversation(
+    session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> Conversation | None:
+    """The user's conversation with this id; None for an unknown id or another user's."""
+    conversation = await session.get(Conversation, conversation_id)
+    return conversation if conversation is not None and conversation.user_id == user_id else None
+
+
+async def owned_conversation(
+    session: AsyncSession, user_id: uuid.UUID, conversation_id: str
+) -> Conversation:
+    """Load-or-404 from an id as sent (malformed ids are 404 too)."""
+    parsed = parse_id(conversation_id)
+    conversation = await get_conversation(session, user_id, parsed) if parsed else None
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    return conversation
+
+
+async def latest_conversation(
+    session: AsyncSession, user_id: uuid.UUID, agent_type: str
+) -> Conversation | None:
+    """The user's most recently active conversation with this agent type."""
+    result = await session.execute(
+        select(Conversation)
+        .where(Conversation.user_id == user_id, Conversation.agent_type == agent_type)
+        .order_by(Conversation.updated_at.desc(), Conversation.id)
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_conversations(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[Sequence[Conversation], int]:
+    """The user's conversations, most recently active first."""
+    mine = Conversation.user_id == user_id
+    total = await session.scalar(select(func.count()).select_from(Conversation).where(mine)) or 0
+    result = await session.execute(
+        select(Conversation)
+        .where(mine)
+        .order_by(Conversation.updated_at.desc(), Conversation.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.scalars().all(), total
+
+
+async def delete_conversation(session: AsyncSession, conversation: Conversation) -> None:
+    await session.delete(conversation)
+    await session.flush()
+
+
+async def usage_of(
+    session: AsyncSession, conversation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Usage]:
+    """Tokens used per conversation: the sum over its messages, so it never drifts."""
+    usage = dict.fromkeys(conversation_ids, Usage())
+    result = await session.execute(
+        select(
+            Message.conversation_id,
+            func.coalesce(func.sum(Message.prompt_tokens), 0),
+            func.coalesce(func.sum(Message.completion_tokens), 0),
+        )
+        .where(Message.conversation_id.in_(conversation_ids))
+        .group_by(Message.conversation_id)
+    )
+    for conversation_id, prompt, completion in result:
+        usage[conversation_id] = Usage(int(prompt or 0), int(completion or 0))
+    return usage
+
+
+async def list_messages(session: AsyncSession, conversation: Conversation) -> Sequence[Message]:
+    result = await session.execute(
+        select(Message).where(Message.conversation_id == conversation.id).order_by(Message.position)
+    )
+    return result.scalars().all()
+
+
+async def history(session: AsyncSession, conversation: Conversation) -> list[ChatMessage]:
+    """The conversation as the model sees it: every stored message, every tool call answered."""
+    return valid_history(to_chat_message(row) for row in await list_messages(session, conversation))
+
+
+def to_chat_message(row: Message) -> ChatMessage:
+    calls = tuple(
+        ToolCallRequest(call["id"], call["name"], call["arguments"])
+        for call in row.tool_calls or ()
+    )
+    return ChatMessage(_ROLES.get(row.role, "user"), row.content, calls, row.tool_call_id)
+
+
+async def append_messages(
+    session: AsyncSession, conversation: Conversation, messages: Sequence[NewMessage]
+) -> list[Message]:
+    """Add messages after the last one, in one flush (the caller commits).
+
+    A turn racing on the same conversation takes the same positions, so one of the two fails here
+    with 409 `conversation_busy` instead of interleaving the histories.
+    """
+    last = await session.scalar(
+        select(func.max(Message.position)).where(Message.conversation_id == conversation.id)
+    )
+    start = -1 if last is None else last
+    rows = [_row(conversation.id, start + offset, new) for offset, new in enumerate(messages, 1)]
+    session.add_all(rows)
+    conversation.updated_at = utcnow()
+    if not conversation.title:
+        conversation.title = _title_from(messages)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise ConversationBusy(conversation.id) from exc
+    return rows
+
+
+def _row(conversation_id: uuid.UUID, position: int, new: NewMessage) -> Message:
+    message = new.message
+    return Message(
+        conversation_id=conversation_id,
+        position=position,
+        role=message.role,
+        content=message.content,
+        tool_calls=[
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls
+        ]
+        or None,
+        tool_call_id=message.tool_call_id,
+        tool_name=new.tool_name,
+        is_error=new.is_error,
+        prompt_tokens=new.usage.prompt_tokens if new.usage else None,
+        completion_tokens=new.usage.completion_tokens if new.usage else None,
+        created_at=utcnow(),
+    )
+
+
+def _title_from(messages: Sequence[NewMessage]) -> str:
+    """A default title: the start of the first user message, on one line."""
+    for new in messages:
+        if new.message.role == "user" and new.message.content:
+            text = " ".join(new.message.content.split())
+            return text if len(text) <= TITLE_LENGTH else text[: TITLE_LENGTH - 1] + "…"
+    return ""

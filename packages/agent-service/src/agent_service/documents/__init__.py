@@ -1,0 +1,1 @@
+"""Documents: streamed upload, background processing, retrieval and answers with citations."""

@@ -1,0 +1,158 @@
+"""The `process_document` job: extract page by page, chunk, index, and report progress.
+
+Pages are stored in batches, each batch's chunks committed with the document's progress, so the
+progress a client sees is what is really searchable, and an attempt cut short resumes after the
+last stored page instead of starting over (a half-stored page is dropped and redone).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import anyio.to_thread
+from sqlalchemy import delete
+
+from agent_service.db import utcnow
+from agent_service.documents import service
+from agent_service.documents.chunking import chunk_text
+from agent_service.documents.embeddings import Embedder, embedder_for, pack
+from agent_service.documents.extract import DocumentUnreadable, Source, no_text, open_source
+from agent_service.documents.models import Document, DocumentChunk, DocumentStatus
+from agent_service.documents.sniff import DocumentKind
+from agent_service.documents.textsearch import search_form
+from agent_service.jobs.registry import JobContext, JobHandler, Payload
+
+BATCH_MAX_PAGES = 16
+BATCH_MAX_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Passage:
+    page: int
+    text: str
+    search_text: str
+
+
+def page_passages(source: Source, index: int) -> list[Passage]:
+    """The chunks of one page, folded for search (blocking: pypdf and pure-Python folding)."""
+    return [
+        Passage(index + 1, passage, search_form(passage))
+        for passage in chunk_text(source.page_text(index))
+    ]
+
+
+async def process_document(context: JobContext, payload: Payload) -> None:
+    document_id = uuid.UUID(payload["document_id"])
+    resume = await _prepare(context, document_id)
+    if resume is None:
+        return  # deleted, or already finished by an earlier attempt
+    kind, start_page, ordinal = resume
+    path = service.stored_path(context.settings, document_id)
+    if not path.exists():
+        raise DocumentUnreadable("The uploaded file is missing from the data directory.")
+    source = await anyio.to_thread.run_sync(open_source, path, kind)
+    embedder = embedder_for(context.settings, context.llm)
+    batch: list[Passage] = []
+    flushed_at = time.monotonic()
+    first_page_of_batch = start_page
+    for index in range(start_page, source.page_count):
+        batch.extend(await anyio.to_thread.run_sync(page_passages, source, index))
+        pages = index + 1 - first_page_of_batch
+        last = index + 1 == source.page_count
+        if last or pages >= BATCH_MAX_PAGES or time.monotonic() - flushed_at >= BATCH_MAX_SECONDS:
+            stored = await _store(
+                context, document_id, batch, ordinal, index + 1, source.page_count, embedder
+            )
+            if not stored:
+                return
+            ordinal += len(batch)
+            batch, flushed_at, first_page_of_batch = [], time.monotonic(), index + 1
+    await _finish(context, document_id, kind, source.page_count)
+
+
+async def _prepare(
+    context: JobContext, document_id: uuid.UUID
+) -> tuple[DocumentKind, int, int] | None:
+    """Where to (re)start: the kind, the first page not stored, the next chunk ordinal."""
+    async with context.sessionmaker() as session:
+        document = await session.get(Document, document_id)
+        if document is None or document.status != DocumentStatus.PROCESSING:
+            return None
+        done = document.pages_processed
+        await session.execute(
+            delete(DocumentChunk).where(
+                DocumentChunk.document_id == document_id, DocumentChunk.page > done
+            )
+        )
+        await session.commit()
+        return DocumentKind(document.content_type), done, document.chunk_count
+
+
+async def _store(
+    context: JobContext,
+    document_id: uuid.UUID,
+    batch: list[Passage],
+    ordinal: int,
+    pages_done: int,
+    page_count: int,
+    embedder: Embedder | None,
+) -> bool:
+    """Commit a batch of chunks with the progress they make; False when the document is gone."""
+    vectors = await embedder.embed([p.text for p in batch]) if embedder and batch else None
+    async with context.sessionmaker() as session:
+        document = await session.get(Document, document_id, with_for_update=True)
+        if document is None or document.status != DocumentStatus.PROCESSING:
+            return False
+        session.add_all(
+            DocumentChunk(
+                document_id=document_id,
+                ordinal=ordinal + i,
+                page=passage.page,
+                text=passage.text,
+                search_text=passage.search_text,
+                embedding=pack(vectors[i]) if vectors else None,
+            )
+            for i, passage in enumerate(batch)
+        )
+        document.page_count = page_count
+        document.pages_processed = pages_done
+        document.chunk_count = ordinal + len(batch)
+        document.progress = pages_done / page_count
+        await session.commit()
+    return True
+
+
+async def _finish(
+    context: JobContext, document_id: uuid.UUID, kind: DocumentKind, page_count: int
+) -> None:
+    async with context.sessionmaker() as session:
+        document = await session.get(Document, document_id, with_for_update=True)
+        if document is None or document.status != DocumentStatus.PROCESSING:
+            return
+        if document.chunk_count == 0:
+            raise no_text(kind, page_count)
+        document.status = DocumentStatus.READY
+        document.progress = 1.0
+        document.processed_at = utcnow()
+        await session.commit()
+
+
+async def mark_document_failed(context: JobContext, payload: Payload, error: str) -> None:
+    """The job gave up: the document says why, and keeps no half-built index."""
+    document_id = uuid.UUID(payload["document_id"])
+    async with context.sessionmaker() as session:
+        document = await session.get(Document, document_id, with_for_update=True)
+        if document is None or document.status != DocumentStatus.PROCESSING:
+            return
+        await session.execute(delete(DocumentChunk).where(DocumentChunk.document_id == document_id))
+        document.status = DocumentStatus.FAILED
+        document.error = error
+        document.chunk_count = 0
+        await session.commit()
+
+
+PROCESS_DOCUMENT = JobHandler(
+    service.PROCESS_DOCUMENT_KIND, run=process_document, on_failure=mark_document_failed
+)

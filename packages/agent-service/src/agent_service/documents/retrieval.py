@@ -1,0 +1,189 @@
+"""Finding the passages that answer a question: the database's full-text search, fused with
+embedding similarity when vectors exist (reciprocal-rank fusion, so neither score scale matters).
+
+Scoped to one user's ready documents, or to one of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BindParameter, Float, Integer, Text, Uuid, bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.documents.embeddings import similarity, unpack
+from agent_service.documents.models import Document, DocumentChunk, DocumentStatus
+from agent_service.documents.textsearch import Phrase, fts5_query, query_phrases, tsquery
+
+CANDIDATES = 50  # from each ranking, before fusion
+RRF_K = 60
+MAX_VECTOR_SCAN = 20_000
+EXCERPT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID
+    page: int
+    text: str
+    score: float
+
+
+_SQLITE = """
+SELECT c.id AS chunk_id, c.document_id AS document_id, c.page AS page, c.text AS text,
+       bm25(document_chunk_fts, 1.0, 0.0) AS rank
+FROM document_chunk_fts
+JOIN document_chunk AS c ON c.id = document_chunk_fts.chunk_id
+JOIN document AS d ON d.id = c.document_id
+WHERE document_chunk_fts MATCH :match AND d.user_id = :user_id AND d.status = 'ready'
+  {only_document}
+ORDER BY rank
+LIMIT :limit
+"""
+
+_POSTGRES = """
+SELECT c.id AS chunk_id, c.document_id AS document_id, c.page AS page, c.text AS text,
+       -ts_rank_cd(to_tsvector('simple'::regconfig, c.search_text), q.query, 1) AS rank
+FROM document_chunk AS c
+JOIN document AS d ON d.id = c.document_id
+CROSS JOIN to_tsquery('simple'::regconfig, :match) AS q(query)
+WHERE to_tsvector('simple'::regconfig, c.search_text) @@ q.query
+  AND d.user_id = :user_id AND d.status = 'ready' {only_document}
+ORDER BY rank
+LIMIT :limit
+"""
+
+
+async def full_text_search(
+    session: AsyncSession,
+    phrases: list[Phrase],
+    *,
+    user_id: uuid.UUID,
+    document_id: uuid.UUID | None,
+    limit: int,
+) -> list[Passage]:
+    """Best first, by bm25 (SQLite) or cover density (PostgreSQL)."""
+    if not phrases:
+        return []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    template = _POSTGRES if postgres else _SQLITE
+    match = tsquery(phrases) if postgres else "{search_text} : (" + fts5_query(phrases) + ")"
+    clause = text(template.format(only_document="AND d.id = :document_id" if document_id else ""))
+    params: dict[str, object] = {"match": match, "user_id": user_id, "limit": limit}
+    binds: list[BindParameter[Any]] = [
+        bindparam("user_id", type_=Uuid()),
+        bindparam("limit", type_=Integer()),
+    ]
+    if document_id is not None:
+        binds.append(bindparam("document_id", type_=Uuid()))
+        params["document_id"] = document_id
+    statement = clause.bindparams(*binds).columns(
+        chunk_id=Uuid(), document_id=Uuid(), page=Integer(), text=Text(), rank=Float()
+    )
+    rows = await session.execute(statement, params)
+    return [Passage(r.chunk_id, r.document_id, r.page, r.text, -float(r.rank)) for r in rows]
+
+
+async def vector_search(
+    session: AsyncSession,
+    query_vector: list[float],
+    *,
+    user_id: uuid.UUID,
+    document_id: uuid.UUID | None,
+    limit: int,
+) -> list[tuple[uuid.UUID, float]]:
+    """Chunk ids by cosine similarity to the question's vector, best first."""
+    query = (
+        select(DocumentChunk.id, DocumentChunk.embedding)
+        .join(Document, Document.id == DocumentChunk.document_id)
+        .where(
+            Document.user_id == user_id,
+            Document.status == DocumentStatus.READY,
+            DocumentChunk.embedding.is_not(None),
+        )
+        .limit(MAX_VECTOR_SCAN)
+    )
+    if document_id is not None:
+        query = query.where(Document.id == document_id)
+    norm = sum(x * x for x in query_vector) ** 0.5 or 1.0
+    unit = [x / norm for x in query_vector]
+    scored = [
+        (chunk_id, similarity(unit, unpack(blob)))
+        for chunk_id, blob in await session.execute(query)
+        if blob is not None
+    ]
+    scored.sort(key=lambda item: item[1], reverse=True)
+    return scored[:limit]
+
+
+async def search_passages(
+    session: AsyncSession,
+    question: str,
+    *,
+    user_id: uuid.UUID,
+    document_id: uuid.UUID | None = None,
+    limit: int = 5,
+    query_vector: list[float] | None = None,
+) -> list[Passage]:
+    """The `limit` best passages for `question` (hybrid when a query vector is given)."""
+    phrases = query_phrases(question)
+    lexical = await full_text_search(
+        session, phrases, user_id=user_id, document_id=document_id, limit=CANDIDATES
+    )
+    if not query_vector:
+        return lexical[:limit]
+    semantic = await vector_search(
+        session, query_vector, user_id=user_id, document_id=document_id, limit=CANDIDATES
+    )
+    fused: dict[uuid.UUID, float] = {}
+    for ranking in ([p.chunk_id for p in lexical], [chunk_id for chunk_id, _ in semantic]):
+        for rank, chunk_id in enumerate(ranking):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    best = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[:limit]
+    known = {p.chunk_id: p for p in lexical}
+    missing = [chunk_id for chunk_id in best if chunk_id not in known]
+    if missing:
+        rows = await session.execute(select(DocumentChunk).where(DocumentChunk.id.in_(missing)))
+        for chunk in rows.scalars():
+            known[chunk.id] = Passage(chunk.id, chunk.document_id, chunk.page, chunk.text, 0.0)
+    return [
+        Passage(c.chunk_id, c.document_id, c.page, c.text, fused[c.chunk_id])
+        for c in (known[chunk_id] for chunk_id in best)
+    ]
+
+
+async def first_passages(
+    session: AsyncSession, document_id: uuid.UUID, *, limit: int
+) -> list[Passage]:
+    """The opening passages: what a question with nothing to match ("summarise this") gets."""
+    rows = await session.execute(
+        select(DocumentChunk)
+        .where(DocumentChunk.document_id == document_id)
+        .order_by(DocumentChunk.ordinal)
+        .limit(limit)
+    )
+    return [Passage(c.id, c.document_id, c.page, c.text, 0.0) for c in rows.scalars()]
+
+
+def excerpt(passage_text: str, question: str, *, width: int = EXCERPT_CHARS) -> str:
+    """A window of the passage around the first word of the question it contains."""
+    flat = " ".join(passage_text.split())
+    if len(flat) <= width:
+        return flat
+    lowered = flat.casefold()
+    hits = [
+        lowered.find(word)
+        for phrase in query_phrases(question)
+        if len(word := "".join(phrase)) >= 3
+    ]
+    first = min((h for h in hits if h >= 0), default=0)
+    start = max(0, min(first - width // 3, len(flat) - width))
+    if start > 0:
+        start = flat.find(" ", start) + 1 or start
+    snippet = (
+        flat[start : start + width].rsplit(" ", 1)[0] if start + width < len(flat) else flat[start:]
+    )
+    return ("…" if start > 0 else "") + snippet + ("…" if start + width < len(flat) else "")

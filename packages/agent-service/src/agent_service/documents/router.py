@@ -1,0 +1,157 @@
+"""/api/documents: upload, list, read, delete, follow processing, ask."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from fastapi import APIRouter, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sse_starlette import EventSourceResponse
+
+from agent_service.agents.dependencies import LLMDep
+from agent_service.deps import CurrentUser, PageDep, SessionDep, SettingsDep
+from agent_service.documents import ask, service
+from agent_service.documents.dependencies import OwnedDocument
+from agent_service.documents.exceptions import DocumentNotReady
+from agent_service.documents.models import DocumentStatus
+from agent_service.documents.schemas import (
+    AskAnswer,
+    AskRequest,
+    DocumentAccepted,
+    DocumentPublic,
+    DocumentsPublic,
+)
+from agent_service.documents.upload import receive_upload
+from agent_service.jobs.dependencies import JobQueueDep
+from agent_service.sse import sse_response
+
+router = APIRouter(prefix="/api/documents", tags=["documents"])
+
+# The route reads the raw body itself (see upload.py), so the form is described here for /docs.
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "SSE when `stream` is true."}
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DocumentAccepted,
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_document(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    queue: JobQueueDep,
+) -> DocumentAccepted:
+    """Upload a PDF, text, Markdown or DOCX file (multipart `file`); it is processed in the background."""
+    user_id = user.id
+    await session.commit()  # no transaction held open while the body streams in
+    upload = await receive_upload(
+        request.headers.get("content-type", ""),
+        request.headers.get("content-length"),
+        request.stream(),
+        staging_dir=service.staging_dir(settings),
+        max_bytes=settings.max_upload_bytes,
+    )
+    document_id = uuid.uuid4()
+    try:
+        document, job = await service.create_document(
+            session, settings, document_id=document_id, user_id=user_id, upload=upload
+        )
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        await service.discard_upload(settings, upload, document_id)
+        raise
+    await queue.submit(job.id)
+    response.headers["Location"] = f"/api/documents/{document.id}"
+    public = DocumentPublic.model_validate(document)
+    return DocumentAccepted(**public.model_dump(), document_id=document.id)
+
+
+@router.get("", response_model=DocumentsPublic)
+async def list_documents(user: CurrentUser, session: SessionDep, page: PageDep) -> DocumentsPublic:
+    """Your documents, newest first."""
+    items, total = await service.list_documents(
+        session, user.id, limit=page.limit, offset=page.offset
+    )
+    return DocumentsPublic(
+        items=[DocumentPublic.model_validate(d) for d in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{document_id}", response_model=DocumentPublic)
+async def get_document(document: OwnedDocument) -> DocumentPublic:
+    """One document: status, progress, page and chunk counts, and the error if it failed."""
+    return DocumentPublic.model_validate(document)
+
+
+@router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_document(
+    document: OwnedDocument, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Delete a document, its index and its stored file."""
+    document_id = document.id
+    await service.delete_document(session, document)
+    await session.commit()
+    await service.remove_file(settings, document_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{document_id}/events", response_class=EventSourceResponse)
+async def document_events(
+    document: OwnedDocument, request: Request, session: SessionDep, settings: SettingsDep
+) -> EventSourceResponse:
+    """Server-sent `progress {status, progress}` events until the document is ready or failed."""
+    document_id = document.id
+    await session.commit()  # the stream reads with short sessions of its own
+    sessionmaker = cast(async_sessionmaker[AsyncSession], request.app.state.sessionmaker)
+    return sse_response(
+        service.watch_progress(sessionmaker, document_id), heartbeat_s=settings.sse_heartbeat_s
+    )
+
+
+@router.post("/{document_id}/ask", response_model=AskAnswer, responses=_SSE)
+async def ask_document(
+    body: AskRequest,
+    document: OwnedDocument,
+    session: SessionDep,
+    settings: SettingsDep,
+    llm: LLMDep,
+) -> AskAnswer | EventSourceResponse:
+    """Ask a ready document: SSE `message.delta`s then `message.completed` with citations."""
+    if document.status != DocumentStatus.READY:
+        raise DocumentNotReady(
+            document.filename, document.status, document.progress, document.error
+        )
+    llm.require_configured()
+    passages = await ask.retrieve(session, settings, llm, document, body.question, top_k=body.top_k)
+    await session.commit()  # nothing held open while the model answers
+    messages = ask.build_messages(document.filename, body.question, passages)
+    if not body.stream:
+        completion = await llm.complete(messages)
+        return ask.answer_of(completion, document.id, passages, body.question)
+    events = ask.stream_answer(llm, messages, document.id, passages, body.question)
+    return sse_response(events, heartbeat_s=settings.sse_heartbeat_s)

@@ -1,0 +1,91 @@
+"""Document schemas: the upload receipt, the document, progress events, questions and answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from agent_service.conversations.schemas import UsagePublic
+
+MAX_QUESTION_CHARS = 4000
+
+
+class DocumentPublic(BaseModel):
+    """A document and how far its processing got: `progress` is the share of pages indexed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    status: str = Field(description="processing, ready or failed")
+    progress: float = Field(ge=0, le=1)
+    page_count: int | None
+    pages_processed: int
+    chunk_count: int
+    error: str | None = Field(description="Why processing failed, for a person.")
+    created_at: datetime
+    updated_at: datetime
+    processed_at: datetime | None
+
+
+class DocumentAccepted(DocumentPublic):
+    """202: the upload is stored and queued for processing."""
+
+    document_id: uuid.UUID
+
+
+class DocumentsPublic(BaseModel):
+    items: list[DocumentPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProgressEvent(BaseModel):
+    """The `progress` SSE event; the stream ends after `ready` or `failed`."""
+
+    status: str
+    progress: float
+    page_count: int | None = None
+    pages_processed: int = 0
+    chunk_count: int = 0
+    error: str | None = None
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must contain some text")
+    return text
+
+
+class AskRequest(BaseModel):
+    question: Annotated[
+        str, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(_not_blank)
+    ]
+    stream: bool = Field(default=True, description="SSE when true (default), JSON when false.")
+    top_k: int = Field(default=5, ge=1, le=20, description="How many passages to give the model.")
+
+
+class Citation(BaseModel):
+    chunk_id: uuid.UUID
+    page: int
+    excerpt: str
+
+
+class AskAnswer(BaseModel):
+    """The answer, and the passages it rests on (those it cites as [n], else all it was given)."""
+
+    response: str
+    document_id: uuid.UUID
+    citations: list[Citation]
+    usage: UsagePublic
+
+
+class AnswerDeltaEvent(BaseModel):
+    delta: str

@@ -1,0 +1,166 @@
+"""Document rules: owner-only access, where files live, and the job that processes each upload."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
+
+import anyio.to_thread
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent_service.documents.exceptions import DocumentNotFound
+from agent_service.documents.models import Document, DocumentChunk, DocumentStatus
+from agent_service.documents.schemas import ProgressEvent
+from agent_service.documents.upload import StagedUpload, move_into_place
+from agent_service.jobs import service as jobs
+from agent_service.jobs.models import Job
+from agent_service.settings import Settings
+
+PROCESS_DOCUMENT_KIND = "process_document"
+PROGRESS_POLL_S = 0.25
+
+
+def staging_dir(settings: Settings) -> Path:
+    """Where uploads are written while they arrive (same filesystem as `documents_dir`)."""
+    return settings.data_dir / "uploads"
+
+
+def documents_dir(settings: Settings) -> Path:
+    return settings.data_dir / "documents"
+
+
+def stored_path(settings: Settings, document_id: uuid.UUID) -> Path:
+    """A stored file is named by its document's id: the client's filename never touches disk."""
+    return documents_dir(settings) / document_id.hex
+
+
+async def create_document(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    document_id: uuid.UUID,
+    user_id: uuid.UUID,
+    upload: StagedUpload,
+) -> tuple[Document, Job]:
+    """The document row, its file moved into place and its processing job, in one transaction.
+
+    The caller commits, then submits the job; if anything fails it calls `discard_upload`.
+    """
+    document = Document(
+        id=document_id,
+        user_id=user_id,
+        filename=upload.filename,
+        content_type=upload.kind.value,
+        size_bytes=upload.size,
+        sha256=upload.sha256,
+    )
+    session.add(document)
+    await session.flush()
+    job = await jobs.enqueue_job(
+        session,
+        PROCESS_DOCUMENT_KIND,
+        {"document_id": str(document.id)},
+        max_attempts=settings.job_max_attempts,
+    )
+    await anyio.to_thread.run_sync(move_into_place, upload.path, stored_path(settings, document.id))
+    return document, job
+
+
+async def remove_file(settings: Settings, document_id: uuid.UUID) -> None:
+    await anyio.to_thread.run_sync(
+        lambda: stored_path(settings, document_id).unlink(missing_ok=True)
+    )
+
+
+async def discard_upload(settings: Settings, upload: StagedUpload, document_id: uuid.UUID) -> None:
+    """Undo `create_document` whose transaction failed: no file left behind, staged or moved."""
+    await anyio.to_thread.run_sync(lambda: upload.path.unlink(missing_ok=True))
+    await remove_file(settings, document_id)
+
+
+async def get_document(
+    session: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID
+) -> Document:
+    """The user's document, or 404 (also for another user's: we do not say it exists)."""
+    document = await session.get(Document, document_id, populate_existing=True)
+    if document is None or document.user_id != user_id:
+        raise DocumentNotFound()
+    return document
+
+
+async def list_documents(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[Sequence[Document], int]:
+    owned = Document.user_id == user_id
+    total = await session.scalar(select(func.count()).select_from(Document).where(owned)) or 0
+    result = await session.execute(
+        select(Document)
+        .where(owned)
+        .order_by(Document.created_at.desc(), Document.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.scalars().all(), total
+
+
+async def delete_document(session: AsyncSession, document: Document) -> None:
+    """Delete the row (its chunks and their index entries go with it); the file after commit."""
+    await session.delete(document)
+    await session.flush()
+
+
+async def get_chunk(
+    session: AsyncSession, user_id: uuid.UUID, chunk_id: uuid.UUID
+) -> tuple[DocumentChunk, Document] | None:
+    """A chunk of one of the user's ready documents, with its document."""
+    row = (
+        await session.execute(
+            select(DocumentChunk, Document)
+            .join(Document, Document.id == DocumentChunk.document_id)
+            .where(
+                DocumentChunk.id == chunk_id,
+                Document.user_id == user_id,
+                Document.status == DocumentStatus.READY,
+            )
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
+def progress_of(document: Document) -> ProgressEvent:
+    return ProgressEvent(
+        status=document.status,
+        progress=document.progress,
+        page_count=document.page_count,
+        pages_processed=document.pages_processed,
+        chunk_count=document.chunk_count,
+        error=document.error,
+    )
+
+
+async def watch_progress(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    document_id: uuid.UUID,
+    *,
+    poll_s: float = PROGRESS_POLL_S,
+) -> AsyncGenerator[tuple[str, ProgressEvent], None]:
+    """`progress` events: the current state, then each change, until ready or failed.
+
+    It reads the database, not process memory, so it follows a job run by any worker anywhere.
+    """
+    last: ProgressEvent | None = None
+    while True:
+        async with sessionmaker() as session:
+            document = await session.get(Document, document_id)
+        if document is None:
+            raise DocumentNotFound()  # deleted while watched
+        event = progress_of(document)
+        if event != last:
+            yield "progress", event
+            last = event
+        if document.status != DocumentStatus.PROCESSING:
+            return
+        await asyncio.sleep(poll_s)

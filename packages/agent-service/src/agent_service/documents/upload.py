@@ -1,0 +1,248 @@
+"""Receiving an upload: the raw request stream parsed as it arrives and written to disk.
+
+Starlette's form parser would spool the whole body before the route runs; here the route reads the
+ASGI stream itself, so the size limit is enforced while reading (413 as soon as the file crosses it,
+the rest of the body never read), the type is sniffed from the first bytes (415 just as early), and
+memory stays bounded by one network chunk plus a small write buffer, whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import anyio.to_thread
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from agent_service.documents.exceptions import (
+    EmptyFile,
+    FileTooLarge,
+    MalformedUpload,
+    MultipartRequired,
+    UnsupportedFileType,
+)
+from agent_service.documents.sniff import SNIFF_BYTES, DocumentKind, Refused, confirm_docx, sniff
+
+FILE_FIELD = b"file"
+MULTIPART_ALLOWANCE = 64 * 1024  # boundaries and part headers around the file
+MAX_OTHER_FIELDS_BYTES = 64 * 1024
+WRITE_BUFFER_BYTES = 1024 * 1024
+MAX_FILENAME_CHARS = 200
+_WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    """A received file, complete on disk under the staging directory."""
+
+    path: Path
+    filename: str
+    kind: DocumentKind
+    size: int
+    sha256: str
+
+
+def sanitize_filename(raw: str | None) -> str:
+    """A name safe to show and to put in a header: no path, no control or bidi characters.
+
+    It is only ever displayed: stored files are named by document id.
+    """
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] not in ("C", "Z") or ch == " ")
+    name = _WINDOWS_FORBIDDEN.sub("_", name)
+    name = " ".join(name.split()).strip(" .")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, extension = name.rpartition(".")
+        if dot and 0 < len(extension) <= 10:
+            name = stem[: MAX_FILENAME_CHARS - len(extension) - 1] + "." + extension
+        else:
+            name = name[:MAX_FILENAME_CHARS]
+    return name or "document"
+
+
+@dataclass
+class _Receiver:
+    """Parser callbacks (synchronous, called from `MultipartParser.write`) and their state."""
+
+    max_bytes: int
+    header_field: bytearray = field(default_factory=bytearray)
+    header_value: bytearray = field(default_factory=bytearray)
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    in_file: bool = False
+    file_seen: bool = False
+    file_ended: bool = False
+    ended: bool = False
+    filename: str = "document"
+    size: int = 0
+    other_bytes: int = 0
+    head: bytearray = field(default_factory=bytearray)
+    pending: bytearray = field(default_factory=bytearray)
+    kind: DocumentKind | None = None
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_header_field": lambda d, s, e: self.header_field.extend(d[s:e]),
+            "on_header_value": lambda d, s, e: self.header_value.extend(d[s:e]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _header_end(self) -> None:
+        self.headers[bytes(self.header_field).lower()] = bytes(self.header_value)
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def _headers_finished(self) -> None:
+        disposition = self.headers.get(b"content-disposition", b"").decode("latin-1")
+        _, params = parse_options_header(disposition)
+        self.headers.clear()
+        if params.get(b"name") == FILE_FIELD and not self.file_seen:
+            self.in_file = self.file_seen = True
+            raw_name = params.get(b"filename", b"").decode("utf-8", errors="replace")
+            self.filename = sanitize_filename(raw_name)
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if not self.in_file:
+            self.other_bytes += end - start
+            if self.other_bytes > MAX_OTHER_FIELDS_BYTES:
+                raise MalformedUpload("the form fields besides `file` exceed 64 KiB")
+            return
+        self.size += end - start
+        if self.size > self.max_bytes:
+            raise FileTooLarge(self.max_bytes)
+        chunk = data[start:end]
+        self.digest.update(chunk)
+        self.pending.extend(chunk)
+        if self.kind is None:
+            self.head.extend(chunk[: SNIFF_BYTES - len(self.head)])
+            if len(self.head) >= SNIFF_BYTES:
+                self._sniff(complete=False)
+
+    def _part_end(self) -> None:
+        if self.in_file:
+            self.in_file = False
+            self.file_ended = True
+            if self.size == 0:
+                raise EmptyFile()
+            if self.kind is None:
+                self._sniff(complete=True)
+
+    def _end(self) -> None:
+        self.ended = True
+
+    def _sniff(self, *, complete: bool) -> None:
+        try:
+            self.kind = sniff(bytes(self.head), filename=self.filename, complete=complete)
+        except Refused as exc:
+            raise UnsupportedFileType(str(exc)) from exc
+
+
+async def _chunks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        if chunk:
+            yield chunk
+
+
+async def receive_upload(
+    content_type: str,
+    content_length: str | None,
+    stream: AsyncIterator[bytes],
+    *,
+    staging_dir: Path,
+    max_bytes: int,
+) -> StagedUpload:
+    """Parse a multipart body from `stream`, writing its `file` part under `staging_dir`.
+
+    Raises 413 `file_too_large`, 415 `unsupported_file_type`/`multipart_required`, 400
+    `empty_file`/`malformed_upload`, or 422 when there is no `file` part; nothing is left on disk
+    then.
+    """
+    media_type, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if media_type != b"multipart/form-data" or not boundary:
+        raise MultipartRequired(content_type or "no Content-Type")
+    declared = int(content_length) if content_length and content_length.isdigit() else None
+    if declared is not None and declared > max_bytes + MULTIPART_ALLOWANCE:
+        raise FileTooLarge(max_bytes)  # the client told us: no need to read a byte
+    receiver = _Receiver(max_bytes)
+    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    path = staging_dir / f"{uuid.uuid4().hex}.part"
+    out: IO[bytes] | None = None
+    try:
+        async for chunk in _chunks(stream):
+            try:
+                parser.write(chunk)
+            except MultipartParseError as exc:
+                raise MalformedUpload(str(exc).rstrip(".")) from exc
+            if len(receiver.pending) >= WRITE_BUFFER_BYTES or receiver.file_ended:
+                out = await _flush(receiver, path, out)
+            if receiver.ended:
+                break
+        if not receiver.ended:
+            raise MalformedUpload("the body ended before the closing boundary")
+        if not receiver.file_seen:
+            raise _missing_file()
+        out = await _flush(receiver, path, out)
+        assert out is not None
+        assert receiver.kind is not None
+        await anyio.to_thread.run_sync(out.close)
+        if receiver.kind is DocumentKind.DOCX:
+            try:
+                await anyio.to_thread.run_sync(confirm_docx, path)
+            except Refused as exc:
+                raise UnsupportedFileType(str(exc)) from exc
+    except BaseException:
+        if out is not None:
+            await anyio.to_thread.run_sync(out.close)
+        await anyio.to_thread.run_sync(_unlink, path)
+        raise
+    return StagedUpload(
+        path, receiver.filename, receiver.kind, receiver.size, receiver.digest.hexdigest()
+    )
+
+
+async def _flush(receiver: _Receiver, path: Path, out: IO[bytes] | None) -> IO[bytes] | None:
+    if not receiver.pending and out is not None:
+        return out
+    data = bytes(receiver.pending)
+    receiver.pending.clear()
+    if out is None:
+        out = await anyio.to_thread.run_sync(_open_new, path)
+    await anyio.to_thread.run_sync(out.write, data)
+    return out
+
+
+def _open_new(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("xb")
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _missing_file() -> Exception:
+    from fastapi.exceptions import RequestValidationError
+
+    return RequestValidationError(
+        [{"loc": ("body", "file"), "msg": "Field required", "type": "missing"}]
+    )
+
+
+def move_into_place(source: Path, target: Path) -> None:
+    """Move a staged file into place (atomic on one filesystem); blocking: run in a thread."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)

@@ -1,0 +1,92 @@
+"""`POST /webhooks/github` (signed by GitHub) and the admin's list of deliveries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from agent_service.deps import AdminUser, PageDep, SessionDep, SettingsDep
+from agent_service.integrations.github import service
+from agent_service.integrations.github.exceptions import (
+    InvalidSignature,
+    InvalidWebhook,
+    WebhookNotConfigured,
+    WebhookTooLarge,
+)
+from agent_service.integrations.github.models import DeliveryStatus
+from agent_service.integrations.github.schemas import DeliveriesPublic, DeliveryPublic, WebhookAck
+from agent_service.integrations.github.signature import verify_webhook_signature
+
+router = APIRouter(tags=["github"])
+
+
+async def read_body_within(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) as soon as it would pass `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise WebhookTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise WebhookTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidWebhook(f"The body is not valid JSON: {exc}.") from exc
+    if not isinstance(payload, dict):
+        raise InvalidWebhook("The body must be a JSON object.")
+    return payload
+
+
+def required_header(request: Request, name: str) -> str:
+    value = request.headers.get(name, "").strip()
+    if not value or len(value) > 100:
+        raise InvalidWebhook(f"The {name} header is missing or too long.")
+    return value
+
+
+@router.post("/webhooks/github", response_model=WebhookAck)
+async def github_webhook(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> WebhookAck:
+    """Receive a GitHub delivery: verified over the raw body first, recorded once, triaged later."""
+    if settings.github_webhook_secret is None:
+        raise WebhookNotConfigured()
+    body = await read_body_within(request, settings.github_webhook_max_bytes)
+    secret = settings.github_webhook_secret.get_secret_value()
+    if not verify_webhook_signature(secret, body, request.headers.get("x-hub-signature-256")):
+        raise InvalidSignature()
+    event = required_header(request, "x-github-event")
+    delivery_id = required_header(request, "x-github-delivery")
+    payload = parse_payload(body)
+    delivery = await service.record_delivery(
+        session, settings, delivery_id=delivery_id, event=event, payload=payload
+    )
+    if delivery is None:
+        return WebhookAck(status="duplicate")
+    if delivery.status == DeliveryStatus.IGNORED:
+        return WebhookAck(status="ignored")
+    return WebhookAck(status="accepted")
+
+
+@router.get("/api/integrations/github/deliveries", response_model=DeliveriesPublic)
+async def list_deliveries(
+    _admin: AdminUser, session: SessionDep, page: PageDep
+) -> DeliveriesPublic:
+    """Recent webhook deliveries with their status, triage result and error (admin only)."""
+    items, total = await service.list_deliveries(session, limit=page.limit, offset=page.offset)
+    return DeliveriesPublic(
+        items=[DeliveryPublic.model_validate(d) for d in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

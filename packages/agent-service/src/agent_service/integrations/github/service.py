@@ -1,0 +1,83 @@
+"""Deliveries: record each once, decide what it asks of us, list them for admins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.integrations.github.models import DeliveryStatus, GitHubDelivery
+from agent_service.settings import Settings
+
+TRIAGED_ACTIONS = {"opened", "reopened"}
+
+
+def _repository(payload: dict[str, Any]) -> str | None:
+    repo = payload.get("repository")
+    name = repo.get("full_name") if isinstance(repo, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _issue_number(payload: dict[str, Any]) -> int | None:
+    issue = payload.get("issue")
+    number = issue.get("number") if isinstance(issue, dict) else None
+    return number if isinstance(number, int) else None
+
+
+def classify(event: str, payload: dict[str, Any], settings: Settings) -> DeliveryStatus:
+    """What a delivery asks of us: nothing (ping), nothing we do (ignored), or a triage."""
+    if event == "ping":
+        return DeliveryStatus.ACCEPTED
+    if event != "issues" or payload.get("action") not in TRIAGED_ACTIONS:
+        return DeliveryStatus.IGNORED
+    repository = _repository(payload)
+    allowed = {r.lower() for r in settings.github_repositories}
+    if repository is None or _issue_number(payload) is None:
+        return DeliveryStatus.IGNORED
+    if allowed and repository.lower() not in allowed:
+        return DeliveryStatus.IGNORED
+    return DeliveryStatus.QUEUED
+
+
+async def record_delivery(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    delivery_id: str,
+    event: str,
+    payload: dict[str, Any],
+) -> GitHubDelivery | None:
+    """The new delivery, committed; None when this delivery id was already recorded."""
+    action = payload.get("action")
+    delivery = GitHubDelivery(
+        delivery_id=delivery_id,
+        event=event,
+        action=action if isinstance(action, str) else None,
+        repository=_repository(payload),
+        issue_number=_issue_number(payload),
+        status=classify(event, payload, settings),
+        payload=payload,
+    )
+    session.add(delivery)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return None
+    return delivery
+
+
+async def list_deliveries(
+    session: AsyncSession, *, limit: int, offset: int
+) -> tuple[Sequence[GitHubDelivery], int]:
+    total = await session.scalar(select(func.count()).select_from(GitHubDelivery)) or 0
+    result = await session.execute(
+        select(GitHubDelivery)
+        .order_by(GitHubDelivery.created_at.desc(), GitHubDelivery.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.scalars().all(), total

@@ -1,0 +1,24 @@
+"""How a job handler says what went wrong; the message is stored and may be shown to a person.
+
+    JobError
+    ├── PermanentJobError   retrying cannot help (a corrupted file): fail at once
+    └── RetryableJobError   may pass on a later attempt (a provider down): retry with backoff
+
+Any other exception is retried too, but its text is kept out of what users see (it may hold SQL).
+"""
+
+from __future__ import annotations
+
+
+class JobError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PermanentJobError(JobError):
+    """The job cannot succeed, however often it is tried."""
+
+
+class RetryableJobError(JobError):
+    """A failure that a later attempt may not meet."""

@@ -1,0 +1,221 @@
+"""`FakeLLM`: the script, the recorded calls and the strictness rules, shared by both transports."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from types import TracebackType
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Router
+
+from agent_testkit.fake_llm import script as items
+from agent_testkit.fake_llm.app import create_app, error_response
+from agent_testkit.fake_llm.recording import RecordedCall
+from agent_testkit.fake_llm.script import Respond, Script, ScriptItem, ServerError, ToolCalls
+
+DEFAULT_BASE_URL = "http://fake-llm.test/v1"
+DEFAULT_REPLY = "This is the fake LLM's default reply."
+MAX_RESPOND_DEPTH = 10
+
+
+class FakeLLM:
+    """A scripted OpenAI-compatible LLM. Point the app at `base_url`, script the turns, assert on `calls`.
+
+    Strict by default: a call beyond the script and a script item left unused are problems that
+    `verify()` (run by the pytest plugin after each test) turns into a failure. `strict=False` answers
+    extra calls with `default` and ignores unused items; `allow_unused=True` ignores only the latter.
+    """
+
+    reply = staticmethod(items.reply)
+    tool_call = staticmethod(items.tool_call)
+    tool_calls = staticmethod(items.tool_calls)
+    respond = staticmethod(items.respond)
+    rate_limited = staticmethod(items.rate_limited)
+    server_error = staticmethod(items.server_error)
+    timeout = staticmethod(items.timeout)
+    disconnect = staticmethod(items.disconnect)
+    cut_stream = staticmethod(items.cut_stream)
+    malformed_sse = staticmethod(items.malformed_sse)
+    malformed = staticmethod(items.malformed)
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        strict: bool = True,
+        allow_unused: bool = False,
+        default: ScriptItem | None = None,
+        embedding_dimensions: int = 16,
+        model_names: tuple[str, ...] = ("fake-model", "fake-embedding"),
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.base_urls: list[str] = [self.base_url]
+        self.strict = strict
+        self.allow_unused = allow_unused or not strict
+        self.default = default if default is not None else items.reply(DEFAULT_REPLY)
+        self.embedding_dimensions = embedding_dimensions
+        self.model_names = list(model_names)
+        self.calls: list[RecordedCall] = []
+        self.embedding_calls: list[dict[str, Any]] = []
+        self.unexpected_calls: list[RecordedCall] = []
+        self.refused: list[str] = []
+        self.errors: list[str] = []
+        self._script = Script()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._interception: Any = None
+        self.app: Router = create_app(self)
+
+    def __repr__(self) -> str:
+        return f"<FakeLLM {self.base_url} calls={len(self.calls)} left={len(self._script.remaining())}>"
+
+    # -- script -----------------------------------------------------------------------------------
+
+    def script(self, *script_items: ScriptItem) -> FakeLLM:
+        """Append items; each chat completion call consumes the next one, in order."""
+        self._script.extend(script_items)
+        return self
+
+    @property
+    def remaining(self) -> list[ScriptItem]:
+        """Items not used yet."""
+        return [item for _, item in self._script.remaining()]
+
+    def reset(self) -> None:
+        """Forget the script, the calls and the problems (the interception stays)."""
+        self._script.clear()
+        with self._lock:
+            for collected in (
+                self.calls,
+                self.embedding_calls,
+                self.unexpected_calls,
+                self.refused,
+                self.errors,
+            ):
+                collected.clear()
+
+    # -- called by the app ----------------------------------------------------------------------------
+
+    def take_turn(
+        self, request: dict[str, Any], *, path: str, headers: dict[str, str]
+    ) -> tuple[ScriptItem | None, int]:
+        """Record the call and return the item answering it (None: beyond a strict script)."""
+        with self._lock:
+            call = RecordedCall(len(self.calls), request, path=path, headers=headers)
+            self.calls.append(call)
+        item = self._script.pop()
+        if item is None:
+            if self.strict:
+                with self._lock:
+                    self.unexpected_calls.append(call)
+                return None, call.index
+            item = self.default
+        call.item = self._resolve(item, call)
+        return call.item, call.index
+
+    def _resolve(self, item: ScriptItem, call: RecordedCall) -> ScriptItem:
+        for _ in range(MAX_RESPOND_DEPTH):
+            if not isinstance(item, Respond):
+                return item
+            try:
+                item = item.fn(call)
+            except Exception as exc:
+                return self._error(f"{item.describe()} raised {exc!r} on call #{call.index}")
+            if not isinstance(item, items.SCRIPT_ITEM_TYPES):
+                return self._error(
+                    f"respond() returned {item!r} on call #{call.index}: not a script item"
+                )
+        return self._error(
+            f"respond() nested more than {MAX_RESPOND_DEPTH} deep on call #{call.index}"
+        )
+
+    def _error(self, message: str) -> ServerError:
+        with self._lock:
+            self.errors.append(message)
+        return ServerError(500, f"agent_testkit fake LLM: {message}")
+
+    def new_ids(self, item: items.Reply | ToolCalls) -> tuple[str, list[str]]:
+        """A completion id and one id per tool call (the scripted one, if any): unique within this fake."""
+        n = next(self._ids)
+        if isinstance(item, items.Reply):
+            return f"chatcmpl-fake-{n}", []
+        ids = [c.call_id or f"call_fake_{n}_{i}" for i, c in enumerate(item.calls)]
+        return f"chatcmpl-fake-{n}", ids
+
+    def unexpected_call_response(self, index: int) -> Response:
+        scripted = len(self.calls) - len(self.unexpected_calls)
+        message = (
+            f"agent_testkit fake LLM: call #{index} is beyond the script ({scripted} item(s) scripted). "
+            "Add answers with fake_llm.script(...), or mark the test @pytest.mark.fake_llm(strict=False)."
+        )
+        return error_response(
+            500,
+            message,
+            error_type="fake_llm_script_exhausted",
+            code=None,
+            headers={"x-should-retry": "false"},
+        )
+
+    def record_embedding(self, request: dict[str, Any]) -> None:
+        with self._lock:
+            self.embedding_calls.append(request)
+
+    def record_refusal(self, url: str) -> None:
+        with self._lock:
+            self.refused.append(url)
+
+    # -- strictness -----------------------------------------------------------------------------------
+
+    def problems(self) -> list[str]:
+        """Every reason the test should fail, one readable paragraph each."""
+        found = [
+            "fake LLM got a call beyond the script:\n" + call.summary()
+            for call in self.unexpected_calls
+        ]
+        if not self.allow_unused:
+            found += [
+                f"fake LLM script item {position} was never used: {item.describe()}"
+                for position, item in self._script.remaining()
+            ]
+        found += [
+            f"a request to a real LLM host was refused: {url} (point the app at {self.base_url!r})"
+            for url in self.refused
+        ]
+        found += [f"fake LLM error: {message}" for message in self.errors]
+        return found
+
+    def verify(self) -> None:
+        """Raise AssertionError listing every problem, if there is any."""
+        found = self.problems()
+        if found:
+            raise AssertionError("\n".join(found))
+
+    # -- in-process interception ------------------------------------------------------------------------
+
+    def intercept(self, *base_urls: str) -> FakeLLM:
+        """Also answer requests to these base URLs (e.g. "https://api.openai.com/v1")."""
+        for url in base_urls:
+            if url.rstrip("/") not in self.base_urls:
+                self.base_urls.append(url.rstrip("/"))
+        return self
+
+    def __enter__(self) -> FakeLLM:
+        from agent_testkit.fake_llm.interception import install
+
+        self._interception = install(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        from agent_testkit.fake_llm.interception import uninstall
+
+        uninstall(self._interception)
+        self._interception = None
+        if exc_type is None:
+            self.verify()

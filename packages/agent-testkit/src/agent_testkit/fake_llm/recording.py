@@ -1,0 +1,117 @@
+"""What the app sent to the fake LLM, parsed once, so tests assert on chat turns instead of JSON bytes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_testkit.fake_llm.script import ScriptItem
+
+
+def content_text(content: Any) -> str | None:
+    """The text of a message `content`: a string, or the text parts of a list of content parts."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+@dataclass
+class RecordedCall:
+    """One chat completion request the fake received (`calls[i]`), and the script item that answered it."""
+
+    index: int
+    request: dict[str, Any]
+    path: str = "/v1/chat/completions"
+    headers: dict[str, str] = field(default_factory=dict)
+    item: ScriptItem | None = None
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.request.get("messages") or [])
+
+    @property
+    def model(self) -> str | None:
+        return self.request.get("model")
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.request.get("stream"))
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        return list(self.request.get("tools") or [])
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t.get("function", {}).get("name", "") for t in self.tools]
+
+    @property
+    def system_prompt(self) -> str | None:
+        """The first system (or developer) message's text, or None."""
+        for message in self.messages:
+            if message.get("role") in ("system", "developer"):
+                return content_text(message.get("content"))
+        return None
+
+    @property
+    def last_user_message(self) -> str | None:
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return content_text(message.get("content"))
+        return None
+
+    def tool_results(self, name_or_id: str) -> list[str]:
+        """Every tool message answering a call of that tool name (or with that tool_call_id), oldest first."""
+        names_by_id: dict[str, str] = {}
+        for message in self.messages:
+            for tc in message.get("tool_calls") or []:
+                names_by_id[tc.get("id", "")] = tc.get("function", {}).get("name", "")
+        found = []
+        for message in self.messages:
+            if message.get("role") != "tool":
+                continue
+            call_id = message.get("tool_call_id", "")
+            if name_or_id in (call_id, names_by_id.get(call_id)):
+                found.append(content_text(message.get("content")) or "")
+        return found
+
+    def tool_result(self, name_or_id: str) -> str:
+        """The content of the latest tool message answering `name_or_id` (a tool name or a call id).
+
+        Raises LookupError naming the tool results present, so a failing assertion says what was sent.
+        """
+        found = self.tool_results(name_or_id)
+        if not found:
+            present = [m.get("tool_call_id") for m in self.messages if m.get("role") == "tool"]
+            raise LookupError(
+                f"call #{self.index} has no tool result for {name_or_id!r}; "
+                f"tool messages present (by tool_call_id): {present!r}"
+            )
+        return found[-1]
+
+    def tool_result_json(self, name_or_id: str) -> Any:
+        """`tool_result` parsed as JSON."""
+        return json.loads(self.tool_result(name_or_id))
+
+    def summary(self) -> str:
+        """The request's messages, one per line, for failure messages."""
+        lines = [f"call #{self.index}: {self.path} model={self.model!r} stream={self.stream}"]
+        for message in self.messages:
+            text = content_text(message.get("content"))
+            extra = ""
+            if message.get("tool_calls"):
+                names = [tc.get("function", {}).get("name") for tc in message["tool_calls"]]
+                extra = f" tool_calls={names!r}"
+            if message.get("tool_call_id"):
+                extra = f" tool_call_id={message['tool_call_id']!r}"
+            lines.append(f"    {message.get('role')}: {_shorten(text)!r}{extra}")
+        return "\n".join(lines)
+
+
+def _shorten(text: str | None, limit: int = 200) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 3] + "..."

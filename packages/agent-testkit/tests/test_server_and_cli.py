@@ -1,0 +1,56 @@
+"""The loopback server as a context manager, and `python -m agent_testkit.fake_llm` as another process."""
+
+import signal
+import subprocess
+import sys
+
+import openai
+import pytest
+
+from agent_testkit import FakeLLMServer
+
+SCRIPT = """
+script:
+  - reply: "Hello from another process."
+  - tool_call: {name: create_task, arguments: {title: Write tests}}
+  - rate_limited: {retry_after: 0.01}
+"""
+
+
+def test_server_context_manager_verifies_on_exit():
+    server = FakeLLMServer()
+    with (
+        pytest.raises(AssertionError, match=r"script item 1 was never used: reply\('Unused.'\)"),
+        server,
+    ):
+        server.script(server.reply("Unused."))
+    assert server.base_url.startswith("http://127.0.0.1:")
+
+
+def test_command_line_server(tmp_path):
+    script = tmp_path / "script.yaml"
+    script.write_text(SCRIPT)
+    command = [sys.executable, "-m", "agent_testkit.fake_llm", "--script", str(script)]
+    with subprocess.Popen(  # noqa: S603 - our own module, a fixed argv
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            base_url = process.stdout.readline().split()[-1]
+            client = openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
+            messages = [{"role": "user", "content": "Hi"}]
+            reply = client.chat.completions.create(model="m", messages=messages)
+            assert reply.choices[0].message.content == "Hello from another process."
+            call = (
+                client.chat.completions.create(model="m", messages=messages)
+                .choices[0]
+                .message.tool_calls[0]
+            )
+            assert (call.function.name, call.function.arguments) == (
+                "create_task",
+                '{"title": "Write tests"}',
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 1
+    assert "script item 3 was never used: rate_limited(retry_after=0.01)" in stderr

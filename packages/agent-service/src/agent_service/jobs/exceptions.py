@@ -21,4 +21,9 @@ class PermanentJobError(JobError):
 
 
 class RetryableJobError(JobError):
-    """A failure that a later attempt may not meet."""
+    """A failure that a later attempt may not meet; `retry_after_s` asks for at least that wait
+    (a provider's Retry-After) instead of the usual backoff, when it is longer."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

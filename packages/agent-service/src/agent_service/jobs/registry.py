@@ -36,5 +36,6 @@ class JobHandler:
 def default_handlers() -> Mapping[str, JobHandler]:
     """Every kind of job the service runs; a domain with background work adds its handler here."""
     from agent_service.documents.processing import PROCESS_DOCUMENT
+    from agent_service.integrations.github.jobs import TRIAGE_ISSUE
 
-    return {handler.kind: handler for handler in (PROCESS_DOCUMENT,)}
+    return {handler.kind: handler for handler in (PROCESS_DOCUMENT, TRIAGE_ISSUE)}

@@ -3,6 +3,12 @@
 The SDK's own retries are off (`max_retries=0`): we retry here so that what a client of the service
 sees is exactly DESIGN.md's table, and so the wait between attempts goes through `sleep`, which
 tests replace to never really sleep.
+
+Requests go through the SDK's documented `post()` rather than `chat.completions.create()`: our
+messages are already in the wire format, and `create()` re-walks every message against the SDK's
+TypedDicts, a cost that grows with the history (measured: 3.6 ms a call at 20 messages, 16 ms
+at 100).
+Responses, streams and errors are still parsed and raised by the SDK.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import Any, TypeVar, cast
 
 import httpx
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, RequestOptions
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from agent_service.errors import AppError
 from agent_service.llm.errors import (
@@ -102,14 +109,23 @@ class LLMClient:
         return self._openai
 
     async def complete(
-        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        response_format: dict[str, Any] | None = None,
     ) -> Completion:
-        """One whole completion, retried per the failure table."""
+        """One whole completion, retried per the failure table; `response_format` asks for
+        structured output (a JSON schema), as the triage agent does."""
         sdk = self.require_configured()
         request = self._request(messages, tools)
+        if response_format is not None:
+            request["response_format"] = response_format
 
-        async def attempt() -> object:
-            return await sdk.chat.completions.create(**request)
+        async def attempt() -> ChatCompletion:
+            return await sdk.post(
+                "/chat/completions", cast_to=ChatCompletion, body=request, options=self._options()
+            )
 
         response = await self._with_retries(attempt)
         try:
@@ -131,8 +147,15 @@ class LLMClient:
             "stream_options": {"include_usage": True},
         }
 
-        async def attempt() -> openai.AsyncStream[Any]:
-            return cast(openai.AsyncStream[Any], await sdk.chat.completions.create(**request))
+        async def attempt() -> openai.AsyncStream[ChatCompletionChunk]:
+            return await sdk.post(
+                "/chat/completions",
+                cast_to=ChatCompletion,
+                body=request,
+                options=self._options(),
+                stream=True,
+                stream_cls=openai.AsyncStream[ChatCompletionChunk],
+            )
 
         stream = await self._with_retries(attempt)
         assembler = CompletionAssembler()
@@ -151,12 +174,14 @@ class LLMClient:
                 raise error from exc
         yield completion
 
+    def _options(self) -> RequestOptions:
+        return {"timeout": self.settings.llm_timeout_s, "security": {"bearer_auth": True}}
+
     def _request(
         self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.settings.llm_model,
-            "timeout": self.settings.llm_timeout_s,
             "messages": [message.to_openai() for message in messages],
         }
         if tools:

@@ -18,6 +18,7 @@ from agent_service.integrations.github.exceptions import (
 from agent_service.integrations.github.models import DeliveryStatus
 from agent_service.integrations.github.schemas import DeliveriesPublic, DeliveryPublic, WebhookAck
 from agent_service.integrations.github.signature import verify_webhook_signature
+from agent_service.jobs.dependencies import JobQueueDep
 
 router = APIRouter(tags=["github"])
 
@@ -56,7 +57,7 @@ def required_header(request: Request, name: str) -> str:
 
 @router.post("/webhooks/github", response_model=WebhookAck)
 async def github_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep
+    request: Request, session: SessionDep, settings: SettingsDep, queue: JobQueueDep
 ) -> WebhookAck:
     """Receive a GitHub delivery: verified over the raw body first, recorded once, triaged later."""
     if settings.github_webhook_secret is None:
@@ -68,11 +69,14 @@ async def github_webhook(
     event = required_header(request, "x-github-event")
     delivery_id = required_header(request, "x-github-delivery")
     payload = parse_payload(body)
-    delivery = await service.record_delivery(
+    recorded = await service.record_delivery(
         session, settings, delivery_id=delivery_id, event=event, payload=payload
     )
-    if delivery is None:
+    if recorded is None:
         return WebhookAck(status="duplicate")
+    delivery, job = recorded
+    if job is not None:
+        await queue.submit(job.id)
     if delivery.status == DeliveryStatus.IGNORED:
         return WebhookAck(status="ignored")
     return WebhookAck(status="accepted")

@@ -9,7 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.integrations.github.jobs import KIND as TRIAGE_JOB
 from agent_service.integrations.github.models import DeliveryStatus, GitHubDelivery
+from agent_service.jobs import service as jobs
+from agent_service.jobs.models import Job
 from agent_service.settings import Settings
 
 TRIAGED_ACTIONS = {"opened", "reopened"}
@@ -49,8 +52,9 @@ async def record_delivery(
     delivery_id: str,
     event: str,
     payload: dict[str, Any],
-) -> GitHubDelivery | None:
-    """The new delivery, committed; None when this delivery id was already recorded."""
+) -> tuple[GitHubDelivery, Job | None] | None:
+    """The new delivery and its triage job (if any), committed together; None when this
+    delivery id was already recorded. The caller submits the job after this returns."""
     action = payload.get("action")
     delivery = GitHubDelivery(
         delivery_id=delivery_id,
@@ -62,12 +66,21 @@ async def record_delivery(
         payload=payload,
     )
     session.add(delivery)
+    job = None
     try:
+        await session.flush()
+        if delivery.status == DeliveryStatus.QUEUED:
+            job = await jobs.enqueue_job(
+                session,
+                TRIAGE_JOB,
+                {"delivery_id": str(delivery.id)},
+                max_attempts=settings.job_max_attempts,
+            )
         await session.commit()
     except IntegrityError:
         await session.rollback()
         return None
-    return delivery
+    return delivery, job
 
 
 async def list_deliveries(

@@ -1,15 +1,18 @@
 """The public names are a contract: adding or removing one is a decision, made here."""
 
 import agent_testkit
+import agent_testkit.cassettes
 import agent_testkit.fake_llm
 
 
 def test_package_all():
     assert sorted(agent_testkit.__all__) == [
+        "Cassette",
         "DEFAULT_BASE_URL",
         "FakeLLM",
         "FakeLLMServer",
         "RealLLMHostRefused",
+        "RecordMode",
         "RecordedCall",
         "SSEEvent",
         "SSEParser",
@@ -23,6 +26,35 @@ def test_package_all():
         "iter_sse",
         "parse_sse",
         "sign_github_webhook",
+        "use_cassette",
+    ]
+
+
+def test_cassettes_all():
+    assert sorted(agent_testkit.cassettes.__all__) == [
+        "Body",
+        "Cassette",
+        "CassetteError",
+        "CassetteExpired",
+        "CassetteFile",
+        "CassetteFormatError",
+        "CassetteNotFound",
+        "CassetteOptions",
+        "CassetteProblems",
+        "DEFAULT_CHAT_MATCH_ON",
+        "DEFAULT_MATCH_ON",
+        "Interaction",
+        "Matcher",
+        "RecordMode",
+        "RecordedRequest",
+        "RecordedResponse",
+        "Scrubber",
+        "convert_vcr_cassette",
+        "is_secret_name",
+        "load_cassette",
+        "save_cassette",
+        "split_sse_events",
+        "use_cassette",
     ]
 
 
@@ -62,6 +94,6 @@ def test_fake_llm_all():
 
 
 def test_every_public_name_exists():
-    for module in (agent_testkit, agent_testkit.fake_llm):
+    for module in (agent_testkit, agent_testkit.cassettes, agent_testkit.fake_llm):
         for name in module.__all__:
             assert getattr(module, name) is not None

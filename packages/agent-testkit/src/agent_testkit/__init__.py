@@ -1,7 +1,8 @@
 """Test kit for LLM apps: a scripted fake of the OpenAI-compatible API (in-process for httpx and httpx2
-clients, and as a loopback server), with SSE, webhook and state-assertion helpers. pytest plugin:
-`agent_testkit.plugin`."""
+clients, and as a loopback server), record/replay cassettes that keep streams, with SSE, webhook and
+state-assertion helpers. pytest plugin: `agent_testkit.plugin`."""
 
+from agent_testkit.cassettes import Cassette, RecordMode, use_cassette
 from agent_testkit.fake_llm import (
     DEFAULT_BASE_URL,
     FakeLLM,
@@ -16,9 +17,11 @@ from agent_testkit.webhooks import github_webhook, github_webhook_headers, sign_
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "Cassette",
     "FakeLLM",
     "FakeLLMServer",
     "RealLLMHostRefused",
+    "RecordMode",
     "RecordedCall",
     "SSEEvent",
     "SSEParser",
@@ -32,4 +35,5 @@ __all__ = [
     "iter_sse",
     "parse_sse",
     "sign_github_webhook",
+    "use_cassette",
 ]

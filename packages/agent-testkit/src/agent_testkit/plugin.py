@@ -1,10 +1,11 @@
 """pytest plugin (entry point `pytest11`): the `fake_llm` and `fake_llm_server` fixtures, the `fake_llm`
-marker, the "agent-testkit" option group, and the strictness check after each test."""
+marker, the "agent-testkit" option group, and the strictness check after each test. Cassettes (the
+`cassette` marker and fixture, `--record-mode`) come from `agent_testkit.cassettes.pytest_plugin`."""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -25,7 +26,16 @@ MARKER_OPTIONS = {
     "embedding_dimensions",
     "refuse_real_hosts",
 }
-FAKES = pytest.StashKey[list[FakeLLM]]()
+pytest_plugins = ["agent_testkit.cassettes.pytest_plugin"]
+
+
+class Checked(Protocol):
+    """Anything checked after each test: a fake, a cassette."""
+
+    def problems(self) -> list[str]: ...
+
+
+FAKES = pytest.StashKey[list[Checked]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,8 +78,9 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return options
 
 
-def _track(request: pytest.FixtureRequest, fake: FakeLLM) -> None:
-    request.node.stash.setdefault(FAKES, []).append(fake)
+def track_problems(request: pytest.FixtureRequest, checked: Checked) -> None:
+    """Fail the test after its call when `checked.problems()` is not empty (or add them to its failure)."""
+    request.node.stash.setdefault(FAKES, []).append(checked)
 
 
 @pytest.fixture
@@ -88,7 +99,7 @@ def fake_llm(request: pytest.FixtureRequest) -> Iterator[FakeLLM]:
     )
     fake.intercept(*options.get("base_urls", ()))
     interception = install(fake, refuse_real_hosts=options.get("refuse_real_hosts", True))
-    _track(request, fake)
+    track_problems(request, fake)
     try:
         yield fake
     finally:
@@ -113,7 +124,7 @@ def fake_llm_server(
     server.allow_unused = options.get("allow_unused", False) or not server.strict
     server.embedding_dimensions = options.get("embedding_dimensions", 16)
     server.default = options.get("default") or FakeLLM.reply(DEFAULT_REPLY)
-    _track(request, server)
+    track_problems(request, server)
     yield server
     server.reset()
 

@@ -153,7 +153,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(args: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
+def process(
+    args: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[int]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             args, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
@@ -171,7 +173,7 @@ def process(args: list[str], ready_url: str, log: Path, env: dict[str, str] | No
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{args[:3]} not ready:\n{log.read_text()[-3000:]}")
                 time.sleep(0.1)
-            yield
+            yield proc.pid
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -224,14 +226,29 @@ class Figures:
     turns_per_s: float
     p50_ms: float
     p99_ms: float
+    cpu_ms_per_turn: float  # of the server process alone (not the fake LLM, not the client)
+    errors: dict[str, int]  # turns not answered 200, by status
 
 
-def figures(latencies: list[float], seconds: float) -> Figures:
-    ordered = sorted(latencies)
+def figures(done: Load, cpu_s: float) -> Figures:
+    ordered = sorted(done.latencies) or [float("nan")]
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    attempted = len(done.latencies) + sum(done.errors.values())
     return Figures(
-        len(ordered), seconds, len(ordered) / seconds, statistics.median(ordered) * 1e3, p99 * 1e3
+        len(done.latencies),
+        done.seconds,
+        len(done.latencies) / done.seconds,
+        statistics.median(ordered) * 1e3,
+        p99 * 1e3,
+        cpu_s / attempted * 1e3,
+        done.errors,
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @asynccontextmanager
@@ -243,57 +260,82 @@ async def http_client(base_url: str, clients: int) -> AsyncIterator[httpx.AsyncC
         yield client
 
 
-async def load(
-    client: httpx.AsyncClient,
-    requests: list[tuple[str, dict[str, Any], dict[str, str]]],
-    turns_each: int,
-) -> tuple[list[float], float]:
-    """Each entry of `requests` is one client doing `turns_each` turns back to back."""
-    latencies: list[float] = []
+Turn = tuple[str, dict[str, Any], dict[str, str]]  # path, JSON body, headers
 
-    async def one_client(path: str, body: dict[str, Any], headers: dict[str, str]) -> None:
-        for _ in range(turns_each):
+
+@dataclass
+class Load:
+    latencies: list[float]  # of the turns answered 200
+    seconds: float
+    errors: dict[str, int]  # status (or exception name) -> count
+
+
+async def load(client: httpx.AsyncClient, turns: list[list[Turn]]) -> Load:
+    """Each entry of `turns` is one client doing its turns back to back; failures are counted."""
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+
+    async def one_client(own: list[Turn]) -> None:
+        for path, body, headers in own:
             started = time.perf_counter()
-            r = await client.post(path, json=body, headers=headers)
-            latencies.append(time.perf_counter() - started)
-            if r.status_code != 200:
-                raise RuntimeError(f"{path} answered {r.status_code}: {r.text[:300]}")
+            try:
+                status = str((await client.post(path, json=body, headers=headers)).status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            if status == "200":
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors[status] = errors.get(status, 0) + 1
 
     started = time.perf_counter()
-    await asyncio.gather(*(one_client(*request) for request in requests))
-    return latencies, time.perf_counter() - started
+    await asyncio.gather(*(one_client(own) for own in turns))
+    return Load(latencies, time.perf_counter() - started, errors)
 
 
-async def service_requests(
-    client: httpx.AsyncClient, clients: int
-) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
-    """A user, and one conversation per client so turns never race on one conversation."""
+async def service_turns(client: httpx.AsyncClient, clients: int, each: int) -> list[list[Turn]]:
+    """One user; a fresh conversation for every turn, made beforehand (untimed), so each turn
+    sends the model the same short history the floor sends and no two turns share a conversation."""
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     await client.post("/api/auth/register", json={"email": email, "password": "bench-password"})
     r = await client.post("/api/auth/login", json={"email": email, "password": "bench-password"})
     headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    requests = []
-    for _ in range(clients):
+
+    async def conversation() -> str:
         r = await client.post(
             "/api/conversations", json={"agent_type": "assistant"}, headers=headers
         )
-        body = {"message": "Add a benchmark task", "conversation_id": r.json()["id"]}
-        requests.append(("/api/agent/chat", body, headers))
-    return requests
+        return str(r.json()["id"])
+
+    turns: list[list[Turn]] = []
+    for _ in range(clients):
+        ids = [await conversation() for _ in range(each)]
+        body = "Add a benchmark task"
+        turns.append(
+            [("/api/agent/chat", {"message": body, "conversation_id": i}, headers) for i in ids]
+        )
+    return turns
 
 
-async def measure(
-    base_url: str, clients: int, turns: int, *, service: bool
-) -> Figures:
-    turns_each = max(1, turns // clients)
+async def measure(base_url: str, pid: int, clients: int, turns: int, *, service: bool) -> Figures:
+    each = max(1, turns // clients)
     async with http_client(base_url, clients) as client:
         if service:
-            requests = await service_requests(client, clients)
+            warm_up, measured = (
+                await service_turns(client, clients, 1),
+                await service_turns(client, clients, each),
+            )
         else:
-            requests = [("/turn", {"message": "Add a benchmark task"}, {})] * clients
-        await load(client, requests, 1)  # warm-up: connections, caches, the first inserts
-        latencies, seconds = await load(client, requests, turns_each)
-    return figures(latencies, seconds)
+            floor_turn: Turn = ("/turn", {"message": "Add a benchmark task"}, {})
+            warm_up = [[floor_turn]] * clients
+            measured = [[floor_turn] * each] * clients
+        await load(client, warm_up)  # caches, the first inserts
+    # A fresh pool: connections idle past the server's keep-alive (5 s) while slow warm-up turns
+    # finish would be closed under the first measured requests.
+    async with http_client(base_url, clients) as client:
+        cpu_before = cpu_seconds(pid)
+        done = await load(client, measured)
+        cpu = cpu_seconds(pid) - cpu_before
+    return figures(done, cpu)
 
 
 def run_backend(
@@ -302,7 +344,10 @@ def run_backend(
     rows: list[dict[str, Any]] = []
     service_port, floor_port = free_port(), free_port()
     exe = shutil.which("agent-service", path=str(Path(sys.executable).parent)) or "agent-service"
-    with database(backend, tmp, "service") as service_db, database(backend, tmp, "floor") as floor_db:
+    with (
+        database(backend, tmp, "service") as service_db,
+        database(backend, tmp, "floor") as floor_db,
+    ):
         env = {
             "DATA_DIR": str(tmp / f"var-{backend}"),
             "DATABASE_URL": service_db,
@@ -314,7 +359,15 @@ def run_backend(
             "LLM_API_KEY": "bench",
             "LLM_MODEL": "fake-model",
         }
-        service_args = [exe, "serve", "--host", "127.0.0.1", "--port", str(service_port), "--migrate"]
+        service_args = [
+            exe,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(service_port),
+            "--migrate",
+        ]
         floor_args = [
             sys.executable, __file__, "floor", "--port", str(floor_port),
             "--database-url", floor_db, "--llm-url", llm_url,
@@ -325,18 +378,26 @@ def run_backend(
                 f"http://127.0.0.1:{service_port}/readyz",
                 tmp / f"service-{backend}.log",
                 env,
-            ),
+            ) as service_pid,
             process(
                 floor_args, f"http://127.0.0.1:{floor_port}/healthz", tmp / f"floor-{backend}.log"
-            ),
+            ) as floor_pid,
         ):
             for clients in clients_levels:
                 count = max(turns, clients * 5)
                 svc = asyncio.run(
-                    measure(f"http://127.0.0.1:{service_port}", clients, count, service=True)
+                    measure(
+                        f"http://127.0.0.1:{service_port}",
+                        service_pid,
+                        clients,
+                        count,
+                        service=True,
+                    )
                 )
                 floor = asyncio.run(
-                    measure(f"http://127.0.0.1:{floor_port}", clients, count, service=False)
+                    measure(
+                        f"http://127.0.0.1:{floor_port}", floor_pid, clients, count, service=False
+                    )
                 )
                 rows.append(
                     {
@@ -356,6 +417,7 @@ def run_backend(
 HEADER = (
     f"{'backend':9s} {'clients':>7s} {'svc t/s':>8s} {'floor t/s':>9s} {'ratio':>6s} "
     f"{'svc p50':>8s} {'svc p99':>8s} {'fl p50':>7s} {'fl p99':>7s} {'+p50 ms':>8s} {'+p99 ms':>8s}"
+    f" {'svc cpu':>8s} {'fl cpu':>7s}  errors (service / floor)"
 )
 
 
@@ -364,13 +426,17 @@ def print_row(row: dict[str, Any], *, flush: bool = False) -> None:
     print(
         f"{row['backend']:9s} {row['clients']:7d} {s['turns_per_s']:8.1f} {f['turns_per_s']:9.1f} "
         f"{row['throughput_ratio']:6.2f} {s['p50_ms']:8.1f} {s['p99_ms']:8.1f} {f['p50_ms']:7.1f} "
-        f"{f['p99_ms']:7.1f} {row['added_p50_ms']:8.1f} {row['added_p99_ms']:8.1f}",
+        f"{f['p99_ms']:7.1f} {row['added_p50_ms']:8.1f} {row['added_p99_ms']:8.1f} "
+        f"{s['cpu_ms_per_turn']:8.1f} {f['cpu_ms_per_turn']:7.1f}  "
+        f"{s['errors'] or '-'} / {f['errors'] or '-'}",
         flush=flush,
     )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="mode")
     fake = sub.add_parser("fake-llm")
     fake.add_argument("--port", type=int, required=True)
@@ -380,8 +446,11 @@ def main() -> int:
     floor.add_argument("--llm-url", required=True)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 50, 200])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
-    parser.add_argument("--turns", type=int, default=300, help="turns per level (at least 5/client)")
+    parser.add_argument(
+        "--turns", type=int, default=300, help="turns per level (at least 5/client)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
     args = parser.parse_args()
     if args.mode == "fake-llm":
         serve_fake_llm(args.port)
@@ -397,6 +466,9 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-agent-turn-") as tmp_name:
         tmp = Path(tmp_name)
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            tmp = args.logs
         llm_port = free_port()
         llm_url = f"http://127.0.0.1:{llm_port}/v1"
         fake_args = [sys.executable, __file__, "fake-llm", "--port", str(llm_port)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email.message import Message
@@ -273,5 +274,29 @@ def make_text_pdf(pages: list[str]) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+    out += trailer % (len(objects) + 1, xref)
     return bytes(out)
+
+
+@functools.cache
+def first_pages(name: str, count: int) -> bytes:
+    """The first `count` pages of a fixture PDF, as a new PDF (a long real document, but quicker)."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(PDF_FIXTURES / name).pages[:count]:
+        writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+LONG_PDF_PAGES = 40
+
+
+def long_pdf() -> bytes:
+    """40 real pages of German lecture notes: long enough to catch processing half-way."""
+    return first_pages("GeoTopo-komprimiert.pdf", LONG_PDF_PAGES)

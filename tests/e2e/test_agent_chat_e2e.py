@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agent_testkit import FakeLLMServer, iter_sse
 
+from agent_testkit import FakeLLMServer, iter_sse
 from tests.service_process import running_service
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,12 @@ def test_streamed_chat_with_a_tool_call(service: str, fake_llm_server: FakeLLMSe
         history = client.get(
             f"/api/conversations/{completed['conversation_id']}/history", headers=headers
         ).json()
-        assert [m["role"] for m in history["messages"]] == ["user", "assistant", "tool", "assistant"]
+        assert [m["role"] for m in history["messages"]] == [
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+        ]
 
     sent = fake_llm_server.calls
     assert len(sent) == 2 and all(call.stream for call in sent)

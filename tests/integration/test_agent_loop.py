@@ -70,6 +70,18 @@ async def test_a_raising_tool_is_an_error_result_and_leaves_nothing(
     assert await titles(session, user) == ["kept"]
 
 
+async def test_a_tools_effect_commits_only_with_its_step(
+    session: AsyncSession, user: TestUser
+) -> None:
+    """A tool runs in a savepoint; releasing it must not commit (on SQLite it would, if the
+    savepoint were what opened the transaction)."""
+    box = Toolbox(TESTER.tools, ToolContext(session, user.id))
+    outcome = await box.call(ToolCallRequest("c1", "create_task", '{"title": "not yet"}'))
+    assert not outcome.is_error
+    await session.rollback()  # the step failed before it committed
+    assert await titles(session, user) == []
+
+
 async def test_loop_sends_the_error_result_back_and_finishes(
     session: AsyncSession, user: TestUser, llm: LLMClient, fake_llm: FakeLLM
 ) -> None:

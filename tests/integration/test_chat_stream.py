@@ -218,6 +218,24 @@ async def test_client_disconnect_cancels_the_turn_and_its_upstream_call(
     assert [m["role"] for m in r.json()["messages"]] == ["user", "assistant", "tool"]
 
 
+async def test_disconnect_before_the_first_step_keeps_the_users_message(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, settings: Settings
+) -> None:
+    settings.sse_heartbeat_s = 0.02
+    settings.llm_max_retries = 0
+    fake_llm.script(fake_llm.timeout())
+    await post_and_disconnect(
+        app,
+        "/api/agent/chat/stream",
+        {"message": "are you there?"},
+        user.headers,
+        disconnect_when=lambda sent: b": heartbeat" in sent,
+    )
+    [conversation] = (await client.get("/api/conversations", headers=user.headers)).json()["items"]
+    r = await client.get(f"/api/conversations/{conversation['id']}/history", headers=user.headers)
+    assert [(m["role"], m["content"]) for m in r.json()["messages"]] == [("user", "are you there?")]
+
+
 async def post_and_disconnect(
     app: FastAPI,
     path: str,

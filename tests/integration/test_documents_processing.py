@@ -12,7 +12,14 @@ from fastapi import FastAPI
 from agent_service.documents.retrieval import search_passages
 from agent_service.settings import Settings
 from agent_testkit import aiter_sse
-from tests.conftest import JOB_RUNNERS, UploadFile, WaitProcessed, use_fast_jobs
+from tests.conftest import (
+    JOB_RUNNERS,
+    LONG_PDF_PAGES,
+    UploadFile,
+    WaitProcessed,
+    long_pdf,
+    use_fast_jobs,
+)
 from tests.factories import TestUser
 
 pytestmark = pytest.mark.usefixtures("job_worker")
@@ -118,7 +125,7 @@ async def test_unicode_survives_extraction_and_search(
 async def test_progress_is_streamed_by_pages_until_ready(
     client: httpx.AsyncClient, upload_file: UploadFile, user: TestUser
 ) -> None:
-    r = await upload_file(user, "GeoTopo-komprimiert.pdf")  # 117 pages
+    r = await upload_file(user, long_pdf(), filename="geotopo.pdf")  # 40 real pages
     document_id = r.json()["id"]
 
     async with client.stream(
@@ -132,7 +139,7 @@ async def test_progress_is_streamed_by_pages_until_ready(
     progress = [e.json() for e in events]
     assert progress[-1]["status"] == "ready"
     assert progress[-1]["progress"] == 1.0
-    assert progress[-1]["pages_processed"] == progress[-1]["page_count"] == 117
+    assert progress[-1]["pages_processed"] == progress[-1]["page_count"] == LONG_PDF_PAGES
     values = [p["progress"] for p in progress]
     assert values == sorted(values)
     assert any(0 < v < 1 for v in values), values  # seen mid-way, not only at the end
@@ -140,7 +147,10 @@ async def test_progress_is_streamed_by_pages_until_ready(
 
 
 async def test_events_of_a_finished_document_end_at_once(
-    client: httpx.AsyncClient, upload_file: UploadFile, wait_processed: WaitProcessed, user: TestUser
+    client: httpx.AsyncClient,
+    upload_file: UploadFile,
+    wait_processed: WaitProcessed,
+    user: TestUser,
 ) -> None:
     document = await process(upload_file, wait_processed, user, "bug1020226.pdf")
     r = await client.get(f"/api/documents/{document['id']}/events", headers=user.headers)
@@ -177,7 +187,9 @@ async def test_list_get_and_delete(
 
     r = await client.delete(f"/api/documents/{first['id']}", headers=user.headers)
     assert r.status_code == 204
-    assert (await client.get(f"/api/documents/{first['id']}", headers=user.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/documents/{first['id']}", headers=user.headers)
+    ).status_code == 404
     async with app.state.sessionmaker() as session:
         left = await search_passages(session, "meaning text Hello", user_id=user.id, limit=50)
     assert {str(p.document_id) for p in left} <= {second["id"]}
@@ -210,3 +222,16 @@ async def test_another_user_gets_404_on_everything(
     assert (await client.get("/api/documents", headers=theirs)).json()["total"] == 0
     # and it is all still there for its owner
     assert (await client.get(url, headers=user.headers)).json()["status"] == "ready"
+
+
+async def test_the_admin_overview_counts_documents(
+    client: httpx.AsyncClient,
+    upload_file: UploadFile,
+    wait_processed: WaitProcessed,
+    user: TestUser,
+    admin: TestUser,
+) -> None:
+    await process(upload_file, wait_processed, user, "habibi.pdf")
+    r = await client.get("/api/admin/users", headers=admin.headers)
+    counts = {row["email"]: row["counts"] for row in r.json()["items"]}
+    assert (counts[user.email]["documents"], counts[admin.email]["documents"]) == (1, 0)

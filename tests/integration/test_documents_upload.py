@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.types import Message
 
 from agent_service.settings import Settings
 from tests.conftest import UploadFile, WaitProcessed, make_text_pdf, use_fast_jobs
@@ -30,7 +32,7 @@ class CountingBody:
 
     def __init__(self, file_size: int, *, prefix: bytes = b"") -> None:
         self.head = (
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
             f'filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
         ).encode()
         self.file_size = file_size
@@ -111,6 +113,8 @@ async def test_an_upload_over_the_limit_is_refused_as_soon_as_it_crosses_it(
     assert body.sent <= LIMIT + len(body.head) + CHUNK
     assert body.sent < body.total / 10
     assert stored_files(settings) == []  # the partial file is gone
+    # and the connection closes, so the server does not read (and drop) the rest either
+    assert r.headers["connection"] == "close"
 
 
 async def test_a_declared_length_over_the_limit_is_refused_before_reading_a_byte(
@@ -123,6 +127,15 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading_a_byte
     assert r.status_code == 413
     assert r.json()["error"] == "file_too_large"
     assert body.sent == 0
+    assert r.headers["connection"] == "close"
+
+
+async def test_a_response_to_a_fully_read_body_keeps_the_connection(
+    upload_file: UploadFile, wait_processed: WaitProcessed, user: TestUser
+) -> None:
+    r = await upload_file(user, b"Some text.", filename="a.txt")
+    assert "connection" not in r.headers
+    await wait_processed(user, r.json()["id"])
 
 
 async def test_the_body_is_not_read_for_an_unauthenticated_upload(
@@ -137,7 +150,10 @@ async def test_the_body_is_not_read_for_an_unauthenticated_upload(
 
 
 EXECUTABLES = {
-    "windows": (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(range(256)) * 40, "Windows executable"),
+    "windows": (
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(range(256)) * 40,
+        "Windows executable",
+    ),
     "linux": (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 40, "Linux executable"),
     "png": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, "PNG image"),
     "binary": (bytes(range(256)) * 40, "binary data"),
@@ -146,7 +162,11 @@ EXECUTABLES = {
 
 @pytest.mark.parametrize("kind", list(EXECUTABLES))
 async def test_a_disguised_file_is_refused_from_its_bytes(
-    kind: str, upload_file: UploadFile, client: httpx.AsyncClient, user: TestUser, settings: Settings
+    kind: str,
+    upload_file: UploadFile,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    settings: Settings,
 ) -> None:
     content, what = EXECUTABLES[kind]
     r = await upload_file(user, content, filename="quarterly-report.pdf")
@@ -174,8 +194,16 @@ async def test_an_executable_is_refused_before_the_rest_is_read(
     ("content", "filename", "content_type"),
     [
         (b"Plain notes.\nSecond line, caf\xc3\xa9.\n", "notes.txt", "text/plain"),
-        (b"# Title\n\nSome *text* and a [link](https://example.com).\n", "notes.md", "text/markdown"),
-        (b"# Plan\n\n- first\n- second\n\nSee [docs](https://example.com).\n", "plan.txt", "text/markdown"),
+        (
+            b"# Title\n\nSome *text* and a [link](https://example.com).\n",
+            "notes.md",
+            "text/markdown",
+        ),
+        (
+            b"# Plan\n\n- first\n- second\n\nSee [docs](https://example.com).\n",
+            "plan.txt",
+            "text/markdown",
+        ),
         (b"Text named like a PDF is text.\n", "fake.pdf", "text/plain"),
         (b"Legacy caf\xe9 text in Windows-1252.\n", "old.txt", "text/plain"),
     ],
@@ -260,7 +288,9 @@ async def test_malformed_requests_are_refused_with_a_reason(
     r = await client.post("/api/documents", files={"file": ("a.txt", b"")}, headers=user.headers)
     assert (r.status_code, r.json()["error"]) == (400, "empty_file")
 
-    truncated = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nabc'
+    truncated = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nabc'
+    )
     r = await client.post(
         "/api/documents", content=truncated.encode(), headers=multipart_headers(user)
     )
@@ -278,3 +308,41 @@ async def test_a_generated_pdf_round_trips(
         3,
         3,
     )
+
+
+async def test_an_upload_cut_short_by_the_client_leaves_nothing_behind(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, settings: Settings
+) -> None:
+    body = CountingBody(LIMIT)
+    messages: list[Message] = [
+        {"type": "http.request", "body": body.head + b"a" * 10_000, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    headers = multipart_headers(user, **{"Transfer-Encoding": "chunked"})
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/documents",
+        "raw_path": b"/api/documents",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+
+    assert sent[0]["status"] == 400
+    assert stored_files(settings) == []
+    assert (await client.get("/api/documents", headers=user.headers)).json()["total"] == 0

@@ -102,3 +102,20 @@ async def test_another_users_project_is_404_and_invisible(
 async def test_requires_a_token(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/projects")).status_code == 401
     assert (await client.post("/api/projects", json={"name": "x"})).status_code == 401
+
+
+async def test_admin_overview_counts_tasks_projects_and_conversations(
+    client: httpx.AsyncClient, user: TestUser, admin: TestUser
+) -> None:
+    await client.post(
+        "/api/projects", json={"name": "p", "tasks": [{"title": "a"}]}, headers=user.headers
+    )
+    await client.post("/api/tasks", json={"title": "b"}, headers=user.headers)
+    await client.post("/api/conversations", json={"agent_type": "coder"}, headers=user.headers)
+    r = await client.get("/api/admin/users", headers=admin.headers)
+    counts = {u["email"]: u["counts"] for u in r.json()["items"]}
+    assert {k: counts[user.email][k] for k in ("tasks", "projects", "conversations")} == {
+        "tasks": 2,
+        "projects": 1,
+        "conversations": 1,
+    }

@@ -16,6 +16,7 @@ from agent_service.auth.router import router as auth_router
 from agent_service.conversations.router import router as conversations_router
 from agent_service.db import create_engine, create_sessionmaker
 from agent_service.documents.router import router as documents_router
+from agent_service.documents.upload import CloseConnectionOnUnreadBody
 from agent_service.errors import install_error_handlers
 from agent_service.integrations.github.router import router as github_router
 from agent_service.jobs.queue import build_job_queue
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(CloseConnectionOnUnreadBody)  # a refused upload is not read on
     for router in (ops_router, auth_router, users_router, admin_router):
         app.include_router(router)
     for router in (tasks_router, projects_router, conversations_router, agents_router):

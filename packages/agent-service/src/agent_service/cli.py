@@ -13,6 +13,7 @@ from rich.console import Console
 from agent_service import migrations
 from agent_service.auth.passwords import passwords_for
 from agent_service.db import create_engine, create_sessionmaker
+from agent_service.evals.cli import eval_app
 from agent_service.observability import configure_logging
 from agent_service.settings import Settings
 from agent_service.users import service as users
@@ -21,6 +22,7 @@ from agent_service.users.exceptions import EmailTaken
 app = typer.Typer(help="Self-hostable AI-agent service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(eval_app, name="eval")
 console = Console(stderr=True)
 
 
@@ -53,6 +55,29 @@ def serve(
         access_log=False,
         log_config=None,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at once (default: JOB_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Run background jobs from procrastinate on PostgreSQL (JOB_RUNNER=procrastinate)."""
+    from agent_service.jobs.procrastinate_queue import run_worker
+
+    settings = Settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    if settings.job_runner != "procrastinate":
+        console.print(
+            "[yellow]JOB_RUNNER is 'inline': `serve` runs jobs itself. Set JOB_RUNNER=procrastinate "
+            "(with a PostgreSQL DATABASE_URL) on the API and the workers to scale out.[/yellow]"
+        )
+    try:
+        asyncio.run(run_worker(settings, concurrency=concurrency))
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 @db_app.command("upgrade")

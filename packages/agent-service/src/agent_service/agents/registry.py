@@ -1,7 +1,6 @@
 """The agent types: a name, what it is for, its system prompt and its tools.
 
-`researcher` and `coder` get their tools with documents and the GitHub integration; until then
-they chat without tools.
+`coder` gets its tools with the GitHub integration; until then it chats without tools.
 """
 
 from __future__ import annotations
@@ -11,7 +10,14 @@ from typing import Any
 
 from agent_service.agents.exceptions import AgentTypeNotFound
 from agent_service.agents.tool import Tool
-from agent_service.agents.tools import create_project, create_task, list_tasks, update_task
+from agent_service.agents.tools import (
+    create_project,
+    create_task,
+    list_tasks,
+    read_document_chunk,
+    search_documents,
+    update_task,
+)
 
 
 @dataclass(frozen=True)
@@ -36,11 +42,14 @@ ASSISTANT = AgentType(
 
 RESEARCHER = AgentType(
     name="researcher",
-    description="Answers questions and summarises; document search arrives with documents.",
+    description="Answers questions from your uploaded documents, citing document and page.",
     system_prompt=(
-        "You are a careful research assistant. Answer from what you know and say plainly when you "
-        "are unsure. Structure longer answers with short headings or lists."
+        "You are a careful research assistant. For questions about the user's documents, use "
+        "search_documents, then read_document_chunk for the passages you need, and cite the "
+        "document and page of what you use. Say plainly when the documents do not answer the "
+        "question, and when you are unsure. Structure longer answers with short headings or lists."
     ),
+    tools=(search_documents.TOOL, read_document_chunk.TOOL),
 )
 
 CODER = AgentType(

@@ -72,9 +72,11 @@ async def chat(
         user.id,
         agent_type=body.agent_type,
         conversation_id=body.conversation_id,
-        messages=[ChatMessage("user", body.message)],
     )
-    turn = await service.chat(session, llm, conversation, max_steps=settings.agent_max_steps)
+    messages = [ChatMessage("user", body.message)]
+    turn = await service.chat(
+        session, llm, conversation, messages, max_steps=settings.agent_max_steps
+    )
     return chat_reply(turn)
 
 
@@ -94,9 +96,9 @@ async def chat_stream(
         user.id,
         agent_type=body.agent_type,
         conversation_id=body.conversation_id,
-        messages=[ChatMessage("user", body.message)],
     )
-    return streamed_turn(request, llm, conversation, settings)
+    messages = [ChatMessage("user", body.message)]
+    return await streamed_turn(request, session, llm, conversation, messages, settings)
 
 
 @router.post("/agents/{agent_type}/chat", response_model=ChatReply)
@@ -115,9 +117,10 @@ async def agent_chat(
         user.id,
         agent_type=agent.name,
         conversation_id=body.target_conversation_id,
-        messages=incoming(body),
     )
-    turn = await service.chat(session, llm, conversation, max_steps=settings.agent_max_steps)
+    turn = await service.chat(
+        session, llm, conversation, incoming(body), max_steps=settings.agent_max_steps
+    )
     return chat_reply(turn)
 
 
@@ -140,9 +143,8 @@ async def agent_chat_stream(
         user.id,
         agent_type=agent.name,
         conversation_id=body.target_conversation_id,
-        messages=incoming(body),
     )
-    return streamed_turn(request, llm, conversation, settings)
+    return await streamed_turn(request, session, llm, conversation, incoming(body), settings)
 
 
 def incoming(body: AgentChatRequest) -> Sequence[ChatMessage]:
@@ -168,13 +170,24 @@ def chat_reply(turn: TurnCompleted) -> ChatReply:
     )
 
 
-def streamed_turn(
-    request: Request, llm: LLMClient, conversation: Conversation, settings: Settings
+async def streamed_turn(
+    request: Request,
+    session: AsyncSession,
+    llm: LLMClient,
+    conversation: Conversation,
+    messages: Sequence[ChatMessage],
+    settings: Settings,
 ) -> EventSourceResponse:
     """The turn runs inside the response, on its own session, after this handler returned."""
+    await session.commit()  # a conversation made for this turn, visible to the stream's session
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     turn = service.stream_turn(
-        sessionmaker, llm, conversation.user_id, conversation.id, max_steps=settings.agent_max_steps
+        sessionmaker,
+        llm,
+        conversation.user_id,
+        conversation.id,
+        messages,
+        max_steps=settings.agent_max_steps,
     )
     return sse_response(named_events(turn), heartbeat_s=settings.sse_heartbeat_s)
 

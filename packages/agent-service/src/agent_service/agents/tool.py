@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -44,8 +45,9 @@ class Tool(Generic[ArgsT]):
     args_model: type[ArgsT]
     fn: Callable[[ToolContext, ArgsT], Awaitable[JSONObject]]
 
-    @property
+    @cached_property
     def spec(self) -> ToolSpec:
+        """Built once: generating a JSON schema costs milliseconds, on every turn otherwise."""
         return ToolSpec(
             self.name, self.description, inline_refs(self.args_model.model_json_schema())
         )
@@ -84,6 +86,7 @@ class Toolbox:
             args = tool.args_model.model_validate_json(call.arguments.strip() or "{}")
         except ValidationError as exc:
             return _invalid_arguments(call, exc)
+        await open_transaction(self.context.session)
         try:
             async with self.context.session.begin_nested():
                 result = await tool.fn(self.context, args)
@@ -94,6 +97,22 @@ class Toolbox:
             detail = f"The tool {call.name!r} failed unexpectedly; nothing was changed."
             return _error(call, "tool_failed", detail)
         return ToolOutcome(call, json.dumps(result, default=str))
+
+
+async def open_transaction(session: AsyncSession) -> None:
+    """Make sure a real transaction is open before a savepoint.
+
+    The sqlite3 driver starts a transaction only before a write; a SAVEPOINT sent first starts
+    one of its own, and its RELEASE then commits: the tool's effect would be committed before
+    the messages recording it. (The engine-wide fix, SQLAlchemy's documented pysqlite recipe,
+    belongs in `db.create_engine`; this keeps the invariant until then.)
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = await connection.get_raw_connection()
+    if not getattr(raw.driver_connection, "in_transaction", True):
+        await connection.exec_driver_sql("BEGIN")
 
 
 def _error(call: ToolCallRequest, code: str, detail: str, **extra: Any) -> ToolOutcome:

@@ -23,6 +23,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     agent_type: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200), default="")
+    # The next message's position: no MAX() query per append, and a stale count (a turn racing on
+    # the same conversation) collides on the unique (conversation_id, position).
+    message_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Message(IdMixin, Base):

@@ -148,12 +148,11 @@ async def append_messages(
     A turn racing on the same conversation takes the same positions, so one of the two fails here
     with 409 `conversation_busy` instead of interleaving the histories.
     """
-    last = await session.scalar(
-        select(func.max(Message.position)).where(Message.conversation_id == conversation.id)
-    )
-    start = -1 if last is None else last
-    rows = [_row(conversation.id, start + offset, new) for offset, new in enumerate(messages, 1)]
+    conversation_id = conversation.id  # a rollback expires the object
+    start = conversation.message_count
+    rows = [_row(conversation_id, start + offset, new) for offset, new in enumerate(messages)]
     session.add_all(rows)
+    conversation.message_count = start + len(rows)
     conversation.updated_at = utcnow()
     if not conversation.title:
         conversation.title = _title_from(messages)
@@ -161,7 +160,7 @@ async def append_messages(
         await session.flush()
     except IntegrityError as exc:
         await session.rollback()
-        raise ConversationBusy(conversation.id) from exc
+        raise ConversationBusy(conversation_id) from exc
     return rows
 
 

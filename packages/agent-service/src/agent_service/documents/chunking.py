@@ -13,12 +13,15 @@ import re
 CHUNK_SIZE = 1200
 CHUNK_OVERLAP = 200
 
+# Control characters (PDF fonts map glyphs to them; PostgreSQL refuses NUL) and lone surrogates.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"[.!?。！？]\s"), re.compile(r"\s"))
 
 
 def normalise_whitespace(text: str) -> str:
-    """Runs of spaces collapsed, lines trimmed, at most one blank line in a row."""
-    lines = [" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")]
+    """Control characters gone, runs of spaces collapsed, lines trimmed, one blank line at most."""
+    text = _UNSTORABLE.sub(" ", text.replace("\r\n", "\n"))
+    lines = [" ".join(line.split()) for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 

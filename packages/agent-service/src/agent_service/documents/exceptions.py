@@ -22,6 +22,13 @@ class DocumentNotFound(NotFound):
         super().__init__("No document with this id.")
 
 
+class ChunkNotFound(NotFound):
+    code = "chunk_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No passage with this id in your documents; search for it again.")
+
+
 class FileTooLarge(PayloadTooLarge):
     code = "file_too_large"
 

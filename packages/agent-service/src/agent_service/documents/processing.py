@@ -43,8 +43,36 @@ def page_passages(source: Source, index: int) -> list[Passage]:
     ]
 
 
+def read_batch(source: Source, first: int) -> tuple[list[Passage], int]:
+    """Pages from `first` on, until 16 pages or half a second: one thread hop, one commit."""
+    started = time.monotonic()
+    passages: list[Passage] = []
+    index = first
+    while index < source.page_count:
+        passages.extend(page_passages(source, index))
+        index += 1
+        if index - first >= BATCH_MAX_PAGES or time.monotonic() - started >= BATCH_MAX_SECONDS:
+            break
+    return passages, index
+
+
 async def process_document(context: JobContext, payload: Payload) -> None:
     document_id = uuid.UUID(payload["document_id"])
+    try:
+        await _process(context, document_id)
+    except Exception:
+        if await _still_processing(context, document_id):
+            raise
+        # deleted while we worked (its file too, maybe): there is nothing left to fail
+
+
+async def _still_processing(context: JobContext, document_id: uuid.UUID) -> bool:
+    async with context.sessionmaker() as session:
+        document = await session.get(Document, document_id)
+        return document is not None and document.status == DocumentStatus.PROCESSING
+
+
+async def _process(context: JobContext, document_id: uuid.UUID) -> None:
     resume = await _prepare(context, document_id)
     if resume is None:
         return  # deleted, or already finished by an earlier attempt
@@ -54,21 +82,16 @@ async def process_document(context: JobContext, payload: Payload) -> None:
         raise DocumentUnreadable("The uploaded file is missing from the data directory.")
     source = await anyio.to_thread.run_sync(open_source, path, kind)
     embedder = embedder_for(context.settings, context.llm)
-    batch: list[Passage] = []
-    flushed_at = time.monotonic()
-    first_page_of_batch = start_page
-    for index in range(start_page, source.page_count):
-        batch.extend(await anyio.to_thread.run_sync(page_passages, source, index))
-        pages = index + 1 - first_page_of_batch
-        last = index + 1 == source.page_count
-        if last or pages >= BATCH_MAX_PAGES or time.monotonic() - flushed_at >= BATCH_MAX_SECONDS:
-            stored = await _store(
-                context, document_id, batch, ordinal, index + 1, source.page_count, embedder
-            )
-            if not stored:
-                return
-            ordinal += len(batch)
-            batch, flushed_at, first_page_of_batch = [], time.monotonic(), index + 1
+    page = start_page
+    while page < source.page_count:
+        batch, page_after = await anyio.to_thread.run_sync(read_batch, source, page)
+        stored = await _store(
+            context, document_id, batch, ordinal, page_after, source.page_count, embedder
+        )
+        if not stored:
+            return
+        ordinal += len(batch)
+        page = page_after
     await _finish(context, document_id, kind, source.page_count)
 
 

@@ -34,7 +34,7 @@ class Passage:
 
 _SQLITE = """
 SELECT c.id AS chunk_id, c.document_id AS document_id, c.page AS page, c.text AS text,
-       bm25(document_chunk_fts, 1.0, 0.0) AS rank
+       bm25(document_chunk_fts, 1.0, 0.0, 0.0, 0.0) AS rank
 FROM document_chunk_fts
 JOIN document_chunk AS c ON c.id = document_chunk_fts.chunk_id
 JOIN document AS d ON d.id = c.document_id
@@ -46,15 +46,23 @@ LIMIT :limit
 
 _POSTGRES = """
 SELECT c.id AS chunk_id, c.document_id AS document_id, c.page AS page, c.text AS text,
-       -ts_rank_cd(to_tsvector('simple'::regconfig, c.search_text), q.query, 1) AS rank
+       -ts_rank_cd(c.search_vector, q.query, 1) AS rank
 FROM document_chunk AS c
 JOIN document AS d ON d.id = c.document_id
 CROSS JOIN to_tsquery('simple'::regconfig, :match) AS q(query)
-WHERE to_tsvector('simple'::regconfig, c.search_text) @@ q.query
+WHERE c.search_vector @@ q.query
   AND d.user_id = :user_id AND d.status = 'ready' {only_document}
 ORDER BY rank
 LIMIT :limit
 """
+
+
+def _fts5_match(phrases: list[Phrase], user_id: uuid.UUID, document_id: uuid.UUID | None) -> str:
+    """The phrases in the text, narrowed inside FTS5 to the owner's (or one document's) rows."""
+    match = "{search_text} : (" + fts5_query(phrases) + f') AND user_id : "{user_id.hex}"'
+    if document_id is not None:
+        match += f' AND document_id : "{document_id.hex}"'
+    return match
 
 
 async def full_text_search(
@@ -70,7 +78,7 @@ async def full_text_search(
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
     template = _POSTGRES if postgres else _SQLITE
-    match = tsquery(phrases) if postgres else "{search_text} : (" + fts5_query(phrases) + ")"
+    match = tsquery(phrases) if postgres else _fts5_match(phrases, user_id, document_id)
     clause = text(template.format(only_document="AND d.id = :document_id" if document_id else ""))
     params: dict[str, object] = {"match": match, "user_id": user_id, "limit": limit}
     binds: list[BindParameter[Any]] = [

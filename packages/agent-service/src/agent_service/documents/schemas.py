@@ -89,3 +89,25 @@ class AskAnswer(BaseModel):
 
 class AnswerDeltaEvent(BaseModel):
     delta: str
+
+
+class PassageHit(BaseModel):
+    """A search result: where a matching passage is, and a window of it."""
+
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID
+    filename: str
+    page: int
+    excerpt: str
+
+
+class ChunkPublic(BaseModel):
+    """One passage in full, with its neighbours' ids for reading on."""
+
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID
+    filename: str
+    page: int
+    text: str
+    previous_chunk_id: uuid.UUID | None
+    next_chunk_id: uuid.UUID | None

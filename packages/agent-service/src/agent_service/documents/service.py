@@ -11,9 +11,10 @@ import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent_service.documents.exceptions import DocumentNotFound
+from agent_service.documents import retrieval
+from agent_service.documents.exceptions import ChunkNotFound, DocumentNotFound
 from agent_service.documents.models import Document, DocumentChunk, DocumentStatus
-from agent_service.documents.schemas import ProgressEvent
+from agent_service.documents.schemas import ChunkPublic, PassageHit, ProgressEvent
 from agent_service.documents.upload import StagedUpload, move_into_place
 from agent_service.jobs import service as jobs
 from agent_service.jobs.models import Job
@@ -112,13 +113,38 @@ async def delete_document(session: AsyncSession, document: Document) -> None:
     await session.flush()
 
 
-async def get_chunk(
-    session: AsyncSession, user_id: uuid.UUID, chunk_id: uuid.UUID
-) -> tuple[DocumentChunk, Document] | None:
-    """A chunk of one of the user's ready documents, with its document."""
+async def search_documents(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    query: str,
+    *,
+    document_id: uuid.UUID | None = None,
+    limit: int = 5,
+) -> list[PassageHit]:
+    """Full-text search over the user's ready documents (or one of them, 404 if not theirs)."""
+    if document_id is not None:
+        await get_document(session, user_id, document_id)
+    passages = await retrieval.search_passages(
+        session, query, user_id=user_id, document_id=document_id, limit=limit
+    )
+    names = await _filenames(session, {p.document_id for p in passages})
+    return [
+        PassageHit(
+            chunk_id=p.chunk_id,
+            document_id=p.document_id,
+            filename=names[p.document_id],
+            page=p.page,
+            excerpt=retrieval.excerpt(p.text, query),
+        )
+        for p in passages
+    ]
+
+
+async def read_chunk(session: AsyncSession, user_id: uuid.UUID, chunk_id: uuid.UUID) -> ChunkPublic:
+    """A passage of one of the user's ready documents, or `ChunkNotFound`."""
     row = (
         await session.execute(
-            select(DocumentChunk, Document)
+            select(DocumentChunk, Document.filename)
             .join(Document, Document.id == DocumentChunk.document_id)
             .where(
                 DocumentChunk.id == chunk_id,
@@ -127,7 +153,32 @@ async def get_chunk(
             )
         )
     ).one_or_none()
-    return (row[0], row[1]) if row is not None else None
+    if row is None:
+        raise ChunkNotFound()
+    chunk, filename = row
+    rows = await session.execute(
+        select(DocumentChunk.ordinal, DocumentChunk.id).where(
+            DocumentChunk.document_id == chunk.document_id,
+            DocumentChunk.ordinal.in_((chunk.ordinal - 1, chunk.ordinal + 1)),
+        )
+    )
+    neighbours = {ordinal: neighbour_id for ordinal, neighbour_id in rows}
+    return ChunkPublic(
+        chunk_id=chunk.id,
+        document_id=chunk.document_id,
+        filename=filename,
+        page=chunk.page,
+        text=chunk.text,
+        previous_chunk_id=neighbours.get(chunk.ordinal - 1),
+        next_chunk_id=neighbours.get(chunk.ordinal + 1),
+    )
+
+
+async def _filenames(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Document.id, Document.filename).where(Document.id.in_(ids)))
+    return {document_id: filename for document_id, filename in rows}
 
 
 def progress_of(document: Document) -> ProgressEvent:

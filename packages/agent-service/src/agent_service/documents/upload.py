@@ -21,6 +21,8 @@ from typing import IO
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_service.documents.exceptions import (
     EmptyFile,
@@ -182,15 +184,21 @@ async def receive_upload(
     path = staging_dir / f"{uuid.uuid4().hex}.part"
     out: IO[bytes] | None = None
     try:
-        async for chunk in _chunks(stream):
+        epilogue = 0
+        async for chunk in _chunks(
+            stream
+        ):  # to the end: the body is then read, the connection reusable
+            if receiver.ended:
+                epilogue += len(chunk)
+                if epilogue > MULTIPART_ALLOWANCE:
+                    raise MalformedUpload("too much data after the closing boundary")
+                continue
             try:
                 parser.write(chunk)
             except MultipartParseError as exc:
                 raise MalformedUpload(str(exc).rstrip(".")) from exc
             if len(receiver.pending) >= WRITE_BUFFER_BYTES or receiver.file_ended:
                 out = await _flush(receiver, path, out)
-            if receiver.ended:
-                break
         if not receiver.ended:
             raise MalformedUpload("the body ended before the closing boundary")
         if not receiver.file_seen:
@@ -204,10 +212,11 @@ async def receive_upload(
                 await anyio.to_thread.run_sync(confirm_docx, path)
             except Refused as exc:
                 raise UnsupportedFileType(str(exc)) from exc
+    except ClientDisconnect as exc:  # nobody to answer; not a server error either
+        await _discard(out, path)
+        raise MalformedUpload("the client went away before the upload ended") from exc
     except BaseException:
-        if out is not None:
-            await anyio.to_thread.run_sync(out.close)
-        await anyio.to_thread.run_sync(_unlink, path)
+        await _discard(out, path)
         raise
     return StagedUpload(
         path, receiver.filename, receiver.kind, receiver.size, receiver.digest.hexdigest()
@@ -223,6 +232,12 @@ async def _flush(receiver: _Receiver, path: Path, out: IO[bytes] | None) -> IO[b
         out = await anyio.to_thread.run_sync(_open_new, path)
     await anyio.to_thread.run_sync(out.write, data)
     return out
+
+
+async def _discard(out: IO[bytes] | None, path: Path) -> None:
+    if out is not None:
+        await anyio.to_thread.run_sync(out.close)
+    await anyio.to_thread.run_sync(_unlink, path)
 
 
 def _open_new(path: Path) -> IO[bytes]:
@@ -246,3 +261,45 @@ def move_into_place(source: Path, target: Path) -> None:
     """Move a staged file into place (atomic on one filesystem); blocking: run in a thread."""
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(source, target)
+
+
+class CloseConnectionOnUnreadBody:
+    """ASGI middleware: a response sent before the request body was read asks to close the
+    connection (`Connection: close`).
+
+    Otherwise uvicorn keeps an HTTP/1.1 connection alive by reading and discarding the rest of the
+    body, so a client that ignores a 413 could keep the server reading a body it already refused.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        unread = _expects_body(scope)
+
+        async def receive_tracking() -> Message:
+            nonlocal unread
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                unread = False
+            return message
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and unread:
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"
+                ]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive_tracking, send_closing)
+
+
+def _expects_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False

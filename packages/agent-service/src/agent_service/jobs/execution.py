@@ -73,7 +73,11 @@ async def execute_job(
             )
         async with context.sessionmaker() as session:
             run_after = await service.schedule_retry(
-                session, job, readable, base_backoff_s=context.settings.job_retry_backoff_s
+                session,
+                job,
+                readable,
+                base_backoff_s=context.settings.job_retry_backoff_s,
+                at_least_s=exc.retry_after_s if isinstance(exc, RetryableJobError) else None,
             )
         return Outcome(JobStatus.QUEUED, run_after)
     async with context.sessionmaker() as session:

@@ -158,6 +158,7 @@ async def run_worker(
         "additional_context": {"runtime": runtime},
         "install_signal_handlers": install_signal_handlers,
         "shutdown_graceful_timeout": SHUTDOWN_GRACE_S,
+        "fetch_job_polling_interval": settings.job_poll_interval_s,  # besides LISTEN/NOTIFY
         "delete_jobs": "successful",
         "update_heartbeat_interval": max(settings.job_lease_s / 3, 0.5),
         "stalled_worker_timeout": settings.job_lease_s,

@@ -144,10 +144,17 @@ async def mark_failed(session: AsyncSession, job: ClaimedJob, error: str) -> boo
 
 
 async def schedule_retry(
-    session: AsyncSession, job: ClaimedJob, error: str, *, base_backoff_s: float
+    session: AsyncSession,
+    job: ClaimedJob,
+    error: str,
+    *,
+    base_backoff_s: float,
+    at_least_s: float | None = None,
 ) -> datetime:
-    """Back to the queue, due after an exponential backoff; returns when it is due."""
-    run_after = utcnow() + timedelta(seconds=retry_delay_s(job.attempts, base_backoff_s))
+    """Back to the queue, due after an exponential backoff (or `at_least_s` if that is longer);
+    returns when it is due."""
+    delay = max(retry_delay_s(job.attempts, base_backoff_s), at_least_s or 0.0)
+    run_after = utcnow() + timedelta(seconds=delay)
     await _update_held(
         session,
         job,

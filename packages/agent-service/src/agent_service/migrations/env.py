@@ -13,9 +13,10 @@ from agent_service.models import Base
 target_metadata = Base.metadata
 
 # What migrations create by hand and the models do not describe: SQLite's FTS5 table (and its
-# shadow tables), PostgreSQL's full-text index, procrastinate's schema. Autogenerate leaves them be.
+# shadow tables), PostgreSQL's stored tsvector and its index, procrastinate's schema. Autogenerate
+# leaves them be.
 UNMODELLED_TABLE_PREFIXES = ("document_chunk_fts", "procrastinate_")
-UNMODELLED_INDEXES = ("ix_document_chunk_search",)
+UNMODELLED = {("index", "ix_document_chunk_search_vector"), ("column", "search_vector")}
 
 
 def _include_object(
@@ -23,7 +24,7 @@ def _include_object(
 ) -> bool:
     if type_ == "table" and name and name.startswith(UNMODELLED_TABLE_PREFIXES):
         return False
-    return not (type_ == "index" and name in UNMODELLED_INDEXES)
+    return (type_, name) not in UNMODELLED
 
 
 def _run(connection: Connection) -> None:

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("agent_type", sa.String(length=64), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("message_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", agent_service.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", agent_service.db.UTCDateTime(timezone=True), nullable=False),

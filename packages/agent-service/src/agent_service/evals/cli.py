@@ -1,0 +1,199 @@
+"""`agent-service eval run|accept|report`: the golden set through the service, its gate, its reports.
+
+The test kit (`agent_testkit`) is imported only when a command runs: the service does not need it
+otherwise, and a missing kit is a sentence saying how to install it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from agent_service.evals.sandbox import LLMEndpoint
+    from agent_testkit.evals import EvalRun
+
+eval_app = typer.Typer(
+    help="Evals: the golden set, its scores per slice, and the regression gate.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+GOLDEN = Path("evals/golden")
+BASELINE = Path("evals/baseline.json")
+OUT = Path("var/evals")
+EXIT_REGRESSED, EXIT_USAGE = 1, 2
+
+BaselineOption = Annotated[Path, typer.Option(help="The committed baseline to compare with.")]
+OutOption = Annotated[Path, typer.Option(help="Where results.json, junit.xml and report.html go.")]
+MaxDropOption = Annotated[
+    float,
+    typer.Option(help="Fail when the overall score or a slice drops by more than this (points)."),
+]
+
+
+def _require_kit() -> None:
+    try:
+        import agent_testkit.evals  # noqa: F401
+    except ImportError as exc:
+        console.print(
+            "[red]Evals need the test kit: pip install agent-testkit (or `make install`).[/red]"
+        )
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+@eval_app.command("run")
+def run(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="scripted (the cases' scripts), replay (cassettes) or live (LLM_* settings)."
+        ),
+    ] = "scripted",
+    golden: Annotated[Path, typer.Option(help="Folder of the golden case files.")] = GOLDEN,
+    baseline: BaselineOption = BASELINE,
+    cassettes: Annotated[Path, typer.Option(help="Folder of the cases' cassettes.")] = Path(
+        "evals/cassettes"
+    ),
+    out: OutOption = OUT,
+    max_drop: MaxDropOption = 2.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Cases run at once.")] = 8,
+    case: Annotated[
+        list[str] | None,
+        typer.Option("--case", "-k", help="Only cases whose id or tag matches (glob; repeatable)."),
+    ] = None,
+    record: Annotated[
+        bool, typer.Option(help="With --model live: record each case's cassette.")
+    ] = False,
+    gate: Annotated[bool, typer.Option(help="Exit 1 when a score regressed.")] = True,
+    verbose: Annotated[
+        bool, typer.Option(help="Show the service's warnings while cases run.")
+    ] = False,
+) -> None:
+    """Run the golden set through the service, write the reports, and gate against the baseline."""
+    _require_kit()
+    from agent_service.evals.model_side import ModelMode
+    from agent_service.evals.reporting import progress_bar, write_outputs
+    from agent_service.evals.suite import EvalOptions, run_suite
+
+    try:
+        mode = ModelMode(model)
+    except ValueError:
+        console.print(f"[red]--model {model!r}: use scripted, replay or live.[/red]")
+        raise typer.Exit(EXIT_USAGE) from None
+    options = EvalOptions(
+        golden_dir=golden,
+        baseline=baseline,
+        cassette_dir=cassettes,
+        model=mode,
+        concurrency=concurrency,
+        max_drop=max_drop,
+        select=tuple(case or ()),
+        record=record,
+        live=_live_endpoint() if mode == ModelMode.LIVE else None,
+    )
+    if not verbose:
+        logging.getLogger("agent_service").setLevel(logging.CRITICAL)
+    with progress_bar(console) as (on_start, on_result):
+        try:
+            result = asyncio.run(run_suite(options, on_start=on_start, on_result=on_result))
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(EXIT_USAGE) from exc
+    paths = write_outputs(result, out)
+    _finish(result, paths, gate=gate)
+
+
+@eval_app.command("accept")
+def accept(
+    results: Annotated[Path, typer.Option(help="The results of `eval run` to accept.")] = OUT
+    / "results.json",
+    baseline: BaselineOption = BASELINE,
+) -> None:
+    """Make a run's scores the new baseline (after a deliberate change, reviewed in its report)."""
+    _require_kit()
+    from agent_testkit.evals import Baseline, load_results
+
+    if not results.exists():
+        console.print(f"[red]{results} does not exist: run `agent-service eval run` first.[/red]")
+        raise typer.Exit(EXIT_USAGE)
+    run_ = load_results(results)
+    if run_.selection:
+        console.print(
+            f"[red]{results} is a filtered run ({', '.join(run_.selection)}): accept a full run.[/red]"
+        )
+        raise typer.Exit(EXIT_USAGE)
+    Baseline.from_scores(run_.scores, model=run_.model).save(baseline)
+    console.print(
+        f"Wrote {baseline}: overall {run_.scores.overall:.2f} over {len(run_.results)} cases, "
+        f"{len(run_.scores.slices)} slices."
+    )
+
+
+@eval_app.command("report")
+def report(
+    results: Annotated[Path, typer.Option(help="The results of `eval run`.")] = OUT
+    / "results.json",
+    baseline: Annotated[
+        Path | None, typer.Option(help="Compare with this baseline instead of the run's own.")
+    ] = None,
+    out: OutOption = OUT,
+    max_drop: MaxDropOption = 2.0,
+    check: Annotated[bool, typer.Option(help="Exit 1 when the gate fails.")] = False,
+) -> None:
+    """Render the HTML report and JUnit XML of a results file again, against a baseline."""
+    _require_kit()
+    from agent_service.evals.reporting import write_outputs
+    from agent_testkit.evals import Baseline, BaselineError, load_results
+
+    try:
+        chosen = Baseline.load(baseline) if baseline is not None else None
+        run_ = load_results(results, baseline=chosen, max_drop=max_drop)
+    except (OSError, BaselineError, ValueError, KeyError) as exc:
+        console.print(f"[red]cannot read {results}: {exc}[/red]")
+        raise typer.Exit(EXIT_USAGE) from exc
+    paths = write_outputs(run_, out)
+    _finish(run_, paths, gate=check)
+
+
+def _live_endpoint() -> LLMEndpoint:
+    from agent_service.evals.sandbox import live_endpoint
+    from agent_service.settings import Settings
+
+    endpoint = live_endpoint(Settings())
+    if endpoint is None:
+        console.print(
+            "[red]--model live needs LLM_API_KEY (and LLM_BASE_URL, LLM_MODEL) set.[/red]"
+        )
+        raise typer.Exit(EXIT_USAGE)
+    return endpoint
+
+
+def _finish(result: EvalRun, paths: list[Path], *, gate: bool) -> None:
+    table = Table(
+        title=f"Eval scores ({result.model}, {len(result.results)} cases, {result.duration_s:.1f}s)"
+    )
+    for column in ("check", "baseline", "now", "Δ", "verdict"):
+        table.add_column(column, justify="left" if column in ("check", "verdict") else "right")
+    for c in result.gate.checks:
+        table.add_row(
+            c.name,
+            "—" if c.baseline is None else f"{c.baseline:.2f}",
+            "—" if c.current is None else f"{c.current:.2f}",
+            "" if c.delta is None else f"{c.delta:+.2f}",
+            "ok" if c.passed else "[red]REGRESSED[/red]",
+        )
+    console.print(table)
+    for path in paths:
+        console.print(f"wrote {path}")
+    console.print(result.gate.summary())
+    if gate and not result.gate.has_baseline:
+        raise typer.Exit(EXIT_USAGE)
+    if gate and not result.gate.passed:
+        raise typer.Exit(EXIT_REGRESSED)

@@ -1,0 +1,204 @@
+"""Run the golden set: load and select cases, prepare the sandbox, run each case (app, users, data,
+turns, graders) at the model side asked for, and score and gate the results."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from agent_service.evals.conversation import converse
+from agent_service.evals.model_side import ModelMode, ModelSide, model_side, shared_endpoint
+from agent_service.evals.sandbox import CaseApp, LLMEndpoint, Sandbox
+from agent_service.evals.workspace import SetupError, apply_setup, register_user
+from agent_testkit.evals import (
+    DEFAULT_MAX_DROP,
+    Baseline,
+    Case,
+    CaseResult,
+    EvalRun,
+    GradeContext,
+    Transcript,
+    case_score,
+    grade_case,
+    load_cases,
+    run_cases,
+)
+
+OnResult = Callable[[CaseResult], None]
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    golden_dir: Path = Path("evals/golden")
+    baseline: Path = Path("evals/baseline.json")
+    cassette_dir: Path = Path("evals/cassettes")
+    root: Path = Path()  # setup files (`file: tests/fixtures/...`) are relative to it
+    model: ModelMode = ModelMode.SCRIPTED
+    concurrency: int = 8
+    max_drop: float = DEFAULT_MAX_DROP
+    select: tuple[str, ...] = ()  # case ids or tags, shell-style patterns
+    record: bool = False
+    live: LLMEndpoint | None = None
+
+
+def select_cases(cases: Sequence[Case], patterns: Sequence[str]) -> list[Case]:
+    """The cases whose id or a tag matches one of `patterns` (all of them when there is none)."""
+    if not patterns:
+        return list(cases)
+    return [
+        case
+        for case in cases
+        if any(fnmatch.fnmatchcase(name, p) for p in patterns for name in (case.id, *case.tags))
+    ]
+
+
+def load_baseline(path: Path) -> Baseline | None:
+    return Baseline.load(path) if path.exists() else None
+
+
+async def run_suite(
+    options: EvalOptions,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_result: OnResult | None = None,
+) -> EvalRun:
+    """Every selected case through the service; the scored and gated run."""
+    cases = select_cases(load_cases(options.golden_dir), options.select)
+    if not cases:
+        raise ValueError(f"no case matches {list(options.select)!r}")
+    baseline = load_baseline(options.baseline)
+    started_at, started = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    if on_start is not None:
+        on_start(len(cases))
+    with tempfile.TemporaryDirectory(prefix="agent-evals-") as folder:
+        sandbox = Sandbox(Path(folder))
+        await asyncio.to_thread(sandbox.migrate)
+        results = await _run_all(cases, options, sandbox, on_result)
+    return EvalRun.of(
+        results,
+        baseline,
+        max_drop=options.max_drop,
+        model=options.model.value,
+        started_at=started_at,
+        duration_s=time.perf_counter() - started,
+        selection=list(options.select),
+    )
+
+
+async def _run_all(
+    cases: list[Case], options: EvalOptions, sandbox: Sandbox, on_result: OnResult | None
+) -> list[CaseResult]:
+    """Cases in `concurrency` slots. Where the model endpoint is the same for every case of a slot
+    (scripted, live), the slot's app is started once and serves its cases one after another, each
+    with fresh users; cassette runs start an app per case, one case at a time."""
+    cassettes = options.model is ModelMode.REPLAY or options.record
+    slots = 1 if cassettes else max(1, options.concurrency)
+    free: asyncio.Queue[int] = asyncio.Queue()
+    async with contextlib.AsyncExitStack() as stack:
+        judge_client = await stack.enter_async_context(httpx.AsyncClient(timeout=120.0))
+        apps: dict[int, CaseApp] = {}
+        for slot in range(slots):
+            free.put_nowait(slot)
+            endpoint = shared_endpoint(
+                options.model, slot, live=options.live, record=options.record
+            )
+            if endpoint is not None:
+                apps[slot] = await stack.enter_async_context(sandbox.case_app(slot, endpoint))
+                if options.model is ModelMode.SCRIPTED:
+                    apps[slot].app.state.llm.sleep = _no_wait  # the app's seam for retry waits
+        numbers = {case.id: n for n, case in enumerate(cases)}
+
+        async def run_one(case: Case) -> CaseResult:
+            slot = await free.get()
+            try:
+                side = model_side(
+                    options.model,
+                    case,
+                    slot,
+                    cassette_dir=options.cassette_dir,
+                    live=options.live,
+                    record=options.record,
+                    judge_client=judge_client,
+                )
+                if slot in apps:
+                    async with side:
+                        return await run_case(case, side, apps[slot], options.root)
+                async with side, sandbox.case_app(slots + numbers[case.id], side.endpoint) as env:
+                    if side.offline:
+                        env.app.state.llm.sleep = _no_wait
+                    return await run_case(case, side, env, options.root)
+            finally:
+                free.put_nowait(slot)
+
+        return await run_cases(cases, run_one, concurrency=slots, on_result=on_result)
+
+
+async def run_case(case: Case, side: ModelSide, env: CaseApp, root: Path) -> CaseResult:
+    """One case in a started app (its model side entered): users, data, turns, graders. Whatever
+    goes wrong is a problem of its result, never an exception."""
+    started = time.perf_counter()
+    transcript, clients = await _converse(case, side, env, root)
+    try:
+        graders, problems = await grade_case(
+            case, GradeContext(transcript, clients, side.judge), variables=transcript.variables
+        )
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    problems = transcript.problems + problems + side.problems()
+    return CaseResult(
+        case.id,
+        case.tags,
+        case.agent,
+        case_score(graders, problems),
+        graders=graders,
+        problems=problems,
+        duration_s=time.perf_counter() - started,
+        transcript=transcript.to_json(),
+        description=case.description,
+    )
+
+
+async def _converse(
+    case: Case, side: ModelSide, env: CaseApp, root: Path
+) -> tuple[Transcript, dict[str, httpx.AsyncClient]]:
+    """Register the case's users, make its data, script the model, send the turns."""
+    clients: dict[str, httpx.AsyncClient] = {}
+    own_setup = {k: v for k, v in case.setup.items() if k != "other_user"}
+    try:
+        async with env.client() as anonymous:
+            user = await register_user(anonymous, "user")
+            clients["user"] = env.client(user.headers)
+            variables = await apply_setup(anonymous, user, own_setup, root=root)
+            if "other_user" in case.setup:
+                other = await register_user(anonymous, "other")
+                clients["other"] = env.client(other.headers)
+                variables |= await apply_setup(
+                    anonymous, other, case.setup["other_user"], root=root, prefix="other."
+                )
+    except (SetupError, OSError, KeyError) as exc:
+        return Transcript(problems=[f"setup failed: {exc!s}"]), clients
+    problems = side.prepare(variables)
+    if problems:
+        return Transcript(problems=problems, variables=variables), clients
+    try:
+        transcript = await converse(clients["user"], case.agent, case.turns, variables)
+    except KeyError as exc:
+        return Transcript(
+            problems=[f"a turn names nothing set up: {exc!s}"], variables=variables
+        ), clients
+    transcript.llm_calls = side.llm_calls()
+    return transcript, clients
+
+
+async def _no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)

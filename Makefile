@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format lock upgrade clean
+.PHONY: help install run test lint format lock upgrade clean eval eval-accept
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -31,6 +31,12 @@ run: install ## Migrate the embedded SQLite database in ./var and serve on http:
 
 test: install ## Run the whole suite on SQLite, then on PostgreSQL when one is reachable
 	$(BIN)/python scripts/run_tests.py
+
+eval: install ## Run the golden set offline (scripted model) and fail if a score regressed against evals/baseline.json
+	$(BIN)/agent-service eval run --model scripted
+
+eval-accept: install ## Make the last `make eval` run the new evals/baseline.json (read var/evals/report.html first)
+	$(BIN)/agent-service eval accept
 
 lint: install ## ruff (lint + format check) and mypy (strict on source)
 	$(BIN)/ruff check .

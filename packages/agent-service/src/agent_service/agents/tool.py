@@ -112,7 +112,10 @@ async def open_transaction(session: AsyncSession) -> None:
         return
     raw = await connection.get_raw_connection()
     if not getattr(raw.driver_connection, "in_transaction", True):
-        await connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock now (waiting up to busy_timeout): a deferred BEGIN
+        # that reads and then writes fails at once with "database is locked" when another
+        # connection (the job runner's poll) writes in between, since SQLite cannot upgrade it.
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _error(call: ToolCallRequest, code: str, detail: str, **extra: Any) -> ToolOutcome:

@@ -98,14 +98,18 @@ def run(
         record=record,
         live=_live_endpoint() if mode == ModelMode.LIVE else None,
     )
-    if not verbose:
-        logging.getLogger("agent_service").setLevel(logging.CRITICAL)
+    service_logs = logging.getLogger("agent_service")
+    level = service_logs.level
+    if not verbose:  # the cases provoke failures on purpose; their results say what happened
+        service_logs.setLevel(logging.CRITICAL)
     with progress_bar(console) as (on_start, on_result):
         try:
             result = asyncio.run(run_suite(options, on_start=on_start, on_result=on_result))
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(EXIT_USAGE) from exc
+        finally:
+            service_logs.setLevel(level)
     paths = write_outputs(result, out)
     _finish(result, paths, gate=gate)
 

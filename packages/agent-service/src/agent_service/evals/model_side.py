@@ -29,6 +29,11 @@ from agent_testkit.fake_llm.interception import Interception, install, uninstall
 
 SCRIPTED_TIMEOUT_S = 1.0  # a scripted `timeout` hangs until this read timeout
 REPLAY_API_KEY = "sk-replay"  # cassettes are scrubbed: any key replays
+# Chat requests are matched without their messages: the tool results in them carry ids and times
+# that are new on every run, so a case's calls are replayed in their recorded order instead (each
+# call still has to ask for the same model, tools and response format). The judge's calls differ
+# from the agent's by those, so each gets its own.
+REPLAY_CHAT_MATCH_ON = ("model", "tools", "tool_choice", "response_format", "stream")
 
 
 class ModelMode(StrEnum):
@@ -172,7 +177,9 @@ class CassetteSide(ModelSide):
             return self
         mode = "all" if self.live is not None else "none"
         try:
-            self.cassette = use_cassette(self.path, record_mode=mode).start()
+            self.cassette = use_cassette(
+                self.path, record_mode=mode, chat_match_on=REPLAY_CHAT_MATCH_ON
+            ).start()
         except CassetteError as exc:
             self._problems.append(str(exc))
         return self

@@ -1,9 +1,10 @@
-"""Where the cases run: one temporary folder per run with a migrated SQLite template, and per case a
-copy of it, the app built on it by `create_app`, and HTTP clients over ASGI.
+"""Where the cases run: one temporary folder per run with a SQLite database migrated once, and per
+app a copy of it, the app built on it by `create_app`, and HTTP clients over ASGI.
 
-Each case gets its own app because the app's LLM base URL is a setting: cases running at once each
-talk to their own fake model (the fake routes by base URL). Each gets its own copy of the database
-so cases never contend for SQLite's one writer, and one case's data never shows in another's.
+An app serves the cases of one concurrency slot, one after another, each case with fresh users.
+Slots get their own apps because the app's LLM base URL is a setting and cases running at once each
+talk to their own fake model (the fake routes by base URL); and their own database copies, so they
+never contend for SQLite's one writer.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -23,6 +25,10 @@ from agent_service.app import create_app
 from agent_service.settings import Settings
 
 APP_URL = "http://eval.test"
+HERMETIC_DEFAULTS: dict[str, Any] = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in Settings.model_fields.items()
+}
 
 
 @dataclass(frozen=True)
@@ -75,29 +81,30 @@ class Sandbox:
             contextlib.closing(sqlite3.connect(database)) as target,
         ):
             source.backup(target)  # a consistent copy, whatever is left in the template's WAL
-        return Settings(
-            _env_file=None,
-            environment="test",
-            data_dir=folder,
-            database_url=f"sqlite:///{database}",
-            jwt_secret=secrets.token_urlsafe(48),
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-            argon2_parallelism=1,
-            llm_base_url=llm.base_url,
-            llm_api_key=llm.api_key,
-            llm_model=llm.model,
-            llm_timeout_s=llm.timeout_s,
+        chosen: dict[str, Any] = {
+            "environment": "test",
+            "data_dir": folder,
+            "database_url": f"sqlite:///{database}",
+            "jwt_secret": secrets.token_urlsafe(48),
+            "argon2_time_cost": 1,
+            "argon2_memory_kib": 1024,
+            "argon2_parallelism": 1,
+            "llm_base_url": llm.base_url,
+            "llm_api_key": llm.api_key,
+            "llm_model": llm.model,
+            "llm_timeout_s": llm.timeout_s,
             # Uploads wake the job runner themselves; its idle polls (a write each) are kept rare,
             # since on SQLite a poll racing a tool's read-then-write makes that write fail with
             # "database is locked" (a deferred transaction cannot be upgraded while another
             # connection writes): a service bug these evals found, outside what a case grades.
-            job_poll_interval_s=30.0,
-            job_retry_backoff_s=0.01,
-            job_max_attempts=2,
-            mail_backend="file",
-            log_json=False,
-        )
+            "job_poll_interval_s": 30.0,
+            "job_retry_backoff_s": 0.01,
+            "job_max_attempts": 2,
+            "mail_backend": "file",
+            "log_json": False,
+        }
+        # Every field from its default, not from the environment: a case runs the same anywhere.
+        return Settings(_env_file=None, **(HERMETIC_DEFAULTS | chosen))
 
     @contextlib.asynccontextmanager
     async def case_app(self, index: int, llm: LLMEndpoint) -> AsyncIterator[CaseApp]:

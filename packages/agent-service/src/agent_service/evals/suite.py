@@ -101,7 +101,7 @@ async def _run_all(
     (scripted, live), the slot's app is started once and serves its cases one after another, each
     with fresh users; cassette runs start an app per case, one case at a time."""
     cassettes = options.model is ModelMode.REPLAY or options.record
-    slots = 1 if cassettes else max(1, options.concurrency)
+    slots = 1 if cassettes else max(1, min(options.concurrency, len(cases)))
     free: asyncio.Queue[int] = asyncio.Queue()
     async with contextlib.AsyncExitStack() as stack:
         judge_client = await stack.enter_async_context(httpx.AsyncClient(timeout=120.0))

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("agent_service.errors")
@@ -149,8 +150,20 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, body)
 
 
+def _is_database_busy(exc: Exception) -> bool:
+    """SQLite gave up waiting for its write lock (busy_timeout passed under heavy writes)."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
+    if _is_database_busy(exc):
+        logger.warning("database busy on %s %s", request.method, request.url.path)
+        body = {
+            "error": "database_busy",
+            "detail": "The database is busy with other writes; retry in a moment.",
+        }
+        return error_response(503, body, {"Retry-After": "1"})
     logger.error(
         "unhandled error on %s %s",
         request.method,

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     environment: Literal["dev", "test", "production"] = "dev"
     data_dir: Path = Path("./var")
     database_url: str | None = None
+    # Not in DESIGN.md: how long a SQLite writer waits for the lock before 503 database_busy.
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     public_url: str = "http://127.0.0.1:8000"
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)

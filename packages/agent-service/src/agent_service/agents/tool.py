@@ -104,8 +104,10 @@ async def open_transaction(session: AsyncSession) -> None:
 
     The sqlite3 driver starts a transaction only before a write; a SAVEPOINT sent first starts
     one of its own, and its RELEASE then commits: the tool's effect would be committed before
-    the messages recording it. (The engine-wide fix, SQLAlchemy's documented pysqlite recipe,
-    belongs in `db.create_engine`; this keeps the invariant until then.)
+    the messages recording it. SQLAlchemy's engine-wide pysqlite recipe (BEGIN at every
+    transaction start) was not taken: it would make every read-then-write transaction fail with
+    "database is locked" when another connection commits in between, while the driver's late
+    BEGIN keeps those snapshots fresh. Only a tool step needs the transaction early.
     """
     connection = await session.connection()
     if connection.dialect.name != "sqlite":

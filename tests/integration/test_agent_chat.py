@@ -287,7 +287,10 @@ async def test_no_id_continues_the_latest_conversation_of_that_agent_type(
     assert a["conversation_id"] == b["conversation_id"] == d["conversation_id"]
     assert c["conversation_id"] != a["conversation_id"]
     assert fake_llm.calls[2].system_prompt == CODER.system_prompt
-    assert fake_llm.calls[2].tools == []
+    assert [t["function"]["name"] for t in fake_llm.calls[2].tools] == [
+        "get_issue",
+        "get_pull_request_diff",
+    ]
 
 
 async def test_agents_route_takes_messages_and_session_id(
@@ -349,5 +352,9 @@ async def test_list_agents(client: httpx.AsyncClient, user: TestUser) -> None:
     assert schema["required"] == ["title"]
     assert schema["properties"]["priority"]["enum"] == ["low", "medium", "high"]
     assert "$ref" not in json.dumps(schema)
-    assert agents["coder"]["tools"] == [] and agents["coder"]["description"]
+    assert [t["name"] for t in agents["coder"]["tools"]] == ["get_issue", "get_pull_request_diff"]
+    assert [t["name"] for t in agents["researcher"]["tools"]] == [
+        "search_documents",
+        "read_document_chunk",
+    ]
     assert (await client.get("/api/agents")).status_code == 401

@@ -31,6 +31,7 @@ from agent_service.agents.service import ToolFinished, TurnCompleted, TurnEvent
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.schemas import UsagePublic, parse_json_text
 from agent_service.deps import CurrentUser, SessionDep, SettingsDep
+from agent_service.integrations.github.access import GitHubAccess
 from agent_service.llm.client import LLMClient
 from agent_service.llm.messages import ChatMessage, TextDelta
 from agent_service.settings import Settings
@@ -75,7 +76,12 @@ async def chat(
     )
     messages = [ChatMessage("user", body.message)]
     turn = await service.chat(
-        session, llm, conversation, messages, max_steps=settings.agent_max_steps
+        session,
+        llm,
+        conversation,
+        messages,
+        max_steps=settings.agent_max_steps,
+        github=GitHubAccess.from_settings(settings),
     )
     return chat_reply(turn)
 
@@ -119,7 +125,12 @@ async def agent_chat(
         conversation_id=body.target_conversation_id,
     )
     turn = await service.chat(
-        session, llm, conversation, incoming(body), max_steps=settings.agent_max_steps
+        session,
+        llm,
+        conversation,
+        incoming(body),
+        max_steps=settings.agent_max_steps,
+        github=GitHubAccess.from_settings(settings),
     )
     return chat_reply(turn)
 
@@ -188,6 +199,7 @@ async def streamed_turn(
         conversation.id,
         messages,
         max_steps=settings.agent_max_steps,
+        github=GitHubAccess.from_settings(settings),
     )
     return sse_response(named_events(turn), heartbeat_s=settings.sse_heartbeat_s)
 

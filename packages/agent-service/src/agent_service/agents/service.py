@@ -27,6 +27,7 @@ from agent_service.conversations.exceptions import ConversationNotFound
 from agent_service.conversations.models import Conversation, Message
 from agent_service.conversations.service import NewMessage
 from agent_service.errors import AppError
+from agent_service.integrations.github.access import GitHubAccess
 from agent_service.llm.client import LLMClient
 from agent_service.llm.messages import ChatMessage, TextDelta, Usage
 
@@ -101,6 +102,7 @@ async def run_turn(
     *,
     max_steps: int,
     stream: bool = False,
+    github: GitHubAccess | None = None,
 ) -> AsyncGenerator[TurnEvent, None]:
     """Answer `messages` (new, not stored yet) in the conversation; ends with `TurnCompleted`.
 
@@ -110,7 +112,7 @@ async def run_turn(
     agent = get_agent_type(conversation.agent_type)
     history = [*await conversations.history(session, conversation), *messages]
     await session.commit()
-    toolbox = Toolbox(agent.tools, ToolContext(session, conversation.user_id))
+    toolbox = Toolbox(agent.tools, ToolContext(session, conversation.user_id, github))
     pending = [NewMessage(m) for m in messages]
     usage = Usage()
     outcomes: list[ToolOutcome] = []
@@ -187,9 +189,10 @@ async def chat(
     messages: Sequence[ChatMessage],
     *,
     max_steps: int,
+    github: GitHubAccess | None = None,
 ) -> TurnCompleted:
     """One whole turn, for the JSON routes."""
-    turn = run_turn(session, model, conversation, messages, max_steps=max_steps)
+    turn = run_turn(session, model, conversation, messages, max_steps=max_steps, github=github)
     async with aclosing(turn) as events:
         async for event in events:
             if isinstance(event, TurnCompleted):
@@ -205,6 +208,7 @@ async def stream_turn(
     messages: Sequence[ChatMessage],
     *,
     max_steps: int,
+    github: GitHubAccess | None = None,
 ) -> AsyncGenerator[TurnEvent, None]:
     """One turn, streamed, on its own session: it outlives the request handler that started it."""
     session = sessionmaker()
@@ -212,7 +216,9 @@ async def stream_turn(
         conversation = await conversations.get_conversation(session, user_id, conversation_id)
         if conversation is None:  # deleted between the request and the stream
             raise ConversationNotFound(conversation_id)
-        turn = run_turn(session, model, conversation, messages, max_steps=max_steps, stream=True)
+        turn = run_turn(
+            session, model, conversation, messages, max_steps=max_steps, stream=True, github=github
+        )
         async with aclosing(turn) as events:
             async for event in events:
                 yield event

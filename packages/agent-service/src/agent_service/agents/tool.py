@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.errors import AppError
+from agent_service.integrations.github.access import GitHubAccess
 from agent_service.llm.messages import ChatMessage, ToolCallRequest, ToolSpec
 
 logger = logging.getLogger("agent_service.agents.tools")
@@ -34,6 +35,7 @@ class ToolContext:
 
     session: AsyncSession
     user_id: uuid.UUID
+    github: GitHubAccess | None = None  # the coder's GitHub reads; None where not configured
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Tool(Generic[ArgsT]):
     description: str
     args_model: type[ArgsT]
     fn: Callable[[ToolContext, ArgsT], Awaitable[JSONObject]]
+    # False for tools that only call out (GitHub): no transaction is held open over the network.
+    transactional: bool = True
 
     @cached_property
     def spec(self) -> ToolSpec:
@@ -86,9 +90,12 @@ class Toolbox:
             args = tool.args_model.model_validate_json(call.arguments.strip() or "{}")
         except ValidationError as exc:
             return _invalid_arguments(call, exc)
-        await open_transaction(self.context.session)
         try:
-            async with self.context.session.begin_nested():
+            if tool.transactional:
+                await open_transaction(self.context.session)
+                async with self.context.session.begin_nested():
+                    result = await tool.fn(self.context, args)
+            else:
                 result = await tool.fn(self.context, args)
         except AppError as exc:  # a rule of the domain: its message is meant for people
             return _error(call, exc.code, exc.detail)

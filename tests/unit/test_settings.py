@@ -48,3 +48,18 @@ def test_database_url_is_normalised(given: str | None, resolved: str) -> None:
 def test_mail_dir_defaults_under_data_dir() -> None:
     settings = Settings(_env_file=None, data_dir=Path("/srv/agent"))  # type: ignore[call-arg]
     assert settings.resolved_mail_dir == Path("/srv/agent/mail")
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("octocat/Hello-World, acme/app", ["octocat/Hello-World", "acme/app"]),
+        ('["octocat/Hello-World"]', ["octocat/Hello-World"]),
+        ("", []),
+    ],
+)
+def test_github_repositories_from_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str, parsed: list[str]
+) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORIES", raw)
+    assert Settings(_env_file=None).github_repositories == parsed  # type: ignore[call-arg]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - refused outside dev
 
@@ -60,7 +61,8 @@ class Settings(BaseSettings):
     github_webhook_secret: SecretStr | None = None
     github_token: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
-    github_repositories: list[str] = Field(default_factory=list)
+    # "owner/name,owner/other" (or a JSON list) in the environment
+    github_repositories: Annotated[list[str], NoDecode] = Field(default_factory=list)
     github_webhook_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
     job_runner: Literal["inline", "procrastinate"] = "inline"
@@ -75,6 +77,16 @@ class Settings(BaseSettings):
     job_concurrency: int = Field(default=2, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("github_repositories", mode="before")
+    @classmethod
+    def _split_repositories(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_dev(self) -> Settings:

@@ -24,7 +24,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_service(
-    env: dict[str, str], *, log_path: Path, startup_timeout: float = 30.0
+    env: dict[str, str],
+    *,
+    log_path: Path,
+    startup_timeout: float = 30.0,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Yields the base URL once /readyz answers 200; the process is always terminated."""
     port = free_port()
@@ -33,7 +37,7 @@ def running_service(
     full_env = {**os.environ, **env}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--migrate"],
+            [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--migrate", *extra_args],
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,

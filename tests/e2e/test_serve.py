@@ -61,3 +61,28 @@ def test_register_login_and_admin_over_real_http(service: tuple[str, Path]) -> N
     access = [entry for entry in lines if entry.get("logger") == "agent_service.access"]
     assert any(e.get("request_id") == "e2e-req-1" and e["status"] == 200 for e in access)
     assert "e2e-password-1" not in log_path.read_text()
+
+
+def test_serve_with_the_fake_llm_chats_offline(tmp_path: Path, isolated_database_url: str) -> None:
+    env = {
+        "DATA_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": isolated_database_url,
+        "LLM_API_KEY": "",
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "1024",
+    }
+    log_path = tmp_path / "service.log"
+    with (
+        running_service(env, log_path=log_path, extra_args=("--llm", "fake")) as base_url,
+        httpx.Client(base_url=base_url, timeout=10) as client,
+    ):
+        credentials = {"email": "demo@example.com", "password": "demo-password-1"}
+        assert client.post("/api/auth/register", json=credentials).status_code == 201
+        token = client.post("/api/auth/login", json=credentials).json()["access_token"]
+        r = client.post(
+            "/api/agent/chat",
+            json={"message": "hello"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert r.status_code == 200, r.text
+    assert r.json()["response"] == "This is the fake LLM's default reply."

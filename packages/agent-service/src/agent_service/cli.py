@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -31,6 +32,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            "--llm",
+            help="'fake': answer chats with the test kit's fake model, offline (demos, e2e tests).",
+        ),
+    ] = None,
     migrate: Annotated[
         bool | None,
         typer.Option(
@@ -40,6 +48,11 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP service (docs at /docs)."""
+    if llm == "fake":
+        _serve_fake_llm()
+    elif llm is not None:
+        console.print(f"[red]--llm takes only 'fake', not {llm!r}.[/red]")
+        raise typer.Exit(2)
     settings = Settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     url = settings.resolved_database_url
@@ -78,6 +91,20 @@ def worker(
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+
+
+def _serve_fake_llm() -> None:
+    """Start the kit's fake model on loopback and point this process's settings at it."""
+    try:
+        from agent_testkit import FakeLLMServer
+    except ImportError as exc:
+        console.print("[red]--llm fake needs the test kit: pip install agent-testkit[/red]")
+        raise typer.Exit(2) from exc
+    fake = FakeLLMServer(strict=False)
+    fake.start()
+    os.environ["LLM_BASE_URL"] = fake.base_url
+    os.environ["LLM_API_KEY"] = "fake-llm"  # the fake accepts any key
+    console.print(f"Fake LLM at {fake.base_url}: every chat gets its default reply.")
 
 
 @db_app.command("upgrade")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,7 +28,11 @@ def settings(settings: Settings) -> Settings:
 
 
 class CountingBody:
-    """A multipart body sent in 64 KiB chunks, counting what the server pulled from it."""
+    """A multipart body sent in 64 KiB chunks, counting what the server pulled from it.
+
+    A plain async iterator, not an async generator: one the server stops pulling from is simply
+    dropped, with no generator left to finalise after the test's event loop is gone.
+    """
 
     def __init__(self, file_size: int, *, prefix: bytes = b"") -> None:
         self.head = (
@@ -39,26 +43,33 @@ class CountingBody:
         self.prefix = prefix
         self.tail = f"\r\n--{BOUNDARY}--\r\n".encode()
         self.sent = 0
+        self._pieces: Iterator[bytes] = iter(())
 
     @property
     def total(self) -> int:
         return len(self.head) + self.file_size + len(self.tail)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield self._count(self.head)
+    def _all_pieces(self) -> Iterator[bytes]:
+        yield self.head
         remaining = self.file_size
         first = True
         while remaining > 0:
             n = min(CHUNK, remaining)
             remaining -= n
-            chunk = (self.prefix + b"a" * n)[:n] if first else b"a" * n
+            yield (self.prefix + b"a" * n)[:n] if first else b"a" * n
             first = False
-            yield self._count(chunk)
-        yield self._count(self.tail)
+        yield self.tail
 
-    def _count(self, data: bytes) -> bytes:
-        self.sent += len(data)
-        return data
+    def __aiter__(self) -> CountingBody:
+        self._pieces = self._all_pieces()
+        return self
+
+    async def __anext__(self) -> bytes:
+        piece = next(self._pieces, None)
+        if piece is None:
+            raise StopAsyncIteration
+        self.sent += len(piece)
+        return piece
 
 
 def multipart_headers(user: TestUser, **extra: str) -> dict[str, str]:

@@ -97,6 +97,7 @@ class TestRetries(OnBothRunners):
         )
         assert document["chunk_count"] == 0  # no half-built index is kept
         job = await job_of(app.state.sessionmaker, "process_document")
+        job = await wait_for_job(app.state.sessionmaker, job.id)  # recorded just after the document
         assert (job.status, job.attempts, job.max_attempts) == ("failed", 3, 3)
         assert job.last_error == document["error"]
         assert job.finished_at is not None

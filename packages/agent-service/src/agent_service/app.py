@@ -15,8 +15,8 @@ from agent_service.agents.router import router as agents_router
 from agent_service.auth.router import router as auth_router
 from agent_service.conversations.router import router as conversations_router
 from agent_service.db import create_engine, create_sessionmaker
+from agent_service.documents.middleware import CloseConnectionOnUnreadBody
 from agent_service.documents.router import router as documents_router
-from agent_service.documents.upload import CloseConnectionOnUnreadBody
 from agent_service.errors import install_error_handlers
 from agent_service.integrations.github.router import router as github_router
 from agent_service.jobs.queue import build_job_queue
@@ -39,7 +39,9 @@ logger = logging.getLogger("agent_service.app")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(
+        settings.resolved_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.mailer = build_mailer(settings)

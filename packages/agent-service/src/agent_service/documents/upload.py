@@ -22,7 +22,6 @@ import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_service.documents.exceptions import (
     EmptyFile,
@@ -152,12 +151,6 @@ class _Receiver:
             raise UnsupportedFileType(str(exc)) from exc
 
 
-async def _chunks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    async for chunk in stream:
-        if chunk:
-            yield chunk
-
-
 async def receive_upload(
     content_type: str,
     content_length: str | None,
@@ -180,14 +173,37 @@ async def receive_upload(
     if declared is not None and declared > max_bytes + MULTIPART_ALLOWANCE:
         raise FileTooLarge(max_bytes)  # the client told us: no need to read a byte
     receiver = _Receiver(max_bytes)
-    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     path = staging_dir / f"{uuid.uuid4().hex}.part"
-    out: IO[bytes] | None = None
     try:
-        epilogue = 0
-        async for chunk in _chunks(
-            stream
-        ):  # to the end: the body is then read, the connection reusable
+        out = await _read_body(stream, receiver, boundary, path)
+        await anyio.to_thread.run_sync(out.close)
+        if receiver.kind is DocumentKind.DOCX:
+            try:
+                await anyio.to_thread.run_sync(confirm_docx, path)
+            except Refused as exc:
+                raise UnsupportedFileType(str(exc)) from exc
+    except ClientDisconnect as exc:  # nobody to answer; not a server error either
+        await anyio.to_thread.run_sync(_unlink, path)
+        raise MalformedUpload("the client went away before the upload ended") from exc
+    except BaseException:
+        await anyio.to_thread.run_sync(_unlink, path)
+        raise
+    assert receiver.kind is not None
+    return StagedUpload(
+        path, receiver.filename, receiver.kind, receiver.size, receiver.digest.hexdigest()
+    )
+
+
+async def _read_body(
+    stream: AsyncIterator[bytes], receiver: _Receiver, boundary: bytes, path: Path
+) -> IO[bytes]:
+    """Feed the parser to the end of the body (so the connection can be reused), writing the
+    file as it comes; the open file is returned, and closed on any error."""
+    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    out: IO[bytes] | None = None
+    epilogue = 0
+    try:
+        async for chunk in stream:
             if receiver.ended:
                 epilogue += len(chunk)
                 if epilogue > MULTIPART_ALLOWANCE:
@@ -205,22 +221,14 @@ async def receive_upload(
             raise _missing_file()
         out = await _flush(receiver, path, out)
         assert out is not None
-        assert receiver.kind is not None
-        await anyio.to_thread.run_sync(out.close)
-        if receiver.kind is DocumentKind.DOCX:
-            try:
-                await anyio.to_thread.run_sync(confirm_docx, path)
-            except Refused as exc:
-                raise UnsupportedFileType(str(exc)) from exc
-    except ClientDisconnect as exc:  # nobody to answer; not a server error either
-        await _discard(out, path)
-        raise MalformedUpload("the client went away before the upload ended") from exc
+        return out
     except BaseException:
-        await _discard(out, path)
+        if out is not None:
+            await anyio.to_thread.run_sync(out.close)
         raise
-    return StagedUpload(
-        path, receiver.filename, receiver.kind, receiver.size, receiver.digest.hexdigest()
-    )
+    finally:
+        if (aclose := getattr(stream, "aclose", None)) is not None:
+            await aclose()  # a stream left mid-way is closed now, not by the garbage collector
 
 
 async def _flush(receiver: _Receiver, path: Path, out: IO[bytes] | None) -> IO[bytes] | None:
@@ -232,12 +240,6 @@ async def _flush(receiver: _Receiver, path: Path, out: IO[bytes] | None) -> IO[b
         out = await anyio.to_thread.run_sync(_open_new, path)
     await anyio.to_thread.run_sync(out.write, data)
     return out
-
-
-async def _discard(out: IO[bytes] | None, path: Path) -> None:
-    if out is not None:
-        await anyio.to_thread.run_sync(out.close)
-    await anyio.to_thread.run_sync(_unlink, path)
 
 
 def _open_new(path: Path) -> IO[bytes]:
@@ -261,45 +263,3 @@ def move_into_place(source: Path, target: Path) -> None:
     """Move a staged file into place (atomic on one filesystem); blocking: run in a thread."""
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(source, target)
-
-
-class CloseConnectionOnUnreadBody:
-    """ASGI middleware: a response sent before the request body was read asks to close the
-    connection (`Connection: close`).
-
-    Otherwise uvicorn keeps an HTTP/1.1 connection alive by reading and discarding the rest of the
-    body, so a client that ignores a 413 could keep the server reading a body it already refused.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        unread = _expects_body(scope)
-
-        async def receive_tracking() -> Message:
-            nonlocal unread
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                unread = False
-            return message
-
-        async def send_closing(message: Message) -> None:
-            if message["type"] == "http.response.start" and unread:
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"
-                ]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
-            await send(message)
-
-        await self.app(scope, receive_tracking, send_closing)
-
-
-def _expects_body(scope: Scope) -> bool:
-    for name, value in scope.get("headers", []):
-        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-            return True
-    return False

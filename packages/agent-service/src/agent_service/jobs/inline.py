@@ -61,7 +61,10 @@ class InlineRunner:
     async def _loop(self) -> None:
         while True:
             self._wake.clear()
-            await self._fill()
+            try:
+                await self._fill()
+            except Exception:  # the runner must outlive any one failure (a driver's odd error)
+                logger.exception("the job runner could not look for jobs; trying again shortly")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
@@ -72,7 +75,7 @@ class InlineRunner:
                     claimed = await service.claim_next_job(
                         session, worker=self.worker, lease_s=self.context.settings.job_lease_s
                     )
-            except SQLAlchemyError:
+            except (SQLAlchemyError, OSError):
                 logger.warning("could not claim a job; retrying shortly", exc_info=True)
                 return
             if claimed is None:

@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format lock upgrade clean eval eval-accept
+.PHONY: help install run test lint format lock upgrade clean eval eval-accept bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ eval: install ## Run the golden set offline (scripted model) and fail if a score
 
 eval-accept: install ## Make the last `make eval` run the new evals/baseline.json (read var/evals/report.html first)
 	$(BIN)/agent-service eval accept
+
+bench: install ## Run the benchmarks (loopback only, bounded); each prints its figures
+	$(BIN)/python benchmarks/bench_fake_llm.py
+	$(BIN)/python benchmarks/bench_documents.py
+	$(BIN)/python benchmarks/bench_agent_turn.py --clients 1 50
 
 lint: install ## ruff (lint + format check) and mypy (strict on source)
 	$(BIN)/ruff check .

@@ -137,7 +137,8 @@ def _failing_table(failing: list[CaseResult]) -> str:
     for result in failing:
         lines = [f"problem: {escape(p)}" for p in result.problems]
         lines += [
-            f"{'✔' if g.passed else '✘'} {escape(g.name)}: {escape(g.reason)}" for g in result.graders
+            f"{'✔' if g.passed else '✘'} {escape(g.name)}: {escape(g.reason)}"
+            for g in result.graders
         ]
         rows.append(
             f"<tr><td><code>{escape(result.case_id)}</code></td><td>{escape(', '.join(result.tags))}</td>"

@@ -39,7 +39,9 @@ def junit_xml(run: EvalRun) -> str:
                 element, "failure", message=f"score {result.score:.2f}: {result.reason}"[:500]
             )
             failure.text = _details(result)
-        ET.SubElement(element, "system-out").text = f"score {result.score:.2f} tags {','.join(result.tags)}"
+        ET.SubElement(
+            element, "system-out"
+        ).text = f"score {result.score:.2f} tags {','.join(result.tags)}"
     cases.set("tests", str(len(run.results)))
     cases.set("failures", str(failures))
     cases.set("skipped", str(skipped))

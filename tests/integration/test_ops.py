@@ -41,9 +41,11 @@ async def test_readyz_fails_on_unmigrated_database(settings: Settings, tmp_path:
     assert "db upgrade" in r.json()["detail"]
 
 
-async def test_readyz_fails_when_database_unreachable(settings: Settings, tmp_path: Path) -> None:
+async def test_readyz_fails_when_database_unreachable(settings: Settings) -> None:
+    # A server that refuses connections (port 1 on loopback). An unopenable SQLite file would
+    # do too, but aiosqlite's worker thread then outlives the test's event loop.
     unreachable = settings.model_copy(
-        update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'x' / 'db'}"}
+        update={"database_url": "postgresql+psycopg://agent@127.0.0.1:1/unreachable"}
     )
     r = await _readyz(unreachable)
     assert r.status_code == 503

@@ -47,7 +47,6 @@ class ModelSide:
 
     endpoint: LLMEndpoint
     judge: LLMJudge | None = None
-    concurrent = True  # cases may run at once
     offline = False  # no real model: the app's retry waits need not be slept
 
     def prepare(self, variables: dict[str, str]) -> list[str]:
@@ -137,8 +136,6 @@ def recorded_endpoint(path: Path) -> tuple[str, str]:
 
 class CassetteSide(ModelSide):
     """Replays (`record=False`) or records (`record=True`, against `live`) the case's cassette."""
-
-    concurrent = False
 
     def __init__(
         self,

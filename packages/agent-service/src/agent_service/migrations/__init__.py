@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -29,7 +30,10 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+@cache
 def head_revision() -> str | None:
+    """The newest revision of the code; cached, since /readyz asks on every probe and reading it
+    parses every migration file (the files do not change under a running process)."""
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0)
+    # One overall deadline for a model call and all its retries.
+    llm_deadline_s: float = Field(default=60.0, gt=0)
     # Not in DESIGN.md: the longest Retry-After we wait for (longer: the 429 goes to the client at
     # once), and the size of the one connection pool to the provider.
     llm_retry_max_wait_s: float = Field(default=20.0, ge=0)
@@ -48,6 +50,15 @@ class Settings(BaseSettings):
     sse_heartbeat_s: float = Field(default=15.0, gt=0)  # not in DESIGN.md: SSE comment interval
 
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    # Every request body other than an upload is refused past this size while it is read (413).
+    max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Where uploaded files live: unset = a folder under DATA_DIR; `s3://bucket/prefix` = an
+    # S3-compatible object store, so replicas and workers on other hosts share no disk.
+    storage_url: str | None = None
+    # Tokens a user's runs may use per UTC day (unset: no quota).
+    user_daily_token_quota: int | None = Field(default=None, ge=1)
+    # Turns one process runs at once; past it a new turn is 503 `overloaded` with Retry-After.
+    max_active_turns: int = Field(default=200, ge=1)
 
     mail_backend: Literal["file", "console", "smtp"] = "file"
     mail_dir: Path | None = None

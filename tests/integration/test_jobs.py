@@ -220,9 +220,12 @@ async def test_a_job_cut_short_by_a_dead_process_resumes_at_start_up(
         await session.commit()
 
     async def ready() -> bool:
+        # The document turns ready before its job row is marked succeeded (two commits): wait
+        # for both, or the job may still read `running` below.
         async with database() as session:
             document = await session.get(Document, document_id)
-            return document is not None and document.status == "ready"
+            job = (await session.scalars(select(Job))).one()
+            return document is not None and document.status == "ready" and job.finished_at is not None
 
     await run_app_until(settings, ready)
 
@@ -265,7 +268,9 @@ async def test_a_job_stopped_by_a_shutdown_is_released_and_resumed_by_the_next_s
             )
             document_id = r.json()["id"]
             url = f"/api/documents/{document_id}"
-            while (await client.get(url, headers=headers)).json()["pages_processed"] == 0:  # noqa: ASYNC110
+            deadline = time.monotonic() + 20
+            while (seen := (await client.get(url, headers=headers)).json())["pages_processed"] == 0:
+                assert time.monotonic() < deadline, f"no page processed within 20 s: {seen}"
                 await asyncio.sleep(0.02)
     # the app stopped mid-document: its job is back in the queue, due now, the attempt uncounted
     async with database() as session:
@@ -279,7 +284,8 @@ async def test_a_job_stopped_by_a_shutdown_is_released_and_resumed_by_the_next_s
     async def ready() -> bool:
         async with database() as session:
             found = await session.get(Document, uuid.UUID(document_id))
-            return found is not None and found.status == "ready"
+            job = (await session.scalars(select(Job))).one()
+            return found is not None and found.status == "ready" and job.finished_at is not None
 
     await run_app_until(settings, ready)
     async with database() as session:

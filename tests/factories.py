@@ -14,6 +14,9 @@ from agent_service.settings import Settings
 from agent_service.users import service as users
 from agent_service.users.schemas import UserCreate
 
+# A well-formed id that no row has: a fixed value, so parallel workers collect the same test ids.
+UNKNOWN_ID = "6f1c2a9e-0000-4000-8000-000000000001"
+
 
 class UserCreateFactory(ModelFactory[UserCreate]):
     """Registration payloads with unique, valid emails."""

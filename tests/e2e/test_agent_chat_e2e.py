@@ -67,7 +67,7 @@ def test_streamed_chat_with_a_tool_call(service: str, fake_llm_server: FakeLLMSe
         assert completed["response"] == "Done: 'Ship the release' is on your list."
         assert "".join(e.json()["delta"] for e in events[2:-1]) == completed["response"]
 
-        [task] = client.get("/api/tasks", headers=headers).json()["items"]
+        [task] = client.get("/api/tasks", headers=headers).json()
         assert (task["title"], task["priority"]) == ("Ship the release", "high")
         assert events[1].json()["result"]["task"]["id"] == task["id"]
 

@@ -31,7 +31,7 @@ async def chat(client: httpx.AsyncClient, user: TestUser, message: str, **extra:
 
 async def tasks_of(client: httpx.AsyncClient, user: TestUser) -> list[dict]:
     r = await client.get("/api/tasks", headers=user.headers)
-    return r.json()["items"]
+    return r.json()
 
 
 async def test_tool_call_then_answer_persists_the_task(
@@ -82,7 +82,7 @@ async def test_prompt_carries_system_prompt_tools_and_history(
 
 async def chat_ids(client: httpx.AsyncClient, user: TestUser) -> list[str]:
     r = await client.get("/api/conversations", headers=user.headers)
-    return [c["id"] for c in r.json()["items"]]
+    return [c["id"] for c in r.json()]
 
 
 async def test_clarification_over_two_requests_in_one_conversation(
@@ -131,7 +131,7 @@ async def test_project_then_three_parallel_tasks(
 
     assert [c["name"] for c in reply["tool_calls"]] == ["create_project"] + ["create_task"] * 3
     r = await client.get("/api/projects", headers=user.headers)
-    [project] = r.json()["items"]
+    [project] = r.json()
     r = await client.get(f"/api/projects/{project['id']}", headers=user.headers)
     assert [t["title"] for t in r.json()["tasks"]] == ["Design", "Build", "Launch"]
 

@@ -81,7 +81,7 @@ async def test_tool_call_and_result_events(
     assert result["result"]["task"]["title"] == "Stream me"
     assert names(events)[-1] == "message.completed"
     assert events[-1].json()["response"] == "Created."
-    tasks = (await client.get("/api/tasks", headers=user.headers)).json()["items"]
+    tasks = (await client.get("/api/tasks", headers=user.headers)).json()
     assert [t["id"] for t in tasks] == [result["result"]["task"]["id"]]
     assert fake_llm.calls[1].tool_result(call["id"])
 
@@ -211,9 +211,7 @@ async def test_client_disconnect_cancels_the_turn_and_its_upstream_call(
     events = parse_sse(b"".join(chunks).decode())
     assert names(events) == ["tool.call", "tool.result"]
     assert len(fake_llm.calls) == 2
-    conversation_id = (await client.get("/api/conversations", headers=user.headers)).json()[
-        "items"
-    ][0]["id"]
+    conversation_id = (await client.get("/api/conversations", headers=user.headers)).json()[0]["id"]
     r = await client.get(f"/api/conversations/{conversation_id}/history", headers=user.headers)
     assert [m["role"] for m in r.json()["messages"]] == ["user", "assistant", "tool"]
 
@@ -231,7 +229,7 @@ async def test_disconnect_before_the_first_step_keeps_the_users_message(
         user.headers,
         disconnect_when=lambda sent: b": heartbeat" in sent,
     )
-    [conversation] = (await client.get("/api/conversations", headers=user.headers)).json()["items"]
+    [conversation] = (await client.get("/api/conversations", headers=user.headers)).json()
     r = await client.get(f"/api/conversations/{conversation['id']}/history", headers=user.headers)
     assert [(m["role"], m["content"]) for m in r.json()["messages"]] == [("user", "are you there?")]
 

@@ -71,7 +71,7 @@ async def wait_for_delivery(client: httpx.AsyncClient, admin: TestUser, *, until
     async with asyncio.timeout(10):
         while True:
             r = await client.get("/api/integrations/github/deliveries", headers=admin.headers)
-            [delivery] = r.json()["items"]
+            [delivery] = r.json()
             if delivery["status"] in until:
                 return delivery
             await asyncio.sleep(0.05)

@@ -162,7 +162,7 @@ async def test_failure_between_two_tool_steps_then_the_next_message_continues(
     r = await post_chat(client, user, "Do two things")
     assert r.status_code == 503
     r = await client.get("/api/tasks", headers=user.headers)
-    assert [t["title"] for t in r.json()["items"]] == ["Step one"]
+    assert [t["title"] for t in r.json()] == ["Step one"]
 
     fake_llm.script(
         fake_llm.tool_call("create_task", title="Step two"),
@@ -185,7 +185,7 @@ async def test_failure_between_two_tool_steps_then_the_next_message_continues(
         "assistant",
     ]
     r = await client.get("/api/tasks", headers=user.headers)
-    assert [t["title"] for t in r.json()["items"]] == ["Step one", "Step two"]
+    assert [t["title"] for t in r.json()] == ["Step one", "Step two"]
 
 
 async def test_failure_after_the_tools_keeps_their_effects(
@@ -198,7 +198,7 @@ async def test_failure_after_the_tools_keeps_their_effects(
     r = await post_chat(client, user, "two tasks")
     assert r.status_code == 500
     r = await client.get("/api/tasks", headers=user.headers)
-    assert [t["title"] for t in r.json()["items"]] == ["a", "b"]
+    assert [t["title"] for t in r.json()] == ["a", "b"]
     fake_llm.script(fake_llm.reply("Anything else?"))
     r = await post_chat(client, user, "thanks")
     assert r.status_code == 200

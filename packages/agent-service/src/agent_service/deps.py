@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.auth import service as auth
 from agent_service.errors import Unauthenticated
 from agent_service.mail.service import Mailer
+from agent_service.pagination import Page as Page  # re-exported: routers import it from here too
+from agent_service.pagination import PageDep as PageDep
 from agent_service.settings import Settings
 from agent_service.users.exceptions import AdminOnly
 from agent_service.users.models import User
@@ -58,18 +60,3 @@ async def get_admin_user(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(get_admin_user)]
-
-
-class Page:
-    """`?limit=&offset=` for every list route."""
-
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> None:
-        self.limit = limit
-        self.offset = offset
-
-
-PageDep = Annotated[Page, Depends()]

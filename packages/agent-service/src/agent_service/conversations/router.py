@@ -14,15 +14,15 @@ from agent_service.conversations.models import Conversation, Message
 from agent_service.conversations.schemas import (
     ConversationCreate,
     ConversationPublic,
-    ConversationsPublic,
     HistoryPublic,
     MessagePublic,
     ToolCallPublic,
     UsagePublic,
     parse_json_text,
 )
-from agent_service.deps import CurrentUser, PageDep, SessionDep
+from agent_service.deps import CurrentUser, SessionDep
 from agent_service.llm.messages import Usage
+from agent_service.pagination import PAGINATED, PageDep
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -79,20 +79,16 @@ async def create_conversation(
     return (await conversations_public(session, [conversation]))[0]
 
 
-@router.get("", response_model=ConversationsPublic)
+@router.get("", response_model=list[ConversationPublic], responses=PAGINATED)
 async def list_conversations(
-    user: CurrentUser, session: SessionDep, page: PageDep
-) -> ConversationsPublic:
-    """Your conversations, most recently active first."""
+    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
+) -> list[ConversationPublic]:
+    """Your conversations, most recently active first (paginated)."""
     items, total = await service.list_conversations(
         session, user.id, limit=page.limit, offset=page.offset
     )
-    return ConversationsPublic(
-        items=await conversations_public(session, items),
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    page.set_headers(response, total)
+    return await conversations_public(session, items)
 
 
 @router.get("/{conversation_id}", response_model=ConversationPublic)

@@ -44,13 +44,6 @@ class ConversationPublic(BaseModel):
     usage: UsagePublic
 
 
-class ConversationsPublic(BaseModel):
-    items: list[ConversationPublic]
-    total: int
-    limit: int
-    offset: int
-
-
 class ToolCallPublic(BaseModel):
     """A tool call as the model made it; `arguments` is its JSON object, or the raw text if invalid."""
 

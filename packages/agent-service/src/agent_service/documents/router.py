@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sse_starlette import EventSourceResponse
 
 from agent_service.agents.dependencies import LLMDep
-from agent_service.deps import CurrentUser, PageDep, SessionDep, SettingsDep
+from agent_service.deps import CurrentUser, SessionDep, SettingsDep
 from agent_service.documents import ask, service
 from agent_service.documents.dependencies import OwnedDocument
 from agent_service.documents.exceptions import DocumentNotReady
@@ -20,10 +20,10 @@ from agent_service.documents.schemas import (
     AskRequest,
     DocumentAccepted,
     DocumentPublic,
-    DocumentsPublic,
 )
 from agent_service.documents.upload import receive_upload
 from agent_service.jobs.dependencies import JobQueueDep
+from agent_service.pagination import PAGINATED, PageDep
 from agent_service.sse import sse_response
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
@@ -88,18 +88,16 @@ async def upload_document(
     return DocumentAccepted(**public.model_dump(), document_id=document.id)
 
 
-@router.get("", response_model=DocumentsPublic)
-async def list_documents(user: CurrentUser, session: SessionDep, page: PageDep) -> DocumentsPublic:
-    """Your documents, newest first."""
+@router.get("", response_model=list[DocumentPublic], responses=PAGINATED)
+async def list_documents(
+    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
+) -> list[DocumentPublic]:
+    """Your documents, newest first (paginated)."""
     items, total = await service.list_documents(
         session, user.id, limit=page.limit, offset=page.offset
     )
-    return DocumentsPublic(
-        items=[DocumentPublic.model_validate(d) for d in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    page.set_headers(response, total)
+    return [DocumentPublic.model_validate(d) for d in items]
 
 
 @router.get("/{document_id}", response_model=DocumentPublic)

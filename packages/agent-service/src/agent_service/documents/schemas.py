@@ -40,13 +40,6 @@ class DocumentAccepted(DocumentPublic):
     document_id: uuid.UUID
 
 
-class DocumentsPublic(BaseModel):
-    items: list[DocumentPublic]
-    total: int
-    limit: int
-    offset: int
-
-
 class ProgressEvent(BaseModel):
     """The `progress` SSE event; the stream ends after `ready` or `failed`."""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent_service.deps import CurrentUser, PageDep, SessionDep
+from agent_service.deps import CurrentUser, SessionDep
+from agent_service.pagination import PAGINATED, PageDep
 from agent_service.projects import service
 from agent_service.projects.dependencies import OwnedProject
 from agent_service.projects.models import Project
@@ -13,7 +14,6 @@ from agent_service.projects.schemas import (
     ProjectCreate,
     ProjectDetail,
     ProjectPublic,
-    ProjectsPublic,
 )
 from agent_service.tasks import service as tasks
 from agent_service.tasks.schemas import TaskPublic
@@ -37,18 +37,16 @@ async def project_detail(session: AsyncSession, project: Project) -> ProjectDeta
     )
 
 
-@router.get("", response_model=ProjectsPublic)
-async def list_projects(user: CurrentUser, session: SessionDep, page: PageDep) -> ProjectsPublic:
-    """Your projects, oldest first."""
+@router.get("", response_model=list[ProjectPublic], responses=PAGINATED)
+async def list_projects(
+    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
+) -> list[ProjectPublic]:
+    """Your projects, oldest first, without their tasks (paginated)."""
     items, total = await service.list_projects(
         session, user.id, limit=page.limit, offset=page.offset
     )
-    return ProjectsPublic(
-        items=[ProjectPublic.model_validate(p) for p in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    page.set_headers(response, total)
+    return [ProjectPublic.model_validate(p) for p in items]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectDetail)

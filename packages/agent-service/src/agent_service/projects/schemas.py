@@ -47,10 +47,3 @@ class ProjectDetail(ProjectPublic):
     """GET /api/projects/{id}: the project with its tasks."""
 
     tasks: list[TaskPublic]
-
-
-class ProjectsPublic(BaseModel):
-    items: list[ProjectPublic]
-    total: int
-    limit: int
-    offset: int

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from agent_service.deps import CurrentUser, PageDep, SessionDep
+from agent_service.deps import CurrentUser, SessionDep
+from agent_service.pagination import PAGINATED, PageDep
 from agent_service.tasks import service
 from agent_service.tasks.dependencies import OwnedTask
 from agent_service.tasks.schemas import (
     TaskCreate,
     TaskPriority,
     TaskPublic,
-    TasksPublic,
     TaskStatus,
     TaskUpdate,
 )
@@ -19,16 +19,17 @@ from agent_service.tasks.schemas import (
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 
-@router.get("", response_model=TasksPublic)
+@router.get("", response_model=list[TaskPublic], responses=PAGINATED)
 async def list_tasks(
     user: CurrentUser,
     session: SessionDep,
     page: PageDep,
+    response: Response,
     status: TaskStatus | None = None,
     priority: TaskPriority | None = None,
     project_id: str | None = None,
-) -> TasksPublic:
-    """Your tasks, oldest first, filtered by status, priority or project."""
+) -> list[TaskPublic]:
+    """Your tasks, oldest first, filtered by status, priority or project (paginated)."""
     items, total = await service.list_tasks(
         session,
         user.id,
@@ -38,12 +39,8 @@ async def list_tasks(
         limit=page.limit,
         offset=page.offset,
     )
-    return TasksPublic(
-        items=[TaskPublic.model_validate(t) for t in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    page.set_headers(response, total)
+    return [TaskPublic.model_validate(t) for t in items]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)

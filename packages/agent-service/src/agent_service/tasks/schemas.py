@@ -71,10 +71,3 @@ class TaskPublic(BaseModel):
     project_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
-
-
-class TasksPublic(BaseModel):
-    items: list[TaskPublic]
-    total: int
-    limit: int
-    offset: int

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Response, status
 
 from agent_service.auth.exceptions import WrongCurrentPassword
 from agent_service.auth.passwords import passwords_for
-from agent_service.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep
+from agent_service.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from agent_service.pagination import PAGINATED, PageDep
 from agent_service.users import service
 from agent_service.users.dependencies import VisibleUser
 from agent_service.users.exceptions import AdminOnly
@@ -14,7 +15,6 @@ from agent_service.users.schemas import (
     AdminUserCreate,
     ProfileUpdate,
     UserPublic,
-    UsersPublic,
     UserUpdate,
 )
 
@@ -23,16 +23,14 @@ router = APIRouter(tags=["users"])
 _ADMIN_FIELDS = ("is_admin", "is_active", "email_verified")
 
 
-@router.get("/api/users", response_model=UsersPublic)
-async def list_users(_admin: AdminUser, session: SessionDep, page: PageDep) -> UsersPublic:
-    """List every user (admin only)."""
+@router.get("/api/users", response_model=list[UserPublic], responses=PAGINATED)
+async def list_users(
+    _admin: AdminUser, session: SessionDep, page: PageDep, response: Response
+) -> list[UserPublic]:
+    """List every user, oldest first (admin only, paginated)."""
     items, total = await service.list_users(session, limit=page.limit, offset=page.offset)
-    return UsersPublic(
-        items=[UserPublic.model_validate(u) for u in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    page.set_headers(response, total)
+    return [UserPublic.model_validate(u) for u in items]
 
 
 @router.post("/api/users", status_code=status.HTTP_201_CREATED, response_model=UserPublic)

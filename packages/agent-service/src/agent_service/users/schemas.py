@@ -55,19 +55,5 @@ class UserPublic(BaseModel):
     updated_at: datetime
 
 
-class UsersPublic(BaseModel):
-    items: list[UserPublic]
-    total: int
-    limit: int
-    offset: int
-
-
 class AdminUserPublic(UserPublic):
     counts: dict[str, int]
-
-
-class AdminUsersPublic(BaseModel):
-    items: list[AdminUserPublic]
-    total: int
-    limit: int
-    offset: int

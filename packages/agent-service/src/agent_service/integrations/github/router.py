@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from agent_service.deps import AdminUser, PageDep, SessionDep, SettingsDep
+from agent_service.deps import AdminUser, SessionDep, SettingsDep
 from agent_service.integrations.github import service
 from agent_service.integrations.github.exceptions import (
     InvalidSignature,
@@ -16,9 +16,10 @@ from agent_service.integrations.github.exceptions import (
     WebhookTooLarge,
 )
 from agent_service.integrations.github.models import DeliveryStatus
-from agent_service.integrations.github.schemas import DeliveriesPublic, DeliveryPublic, WebhookAck
+from agent_service.integrations.github.schemas import DeliveryPublic, WebhookAck
 from agent_service.integrations.github.signature import verify_webhook_signature
 from agent_service.jobs.dependencies import JobQueueDep
+from agent_service.pagination import PAGINATED, PageDep
 
 router = APIRouter(tags=["github"])
 
@@ -82,15 +83,15 @@ async def github_webhook(
     return WebhookAck(status="accepted")
 
 
-@router.get("/api/integrations/github/deliveries", response_model=DeliveriesPublic)
+@router.get(
+    "/api/integrations/github/deliveries",
+    response_model=list[DeliveryPublic],
+    responses=PAGINATED,
+)
 async def list_deliveries(
-    _admin: AdminUser, session: SessionDep, page: PageDep
-) -> DeliveriesPublic:
-    """Recent webhook deliveries with their status, triage result and error (admin only)."""
+    _admin: AdminUser, session: SessionDep, page: PageDep, response: Response
+) -> list[DeliveryPublic]:
+    """Webhook deliveries, newest first, with status, triage result and error (admin, paginated)."""
     items, total = await service.list_deliveries(session, limit=page.limit, offset=page.offset)
-    return DeliveriesPublic(
-        items=[DeliveryPublic.model_validate(d) for d in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    page.set_headers(response, total)
+    return [DeliveryPublic.model_validate(d) for d in items]

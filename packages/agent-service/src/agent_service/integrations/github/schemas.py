@@ -26,10 +26,3 @@ class DeliveryPublic(BaseModel):
     error: str | None
     created_at: datetime
     finished_at: datetime | None
-
-
-class DeliveriesPublic(BaseModel):
-    items: list[DeliveryPublic]
-    total: int
-    limit: int
-    offset: int

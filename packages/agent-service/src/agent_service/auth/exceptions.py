@@ -38,8 +38,17 @@ class InvalidMailToken(InvalidRequest):
         super().__init__("This link is invalid, expired or already used; ask for a new one.")
 
 
-class WrongCurrentPassword(InvalidRequest):
+class CurrentPasswordRequired(Forbidden):
+    code = "current_password_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Changing your own password or email needs your current password in 'current_password'."
+        )
+
+
+class WrongCurrentPassword(Unauthenticated):
     code = "invalid_current_password"
 
     def __init__(self) -> None:
-        super().__init__("To change the password, send the current one in 'current_password'.")
+        super().__init__("'current_password' is not your current password; nothing was changed.")

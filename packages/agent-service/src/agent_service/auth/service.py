@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.auth.exceptions import (
     AccountDisabled,
+    CurrentPasswordRequired,
     EmailNotVerified,
     InvalidAccessToken,
     InvalidCredentials,
     InvalidMailToken,
+    WrongCurrentPassword,
 )
 from agent_service.auth.models import EmailToken, TokenPurpose
 from agent_service.auth.passwords import passwords_for
@@ -27,6 +29,7 @@ from agent_service.db import parse_id, utcnow
 from agent_service.mail.service import Mailer, compose
 from agent_service.settings import Settings
 from agent_service.users import service as users
+from agent_service.users.exceptions import NotYourAccount
 from agent_service.users.models import User
 
 _MAIL_TEXT = {
@@ -58,10 +61,15 @@ async def issue_mail_token(
 async def send_token_mail(
     mailer: Mailer, settings: Settings, *, user: User, purpose: TokenPurpose, token: str
 ) -> None:
+    """A short plain-text mail with the link on a line of its own, so it can be clicked or pasted."""
     subject, path, intro = _MAIL_TEXT[purpose]
-    link = f"{settings.public_url.rstrip('/')}/{path}?token={token}"
+    link = f"{settings.resolved_public_url}/{path}?token={token}"
     hours = settings.email_token_expire_minutes / 60
-    body = f"{intro}\n\n{link}\n\nThe link works once, within {hours:g} hours.\n"
+    body = (
+        f"{intro}\n\n{link}\n\n"
+        f"The link works once, within {hours:g} hours.\n\n"
+        f"Using the API instead? POST this token to /api/auth/{path}:\n{token}\n"
+    )
     await mailer.send(compose(sender=settings.mail_from, to=user.email, subject=subject, body=body))
 
 
@@ -132,6 +140,7 @@ async def reset_password(
     session: AsyncSession, settings: Settings, *, token: str, new_password: str
 ) -> None:
     user = await consume_mail_token(session, token, TokenPurpose.RESET_PASSWORD)
+    await revoke_mail_tokens(session, user, TokenPurpose.RESET_PASSWORD)
     users.set_password(user, new_password, passwords_for(settings))
     user.email_verified = True  # they proved they read the mailbox
     await session.commit()
@@ -177,3 +186,60 @@ async def user_from_access_token(session: AsyncSession, settings: Settings, toke
     if not user.is_active:
         raise AccountDisabled()
     return user
+
+
+def check_current_password(user: User, current_password: str | None, settings: Settings) -> None:
+    """403 when it is missing, 401 when it is wrong: a token alone never changes credentials."""
+    if not current_password:
+        raise CurrentPasswordRequired()
+    valid, _ = passwords_for(settings).verify(current_password, user.hashed_password)
+    if not valid:
+        raise WrongCurrentPassword()
+
+
+async def revoke_mail_tokens(session: AsyncSession, user: User, *purposes: TokenPurpose) -> None:
+    """Unused links of these purposes stop working (e.g. a verification sent to an old address)."""
+    await session.execute(
+        update(EmailToken)
+        .where(
+            EmailToken.user_id == user.id,
+            EmailToken.purpose.in_(purposes),
+            EmailToken.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )
+
+
+async def change_credentials(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    actor: User,
+    user: User,
+    email: str | None = None,
+    password: str | None = None,
+    current_password: str | None = None,
+) -> str | None:
+    """Change `user`'s email and/or password as `actor`; the caller commits, then mails.
+
+    Changing one's own credentials (an admin's too) needs the current password; only an admin
+    changes another user's. Either change revokes the user's older tokens and unused reset links;
+    a new email is unverified, and the verification token for it is returned, to be mailed to it.
+    """
+    new_email = users.new_email_for(user, email)
+    if new_email is None and password is None:
+        return None
+    if actor.id == user.id:
+        check_current_password(user, current_password, settings)
+    elif not actor.is_admin:
+        raise NotYourAccount()
+    if new_email is not None:
+        await users.ensure_email_free(session, new_email)  # before any change is made
+    await revoke_mail_tokens(session, user, TokenPurpose.RESET_PASSWORD)
+    if password is not None:
+        users.set_password(user, password, passwords_for(settings))
+    if new_email is None:
+        return None
+    await users.change_email(session, user, new_email)
+    await revoke_mail_tokens(session, user, TokenPurpose.VERIFY_EMAIL)
+    return await issue_mail_token(session, user, TokenPurpose.VERIFY_EMAIL, settings)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from agent_service.auth.exceptions import WrongCurrentPassword
+from agent_service.auth import service as auth
+from agent_service.auth.models import TokenPurpose
 from agent_service.auth.passwords import passwords_for
-from agent_service.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from agent_service.deps import AdminUser, CurrentUser, MailerDep, SessionDep, SettingsDep
+from agent_service.mail.service import Mailer
 from agent_service.pagination import PAGINATED, PageDep
+from agent_service.settings import Settings
 from agent_service.users import service
 from agent_service.users.dependencies import VisibleUser
 from agent_service.users.exceptions import AdminOnly
+from agent_service.users.models import User
 from agent_service.users.schemas import (
     AdminUserCreate,
     ProfileUpdate,
@@ -55,14 +59,34 @@ async def update_user(
     user: VisibleUser,
     current: CurrentUser,
     session: SessionDep,
+    mailer: MailerDep,
     settings: SettingsDep,
 ) -> UserPublic:
-    """Change a user; roles, activation and verification only by an admin."""
+    """Change a user; your own email or password needs current_password; roles by an admin."""
     if not current.is_admin and body.model_fields_set.intersection(_ADMIN_FIELDS):
         raise AdminOnly("Changing is_admin, is_active or email_verified")
-    await service.update_user(session, passwords_for(settings), user, body)
+    token = await auth.change_credentials(
+        session,
+        settings,
+        actor=current,
+        user=user,
+        email=body.email,
+        password=body.password,
+        current_password=body.current_password,
+    )
+    await service.update_user(session, user, body)
     await session.commit()
+    await _mail_verification(mailer, settings, user=user, token=token)
     return UserPublic.model_validate(user)
+
+
+async def _mail_verification(
+    mailer: Mailer, settings: Settings, *, user: User, token: str | None
+) -> None:
+    if token is not None:
+        await auth.send_token_mail(
+            mailer, settings, user=user, purpose=TokenPurpose.VERIFY_EMAIL, token=token
+        )
 
 
 @router.delete("/api/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -81,16 +105,24 @@ async def read_profile(current: CurrentUser) -> UserPublic:
 
 @router.patch("/api/profile", response_model=UserPublic)
 async def update_profile(
-    body: ProfileUpdate, current: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: ProfileUpdate,
+    current: CurrentUser,
+    session: SessionDep,
+    mailer: MailerDep,
+    settings: SettingsDep,
 ) -> UserPublic:
-    """Change your name, or your password given the current one."""
-    if body.new_password is not None:
-        passwords = passwords_for(settings)
-        valid, _ = passwords.verify(body.current_password or "", current.hashed_password)
-        if not valid:
-            raise WrongCurrentPassword()
-        service.set_password(current, body.new_password, passwords)
+    """Change your name; a new email or password needs current_password."""
+    token = await auth.change_credentials(
+        session,
+        settings,
+        actor=current,
+        user=current,
+        email=body.email,
+        password=body.new_password,
+        current_password=body.current_password,
+    )
     if body.name is not None:
         current.name = body.name
     await session.commit()
+    await _mail_verification(mailer, settings, user=current, token=token)
     return UserPublic.model_validate(current)

@@ -7,13 +7,20 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from agent_service.text import Text
+
 Password = Field(min_length=8, max_length=128)
+CURRENT_PASSWORD = Field(
+    default=None,
+    max_length=1024,
+    description="Your current password: needed to change your own email or password.",
+)
 
 
 class UserCreate(BaseModel):
     email: EmailStr
-    password: str = Password
-    name: str = Field(default="", max_length=200)
+    password: Text = Password
+    name: Text = Field(default="", max_length=200)
 
 
 class AdminUserCreate(UserCreate):
@@ -22,24 +29,32 @@ class AdminUserCreate(UserCreate):
 
 
 class UserUpdate(BaseModel):
-    """PUT /api/users/{id}: every field optional; the role fields are for admins only."""
+    """PUT /api/users/{id}: every field optional; the role fields are for admins only.
+
+    A new email is unverified until the link mailed to it is used; changing your own email or
+    password needs `current_password`, and revokes your older tokens.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr | None = None
-    name: str | None = Field(default=None, max_length=200)
-    password: str | None = Field(default=None, min_length=8, max_length=128)
+    name: Text | None = Field(default=None, max_length=200)
+    password: Text | None = Field(default=None, min_length=8, max_length=128)
+    current_password: Text | None = CURRENT_PASSWORD
     is_active: bool | None = None
     is_admin: bool | None = None
     email_verified: bool | None = None
 
 
 class ProfileUpdate(BaseModel):
+    """PATCH /api/profile: a new email or password needs `current_password`, as on PUT."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
-    current_password: str | None = None
-    new_password: str | None = Field(default=None, min_length=8, max_length=128)
+    name: Text | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    current_password: Text | None = CURRENT_PASSWORD
+    new_password: Text | None = Field(default=None, min_length=8, max_length=128)
 
 
 class UserPublic(BaseModel):

@@ -73,19 +73,34 @@ def set_password(user: User, password: str, passwords: Passwords) -> None:
     user.token_version += 1
 
 
-async def update_user(
-    session: AsyncSession, passwords: Passwords, user: User, changes: UserUpdate
-) -> User:
-    data = changes.model_dump(exclude_unset=True)
-    if "email" in data and data["email"] is not None:
-        email = normalise_email(data.pop("email"))
-        if email != user.email:
-            if await get_user_by_email(session, email) is not None:
-                raise EmailTaken(email)
-            user.email = email
-            user.email_verified = False
-    if (password := data.pop("password", None)) is not None:
-        set_password(user, password, passwords)
+async def change_email(session: AsyncSession, user: User, email: str) -> None:
+    """A new address is unverified until its own verification mail is used; old tokens stop."""
+    await ensure_email_free(session, email)
+    user.email = email
+    user.email_verified = False
+    user.token_version += 1
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # taken by a concurrent request since the check
+        await session.rollback()
+        raise EmailTaken(email) from exc
+
+
+def new_email_for(user: User, email: str | None) -> str | None:
+    """The normalised address when it differs from the user's, None when there is no change."""
+    if email is None or normalise_email(email) == user.email:
+        return None
+    return normalise_email(email)
+
+
+async def ensure_email_free(session: AsyncSession, email: str) -> None:
+    if await get_user_by_email(session, email) is not None:
+        raise EmailTaken(email)
+
+
+async def update_user(session: AsyncSession, user: User, changes: UserUpdate) -> User:
+    """Name and the admin fields; email and password go through `auth.change_credentials`."""
+    data = changes.model_dump(exclude_unset=True, exclude={"email", "password", "current_password"})
     if data.get("is_active") is False and user.is_active:
         user.token_version += 1
     for field, value in data.items():

@@ -7,7 +7,9 @@ class AgentTypeNotFound(NotFound):
     code = "agent_type_not_found"
 
     def __init__(self, agent_type: str, known: list[str]) -> None:
-        super().__init__(f"No agent type {agent_type!r}; the agent types are {', '.join(known)}.")
+        super().__init__(
+            f"Agent type {agent_type!r} not found; the agent types are {', '.join(known)}."
+        )
 
 
 class AgentTypeMismatch(InvalidRequest):

@@ -7,7 +7,7 @@ class ConversationNotFound(NotFound):
     code = "conversation_not_found"
 
     def __init__(self, conversation_id: object) -> None:
-        super().__init__(f"No conversation with id {str(conversation_id)!r}.")
+        super().__init__(f"Conversation {str(conversation_id)!r} not found.")
 
 
 class ConversationBusy(Conflict):

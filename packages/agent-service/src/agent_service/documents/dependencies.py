@@ -16,7 +16,7 @@ from agent_service.documents.models import Document
 async def owned_document(document_id: str, user: CurrentUser, session: SessionDep) -> Document:
     parsed = parse_id(document_id)
     if parsed is None:
-        raise DocumentNotFound()
+        raise DocumentNotFound(document_id)
     return await service.get_document(session, user.id, parsed)
 
 

@@ -18,15 +18,17 @@ def _size(n: int) -> str:
 class DocumentNotFound(NotFound):
     code = "document_not_found"
 
-    def __init__(self) -> None:
-        super().__init__("No document with this id.")
+    def __init__(self, document_id: object | None = None) -> None:
+        what = "Document" if document_id is None else f"Document {str(document_id)!r}"
+        super().__init__(f"{what} not found.")
 
 
 class ChunkNotFound(NotFound):
     code = "chunk_not_found"
 
-    def __init__(self) -> None:
-        super().__init__("No passage with this id in your documents; search for it again.")
+    def __init__(self, chunk_id: object | None = None) -> None:
+        what = "Passage" if chunk_id is None else f"Passage {str(chunk_id)!r}"
+        super().__init__(f"{what} not found in your documents; search for it again.")
 
 
 class FileTooLarge(PayloadTooLarge):

@@ -88,7 +88,7 @@ async def get_document(
     """The user's document, or 404 (also for another user's: we do not say it exists)."""
     document = await session.get(Document, document_id, populate_existing=True)
     if document is None or document.user_id != user_id:
-        raise DocumentNotFound()
+        raise DocumentNotFound(document_id)
     return document
 
 
@@ -154,7 +154,7 @@ async def read_chunk(session: AsyncSession, user_id: uuid.UUID, chunk_id: uuid.U
         )
     ).one_or_none()
     if row is None:
-        raise ChunkNotFound()
+        raise ChunkNotFound(chunk_id)
     chunk, filename = row
     rows = await session.execute(
         select(DocumentChunk.ordinal, DocumentChunk.id).where(
@@ -207,7 +207,7 @@ async def watch_progress(
         async with sessionmaker() as session:
             document = await session.get(Document, document_id)
         if document is None:
-            raise DocumentNotFound()  # deleted while watched
+            raise DocumentNotFound(document_id)  # deleted while watched
         event = progress_of(document)
         if event != last:
             yield "progress", event

@@ -7,4 +7,4 @@ class ProjectNotFound(NotFound):
     code = "project_not_found"
 
     def __init__(self, project_id: object) -> None:
-        super().__init__(f"No project with id {str(project_id)!r}.")
+        super().__init__(f"Project {str(project_id)!r} not found.")

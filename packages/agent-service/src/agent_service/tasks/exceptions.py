@@ -7,4 +7,4 @@ class TaskNotFound(NotFound):
     code = "task_not_found"
 
     def __init__(self, task_id: object) -> None:
-        super().__init__(f"No task with id {str(task_id)!r}.")
+        super().__init__(f"Task {str(task_id)!r} not found.")

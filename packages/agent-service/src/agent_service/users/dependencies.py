@@ -22,7 +22,7 @@ async def visible_user(user_id: str, current: CurrentUser, session: SessionDep) 
         return current
     target = await service.get_user(session, target_id) if target_id else None
     if target is None:
-        raise UserNotFound()
+        raise UserNotFound(user_id)
     return target
 
 

@@ -15,8 +15,9 @@ class EmailTaken(InvalidRequest):
 class UserNotFound(NotFound):
     code = "user_not_found"
 
-    def __init__(self) -> None:
-        super().__init__("No user with this id.")
+    def __init__(self, user_id: object | None = None) -> None:
+        what = "User" if user_id is None else f"User {str(user_id)!r}"
+        super().__init__(f"{what} not found.")
 
 
 class NotYourAccount(Forbidden):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import socket
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
+from uvicorn.supervisors import Multiprocess
 
 from agent_service import migrations
 from agent_service.auth.passwords import passwords_for
@@ -20,23 +25,40 @@ from agent_service.settings import Settings
 from agent_service.users import service as users
 from agent_service.users.exceptions import EmailTaken
 
-app = typer.Typer(help="Self-hostable AI-agent service.", no_args_is_help=True)
+# Plain help (rich_markup_mode=None): no <bool>/<str> after every option, and it fits 80 columns.
+app = typer.Typer(
+    help="Self-hostable AI-agent service.", no_args_is_help=True, rich_markup_mode=None
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # never break a URL across lines
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Interface to bind; 0.0.0.0 for every one.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Port to listen on; 0 picks a free one.")
+    ] = 8000,
+    workers: Annotated[
+        int, typer.Option(metavar="N", min=1, help="Worker processes sharing the port.")
+    ] = 1,
     llm: Annotated[
         str | None,
         typer.Option(
             "--llm",
-            help="'fake': answer chats with the test kit's fake model, offline (demos, e2e tests).",
+            metavar="demo|fake",
+            help="Answer chats offline: 'demo' acts on your words with real tool calls; "
+            "'fake' answers with --llm-script or a fixed reply.",
+        ),
+    ] = None,
+    llm_script: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="With --llm fake: a test kit script file (YAML or JSON)."
         ),
     ] = None,
     migrate: Annotated[
@@ -47,27 +69,118 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the HTTP service (docs at /docs)."""
-    if llm == "fake":
-        _serve_fake_llm()
-    elif llm is not None:
-        console.print(f"[red]--llm takes only 'fake', not {llm!r}.[/red]")
-        raise typer.Exit(2)
-    settings = Settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    url = settings.resolved_database_url
-    if migrate if migrate is not None else url.startswith("sqlite"):
-        migrations.upgrade(url)
-    console.print(f"Serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
-    uvicorn.run(
+    """Run the HTTP service: web pages at /, API docs at /docs."""
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, log_format=settings.resolved_log_format)
+    sock = _bind_or_exit(host, port)  # a port in use is the first thing a user hears of
+    url = _base_url(host, sock.getsockname()[1])
+    if settings.public_url is None:  # mail links open this server unless PUBLIC_URL says otherwise
+        os.environ["PUBLIC_URL"] = url
+    if llm is not None or llm_script is not None:
+        _start_offline_llm(llm or "fake", llm_script, settings)
+    database_url = settings.resolved_database_url
+    if migrate if migrate is not None else database_url.startswith("sqlite"):
+        migrations.upgrade(database_url)
+    config = uvicorn.Config(
         "agent_service.app:create_app",
         factory=True,
-        host=host,
-        port=port,
         workers=workers,
         access_log=False,
         log_config=None,
     )
+    if workers > 1:
+        console.print(f"Serving on {url} with {workers} workers (API docs at {url}/docs)")
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    config.load_app()
+    server = _AnnouncingServer(config, f"Serving on {url} (API docs at {url}/docs)")
+    server.run(sockets=[sock])
+    if not server.started:
+        raise typer.Exit(3)
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Prints the address once the app has started, so no start-up error follows it."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            console.print(self.banner)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])).upper() or 'settings'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        console.print(f"[red]Invalid settings: {problems}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _bind_or_exit(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else runs (uvicorn and workers share it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = (
+            "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+        )
+        console.print(
+            f"[red]Port {port} on {host} {reason}: stop the other server, or pick another "
+            f"port with --port (make run PORT=...).[/red]"
+        )
+        raise typer.Exit(1) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _base_url(host: str, port: int) -> str:
+    """The address a person on this machine opens: 0.0.0.0 and :: mean every interface."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host)  # noqa: S104
+    if shown is not None:
+        console.print(
+            f"[yellow]Listening on every interface; links in mails point at {shown}: set "
+            "PUBLIC_URL to the address people use.[/yellow]"
+        )
+    shown = shown or (f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}"
+
+
+def _start_offline_llm(llm: str, script: Path | None, settings: Settings) -> None:
+    """Start the demo model or the kit's fake on loopback; this process's settings point at it."""
+    from agent_service.demo.server import start_demo_llm, start_script_llm
+
+    if llm not in ("demo", "fake") or (llm == "demo" and script is not None):
+        console.print(
+            f"[red]--llm takes 'demo' or 'fake' (--llm-script goes with 'fake'), not {llm!r}.[/red]"
+        )
+        raise typer.Exit(2)
+    if settings.llm_api_key is not None:
+        console.print(f"[yellow]LLM_API_KEY is set, but --llm {llm} answers instead.[/yellow]")
+    try:
+        server = start_demo_llm() if llm == "demo" else start_script_llm(script)
+    except ImportError as exc:
+        console.print(f"[red]--llm {llm} needs the test kit: pip install agent-testkit[/red]")
+        raise typer.Exit(2) from exc
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]Cannot read the script {str(script)!r}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    os.environ["LLM_BASE_URL"] = server.base_url
+    os.environ["LLM_API_KEY"] = f"offline-{llm}"  # the fake accepts any key
+    os.environ["LLM_MODEL"] = f"{llm}-model"
+    what = "the demo model (rules over your words)" if llm == "demo" else "the kit's fake model"
+    console.print(f"Chats are answered offline by {what} at {server.base_url}.")
 
 
 @app.command()
@@ -80,7 +193,7 @@ def worker(
     from agent_service.jobs.procrastinate_queue import run_worker
 
     settings = Settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    configure_logging(settings.log_level, log_format=settings.resolved_log_format)
     if settings.job_runner != "procrastinate":
         console.print(
             "[yellow]JOB_RUNNER is 'inline': `serve` runs jobs itself. Set JOB_RUNNER=procrastinate "
@@ -91,20 +204,6 @@ def worker(
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-
-
-def _serve_fake_llm() -> None:
-    """Start the kit's fake model on loopback and point this process's settings at it."""
-    try:
-        from agent_testkit import FakeLLMServer
-    except ImportError as exc:
-        console.print("[red]--llm fake needs the test kit: pip install agent-testkit[/red]")
-        raise typer.Exit(2) from exc
-    fake = FakeLLMServer(strict=False)
-    fake.start()
-    os.environ["LLM_BASE_URL"] = fake.base_url
-    os.environ["LLM_API_KEY"] = "fake-llm"  # the fake accepts any key
-    console.print(f"Fake LLM at {fake.base_url}: every chat gets its default reply.")
 
 
 @db_app.command("upgrade")

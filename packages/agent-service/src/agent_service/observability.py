@@ -1,4 +1,4 @@
-"""Request ids and structured (JSON) logs: every log line of a request carries its id."""
+"""Request ids and logs: readable text lines in dev, JSON objects in production; each carries its request id."""
 
 from __future__ import annotations
 
@@ -40,18 +40,49 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
+class TextFormatter(logging.Formatter):
+    """One readable line for a terminal: time, level, logger, message, then `key=value` extras.
+
+    The same fields as `JsonFormatter`, so switching `LOG_FORMAT` loses nothing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {
+            key: value
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD_ATTRS and key not in _SHOWN_IN_TEXT
+        }
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
+        if request_id:
+            extras["request_id"] = request_id
+        if not extras:
+            return line
+        head, newline, rest = line.partition("\n")  # extras stay on the first line
+        fields = " ".join(f"{key}={value}" for key, value in extras.items())
+        return f"{head}  [{fields}]{newline}{rest}"
+
+
+# An access line's message already says method, path and status; uvicorn's colour hint is noise.
+_SHOWN_IN_TEXT = {"method", "path", "status", "color_message"}
+
+
+def configure_logging(level: str = "INFO", *, log_format: str = "json") -> None:
+    """Every logger (ours, uvicorn's, alembic's) through one handler in one format."""
     handler = logging.StreamHandler()
-    if json_lines:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # One INFO line per outgoing request (each LLM call) says nothing our own logs don't.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
+        logging.getLogger(name).handlers[:] = []  # no second handler with its own format
+        logging.getLogger(name).propagate = True
 
 
 class RequestIdMiddleware:

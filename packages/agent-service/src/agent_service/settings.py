@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Not in DESIGN.md: how long a SQLite writer waits for the lock before 503 database_busy.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
-    public_url: str = "http://127.0.0.1:8000"
+    # Where people reach the service (links in mails). Unset: the address `serve` listens on.
+    public_url: str | None = None
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_expire_minutes: int = Field(default=60, ge=1)
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
     user_daily_token_quota: int | None = Field(default=None, ge=1)
     # Turns one process runs at once; past it a new turn is 503 `overloaded` with Retry-After.
     max_active_turns: int = Field(default=200, ge=1)
+    # Not in DESIGN.md: runs. How often an owner renews its runs' lease (and polls for cancels
+    # NOTIFY missed), how long a lease lasts before another replica marks the run interrupted,
+    # how often a run's buffered events are written, and a follower's poll between wake-ups.
+    run_heartbeat_s: float = Field(default=3.0, gt=0)
+    run_lease_s: float = Field(default=30.0, gt=0)
+    run_event_batch_s: float = Field(default=0.1, gt=0)
+    run_poll_s: float = Field(default=1.0, gt=0)
 
     mail_backend: Literal["file", "console", "smtp"] = "file"
     mail_dir: Path | None = None
@@ -87,7 +95,9 @@ class Settings(BaseSettings):
     job_poll_interval_s: float = Field(default=1.0, gt=0)
     job_concurrency: int = Field(default=2, ge=1)
     log_level: str = "INFO"
-    log_json: bool = True
+    # text: readable lines for a terminal; json: one object per line for a log shipper.
+    # Unset: text in dev, json otherwise.
+    log_format: Literal["text", "json"] | None = None
 
     @field_validator("github_repositories", mode="before")
     @classmethod
@@ -120,6 +130,17 @@ class Settings(BaseSettings):
         if url.startswith("sqlite://"):
             return "sqlite+aiosqlite://" + url[len("sqlite://") :]
         return url
+
+    @property
+    def resolved_public_url(self) -> str:
+        """The base of links in mails: `PUBLIC_URL`, else the default address of `serve`."""
+        return (self.public_url or "http://127.0.0.1:8000").rstrip("/")
+
+    @property
+    def resolved_log_format(self) -> Literal["text", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "text" if self.environment == "dev" else "json"
 
     @property
     def resolved_mail_dir(self) -> Path:

@@ -21,12 +21,17 @@ class Mailer(Protocol):
 
 
 def compose(*, sender: str, to: str, subject: str, body: str) -> EmailMessage:
+    """A plain UTF-8 text message whose body is written as is (7bit, or 8bit when not ASCII).
+
+    Never quoted-printable or base64: a link with a token must read whole in the `.eml` file and
+    in any mail client, with no `=` soft line break inside the token.
+    """
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = f"<{uuid.uuid4().hex}@agent-service>"
-    message.set_content(body)
+    message.set_content(body, charset="utf-8", cte="7bit" if body.isascii() else "8bit")
     return message
 
 
@@ -40,7 +45,7 @@ class FileMailer:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{uuid.uuid4().hex}.eml"
         await anyio.Path(path).write_bytes(bytes(message))
-        logger.info("mail written", extra={"mail_to": message["To"], "path": str(path)})
+        logger.info("mail to %s written to %s", message["To"], path)
 
 
 class ConsoleMailer:

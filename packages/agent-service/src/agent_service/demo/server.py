@@ -1,0 +1,50 @@
+"""Serving the demo rules (or a kit script file) on loopback with the test kit's fake server.
+
+The kit is imported here, lazily: the service needs it only when `serve --llm demo|fake` asks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent_service.demo.rules import Say, decide
+
+if TYPE_CHECKING:
+    from agent_testkit import FakeLLMServer
+    from agent_testkit.fake_llm.recording import RecordedCall
+    from agent_testkit.fake_llm.script import ScriptItem
+
+KEEP_CALLS = 200  # the fake records every call; a long demo keeps only the newest
+
+
+def start_demo_llm() -> FakeLLMServer:
+    """The demo model on a free loopback port: every chat completion is answered by `decide`."""
+    from agent_testkit import FakeLLMServer
+    from agent_testkit.fake_llm import script as items
+
+    def answer(call: RecordedCall) -> ScriptItem:
+        if len(server.calls) > 2 * KEEP_CALLS:
+            del server.calls[:-KEEP_CALLS]
+        decided = decide(call.request)
+        if isinstance(decided, Say):
+            return items.reply(decided.text)
+        return items.tool_calls(decided.calls, content=decided.text)
+
+    server = FakeLLMServer(strict=False, default=items.respond(answer))
+    return server.start()
+
+
+def start_script_llm(path: Path | None) -> FakeLLMServer:
+    """The kit's fake answering with a script file's items in order (then its `default`)."""
+    from agent_testkit import FakeLLMServer
+    from agent_testkit.fake_llm.script_file import load_script_file
+
+    script: list[Any] = []
+    options: dict[str, Any] = {}
+    if path is not None:
+        script, options = load_script_file(path)
+    options.setdefault("strict", False)  # a live server answers past the script, never fails
+    server = FakeLLMServer(**options)
+    server.script(*script)
+    return server.start()

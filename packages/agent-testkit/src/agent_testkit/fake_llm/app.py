@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -26,6 +28,7 @@ from agent_testkit.fake_llm.script import (
     MalformedSSE,
     RateLimited,
     Reply,
+    RetryAfter,
     ScriptItem,
     ServerError,
     ToolCalls,
@@ -121,7 +124,7 @@ async def _answer(
         completion_id, ids = fake.new_ids(item)
         if stream:
             chunks = payloads.ChunkStream(parsed, completion_id).chunks(item, ids)
-            return _sse(_frames(chunks))
+            return _sse(_frames(chunks, delay=item.chunk_delay))
         body = payloads.completion(
             item, request=parsed, completion_id=completion_id, tool_call_ids=ids
         )
@@ -129,7 +132,7 @@ async def _answer(
     if isinstance(item, RateLimited):
         return _rate_limited(item)
     if isinstance(item, ServerError):
-        headers = _retry_after(item.retry_after)
+        headers = _retry_after(item.retry_after, item.retry_after_ms)
         return error_response(
             item.status, item.message, error_type="server_error", code=None, headers=headers
         )
@@ -148,14 +151,25 @@ async def _answer(
     raise TypeError(f"unknown script item {item!r}")  # pragma: no cover - Script.extend checks
 
 
-def _retry_after(seconds: float | None) -> dict[str, str]:
-    if seconds is None:
-        return {}
-    return {"retry-after": f"{seconds:g}", "retry-after-ms": str(round(seconds * 1000))}
+def _retry_after(seconds: RetryAfter | None, milliseconds: float | None) -> dict[str, str]:
+    """Only the wait headers a script item asked for, each in the form it asked for."""
+    headers = {}
+    if isinstance(seconds, datetime):
+        headers["retry-after"] = format_datetime(seconds.astimezone(UTC), usegmt=True)
+    elif isinstance(seconds, str):
+        headers["retry-after"] = seconds
+    elif seconds is not None:
+        headers["retry-after"] = f"{seconds:g}"
+    if milliseconds is not None:
+        headers["retry-after-ms"] = f"{milliseconds:g}"
+    return headers
 
 
 def _rate_limited(item: RateLimited) -> Response:
-    headers = {"x-ratelimit-remaining-requests": "0", **_retry_after(item.retry_after)}
+    headers = {
+        "x-ratelimit-remaining-requests": "0",
+        **_retry_after(item.retry_after, item.retry_after_ms),
+    }
     return error_response(
         429, item.message, error_type="requests", code="rate_limit_exceeded", headers=headers
     )
@@ -165,10 +179,17 @@ def _sse(frames: AsyncIterator[bytes]) -> Response:
     return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _frames(chunks: Iterator[bytes], *, done: bool = True) -> AsyncIterator[bytes]:
-    for chunk in chunks:
+async def _frames(
+    chunks: Iterator[bytes], *, delay: float = 0.0, done: bool = True
+) -> AsyncIterator[bytes]:
+    """SSE frames, `delay` seconds apart (the first one at once), as a model paces its tokens."""
+    for sent, chunk in enumerate(chunks):
+        if delay and sent:
+            await asyncio.sleep(delay)
         yield sse_frame(chunk)
     if done:
+        if delay:
+            await asyncio.sleep(delay)
         yield b"data: [DONE]\n\n"
 
 
@@ -193,6 +214,8 @@ def _cut(fake: FakeLLM, parsed: dict[str, Any], item: CutStream, *, stream: bool
         for sent, chunk in enumerate(chunks):
             if sent >= item.after:
                 break
+            if sent and item.item.chunk_delay:
+                await asyncio.sleep(item.item.chunk_delay)
             yield sse_frame(chunk)
         raise FakeDisconnect(f"cut_stream(after={item.after}) scripted")
 

@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ class Reply:
 
     text: str
     finish_reason: str = "stop"
+    chunk_delay: float = 0.0
 
     def describe(self) -> str:
         return f"reply({self.text!r})"
@@ -44,6 +46,7 @@ class ToolCalls:
 
     calls: tuple[ToolCall, ...]
     content: str | None = None
+    chunk_delay: float = 0.0
 
     def describe(self) -> str:
         parts = ", ".join(f"{c.name}({c.arguments})" for c in self.calls)
@@ -60,24 +63,36 @@ class Respond:
         return f"respond({getattr(self.fn, '__name__', repr(self.fn))})"
 
 
+RetryAfter: TypeAlias = float | str | datetime
+
+
 @dataclass(frozen=True)
 class RateLimited:
-    """HTTP 429 with `Retry-After` (seconds, fractions allowed) and OpenAI's error body."""
+    """HTTP 429 with the provider's error body and only the wait headers asked for.
 
-    retry_after: float | None = 0.01
+    `retry_after` is sent as `Retry-After` (seconds, fractions allowed, or an HTTP date: a string sent
+    verbatim or a datetime formatted as one); `retry_after_ms` as `retry-after-ms` (OpenAI's extension).
+    """
+
+    retry_after: RetryAfter | None = 0.01
     message: str = "Rate limit reached for requests. Please try again later."
+    retry_after_ms: float | None = None
 
     def describe(self) -> str:
-        return f"rate_limited(retry_after={self.retry_after!r})"
+        shown = [f"retry_after={self.retry_after!r}"] if self.retry_after is not None else []
+        if self.retry_after_ms is not None:
+            shown.append(f"retry_after_ms={self.retry_after_ms!r}")
+        return f"rate_limited({', '.join(shown)})"
 
 
 @dataclass(frozen=True)
 class ServerError:
-    """An HTTP 5xx (or any status) with OpenAI's error body."""
+    """An HTTP 5xx (or any status) with the provider's error body."""
 
     status: int = 500
     message: str = "The server had an error while processing your request."
-    retry_after: float | None = None
+    retry_after: RetryAfter | None = None
+    retry_after_ms: float | None = None
 
     def describe(self) -> str:
         return f"server_error(status={self.status})"
@@ -192,24 +207,37 @@ class Script:
             return list(self._items)
 
 
-def reply(text: str, *, finish_reason: str = "stop") -> Reply:
-    """The model answers with `text`."""
-    return Reply(text, finish_reason)
+def reply(text: str, *, finish_reason: str = "stop", chunk_delay: float = 0.0) -> Reply:
+    """The model answers with `text`; streamed, its chunks are `chunk_delay` seconds apart."""
+    return Reply(text, finish_reason, _delay(chunk_delay))
 
 
-def tool_call(name: str, /, **arguments: Any) -> ToolCalls:
-    """The model calls one tool with these keyword arguments (sent as JSON)."""
-    return ToolCalls((ToolCall(name, json.dumps(arguments)),))
+def tool_call(name: str, /, *, chunk_delay: float = 0.0, **arguments: Any) -> ToolCalls:
+    """The model calls one tool with these keyword arguments (sent as JSON).
+
+    Streamed, the chunks are `chunk_delay` seconds apart. (A tool argument that is itself called
+    `chunk_delay` is scripted with `tool_calls([("name", {"chunk_delay": ...})])`.)
+    """
+    return ToolCalls((ToolCall(name, json.dumps(arguments)),), chunk_delay=_delay(chunk_delay))
+
+
+def _delay(seconds: float) -> float:
+    if seconds < 0:
+        raise ValueError(f"chunk_delay must be 0 or more seconds, not {seconds!r}")
+    return float(seconds)
 
 
 ToolCallSpec: TypeAlias = ToolCall | ToolCalls | tuple[str, Mapping[str, Any] | str]
 
 
-def tool_calls(calls: Iterable[ToolCallSpec], *, content: str | None = None) -> ToolCalls:
+def tool_calls(
+    calls: Iterable[ToolCallSpec], *, content: str | None = None, chunk_delay: float = 0.0
+) -> ToolCalls:
     """The model calls several tools in parallel.
 
     Each entry is `tool_call(...)`, a `ToolCall`, or `(name, arguments)` where arguments is a dict or a
-    raw string (sent verbatim, so invalid JSON can be scripted too).
+    raw string (sent verbatim, so invalid JSON can be scripted too). Streamed, the chunks are
+    `chunk_delay` seconds apart.
     """
     flat: list[ToolCall] = []
     for spec in calls:
@@ -222,7 +250,7 @@ def tool_calls(calls: Iterable[ToolCallSpec], *, content: str | None = None) -> 
             flat.append(ToolCall(name, args if isinstance(args, str) else json.dumps(dict(args))))
     if not flat:
         raise ValueError("tool_calls() needs at least one call")
-    return ToolCalls(tuple(flat), content)
+    return ToolCalls(tuple(flat), content, _delay(chunk_delay))
 
 
 def respond(fn: Callable[[RecordedCall], ScriptItem]) -> Respond:
@@ -230,14 +258,33 @@ def respond(fn: Callable[[RecordedCall], ScriptItem]) -> Respond:
     return Respond(fn)
 
 
-def rate_limited(retry_after: float | None = 0.01) -> RateLimited:
-    """HTTP 429 with Retry-After; small by default so clients that honour it do not slow the suite."""
-    return RateLimited(retry_after)
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
 
 
-def server_error(status: int = 500, *, retry_after: float | None = None) -> ServerError:
-    """An HTTP 5xx with OpenAI's error body (and Retry-After if given: SDKs honour it on 5xx too)."""
-    return ServerError(status, retry_after=retry_after)
+NOT_GIVEN: Any = _NotGiven()
+
+
+def rate_limited(
+    retry_after: RetryAfter | None = NOT_GIVEN, *, retry_after_ms: float | None = None
+) -> RateLimited:
+    """HTTP 429 with only the wait headers asked for.
+
+    `retry_after` (seconds, or an HTTP date as a string or a datetime) is sent as `Retry-After`,
+    `retry_after_ms` as `retry-after-ms`. With neither, `Retry-After: 0.01`: small, so clients that honour
+    it do not slow the suite; `retry_after=None` sends no wait header at all.
+    """
+    if retry_after is NOT_GIVEN:
+        retry_after = 0.01 if retry_after_ms is None else None
+    return RateLimited(retry_after, retry_after_ms=retry_after_ms)
+
+
+def server_error(
+    status: int = 500, *, retry_after: RetryAfter | None = None, retry_after_ms: float | None = None
+) -> ServerError:
+    """An HTTP 5xx with the provider's error body (and the wait headers given: SDKs honour them on 5xx too)."""
+    return ServerError(status, retry_after=retry_after, retry_after_ms=retry_after_ms)
 
 
 def timeout() -> Hang:

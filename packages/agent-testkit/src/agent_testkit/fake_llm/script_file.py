@@ -5,9 +5,13 @@
     embedding_dimensions: 16     # optional
     script:
       - reply: "Hello!"
+      - reply: {text: "Slowly, word by word.", chunk_delay: 0.1}
       - tool_call: {name: create_task, arguments: {title: Write tests}}
       - tool_calls: [{name: a, arguments: {x: 1}}, {name: b, arguments: '{"raw": "json"}'}]
+      - tool_calls: {calls: [{name: a, arguments: {x: 1}}], chunk_delay: 0.1}
       - rate_limited: {retry_after: 0.5}
+      - rate_limited: {retry_after: "Wed, 21 Oct 2026 07:28:00 GMT"}
+      - rate_limited: {retry_after_ms: 500}
       - server_error: {status: 503}
       - timeout: {}
       - disconnect: {}
@@ -58,10 +62,17 @@ def parse_item(entry: Any) -> ScriptItem:
         raise ValueError(f"a script item is one mapping like {{reply: 'Hi'}}, not {entry!r}")
     ((kind, value),) = entry.items()
     if kind == "reply":
+        if isinstance(value, dict):
+            return items.reply(**value)
         return items.reply(str(value))
     if kind == "tool_call":
-        return items.tool_calls([_tool_call(value)])
+        return items.tool_calls([_tool_call(value)], chunk_delay=value.get("chunk_delay", 0.0))
     if kind == "tool_calls":
+        if isinstance(value, dict):
+            calls = [_tool_call(v) for v in value["calls"]]
+            return items.tool_calls(
+                calls, content=value.get("content"), chunk_delay=value.get("chunk_delay", 0.0)
+            )
         return items.tool_calls([_tool_call(v) for v in value], content=None)
     if kind == "cut_stream":
         options = dict(value or {})

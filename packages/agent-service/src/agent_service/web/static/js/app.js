@@ -1,0 +1,155 @@
+// The app's shell: who is signed in, the navigation, and which page a path shows.
+
+import { api, auth } from "./api.js";
+import { h, link, replace } from "./dom.js";
+import * as accountPages from "./pages/auth.js";
+import * as adminPages from "./pages/admin.js";
+import { chatPage } from "./pages/chat.js";
+import { conversationsPage } from "./pages/conversations.js";
+import { documentsPage } from "./pages/documents.js";
+import { projectsPage } from "./pages/projects.js";
+import { tasksPage } from "./pages/tasks.js";
+
+const PUBLIC = {
+  "/login": accountPages.loginPage,
+  "/register": accountPages.registerPage,
+  "/forgot-password": accountPages.forgotPasswordPage,
+  "/verify-email": accountPages.verifyEmailPage,
+  "/reset-password": accountPages.resetPasswordPage,
+};
+
+const SIGNED_IN = {
+  "/": chatPage,
+  "/chat": chatPage,
+  "/conversations": conversationsPage,
+  "/tasks": tasksPage,
+  "/projects": projectsPage,
+  "/documents": documentsPage,
+  "/admin/users": adminPages.usersPage,
+  "/admin/deliveries": adminPages.deliveriesPage,
+};
+
+const NAV = [
+  ["/chat", "Chat"],
+  ["/conversations", "Conversations"],
+  ["/tasks", "Tasks"],
+  ["/projects", "Projects"],
+  ["/documents", "Documents"],
+];
+const ADMIN_NAV = [
+  ["/admin/users", "Users"],
+  ["/admin/deliveries", "Deliveries"],
+];
+
+const state = { user: null, cleanup: null };
+
+/** Show a message under the top bar; `kind` is info, success or error. */
+export function flash(message, kind = "info") {
+  const box = document.getElementById("flash");
+  box.className = `flash flash-${kind}`;
+  replace(box, h("span", {}, message), h("button", {
+    class: "link-button", type: "button", "aria-label": "Dismiss", onclick: () => { box.hidden = true; },
+  }, "×"));
+  box.hidden = false;
+}
+
+function clearFlash() {
+  document.getElementById("flash").hidden = true;
+}
+
+/** Go to a path of the app without reloading the page. */
+export function navigate(path, { replaceState = false } = {}) {
+  if (replaceState) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  clearFlash();
+  render();
+}
+
+export function currentUser() {
+  return state.user;
+}
+
+/** After a sign-in: load the profile and go to the chat. */
+export async function signedIn(token) {
+  auth.signIn(token);
+  state.user = await api("/api/profile");
+  navigate("/chat");
+}
+
+function signOut(message) {
+  auth.signOut();
+  state.user = null;
+  navigate("/login", { replaceState: true });
+  if (message) flash(message, "info");
+}
+
+function renderNav() {
+  const nav = document.getElementById("nav");
+  const account = document.getElementById("account");
+  if (!state.user) {
+    replace(nav);
+    replace(account, link("/login", "Sign in"), link("/register", "Create account"));
+    return;
+  }
+  const items = state.user.is_admin ? [...NAV, ...ADMIN_NAV] : NAV;
+  const here = location.pathname === "/" ? "/chat" : location.pathname;
+  replace(nav, items.map(([path, label]) => {
+    const a = link(path, label);
+    if (path === here) a.setAttribute("aria-current", "page");
+    return a;
+  }));
+  replace(account,
+    h("span", { class: "who", title: state.user.email }, state.user.name || state.user.email),
+    h("button", { type: "button", class: "secondary small", onclick: () => signOut("You are signed out.") },
+      "Sign out"));
+}
+
+async function render() {
+  if (state.cleanup) state.cleanup();
+  state.cleanup = null;
+  const path = location.pathname;
+  const main = document.getElementById("main");
+  let page = PUBLIC[path];
+  if (!page) {
+    if (!state.user) {
+      signOut();
+      return;
+    }
+    page = SIGNED_IN[path] ?? chatPage;
+    if (path.startsWith("/admin/") && !state.user.is_admin) page = notAllowedPage;
+  }
+  renderNav();
+  replace(main);
+  main.className = `page page-${path.replace(/[^a-z]/g, "") || "chat"}`;
+  try {
+    state.cleanup = (await page(main)) ?? null;
+  } catch (error) {
+    replace(main, h("div", { class: "card error-box" }, error.message));
+  }
+}
+
+function notAllowedPage(main) {
+  replace(main, h("h1", {}, "Not allowed"), h("p", {}, "This page is for administrators."));
+}
+
+async function boot() {
+  document.addEventListener("click", (event) => {
+    const a = event.target.closest("a[data-link]");
+    if (!a || event.ctrlKey || event.metaKey || event.shiftKey || a.origin !== location.origin) return;
+    event.preventDefault();
+    navigate(a.pathname + a.search);
+  });
+  window.addEventListener("popstate", render);
+  window.addEventListener("app:signed-out", (event) =>
+    signOut(event.detail || "Your session ended; please sign in again."));
+  if (auth.token) {
+    try {
+      state.user = await api("/api/profile");
+    } catch {
+      auth.signOut();
+    }
+  }
+  render();
+}
+
+boot();

@@ -1,0 +1,186 @@
+// How a chat turn looks: message bubbles, tool-call cards with their results, approval cards.
+
+import { formatJson, h, replace } from "../dom.js";
+
+function bubble(role, text) {
+  return h("div", { class: `message message-${role}` },
+    h("div", { class: "message-role" }, role === "user" ? "You" : "Agent"),
+    h("div", { class: "message-text" }, text ?? ""));
+}
+
+function parseMaybeJson(text) {
+  if (typeof text !== "string") return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A tool call and, once it is there, its result. */
+class ToolCard {
+  constructor(name, args) {
+    this.status = h("span", { class: "badge badge-running" }, "running…");
+    this.result = h("div", { class: "tool-result" });
+    this.el = h("details", { class: "tool-card", open: true },
+      h("summary", {}, h("span", { class: "tool-icon", "aria-hidden": "true" }, "⚙"), " Tool ",
+        h("code", { class: "tool-name" }, name), " ", this.status),
+      h("div", { class: "tool-body" },
+        h("div", { class: "label" }, "Arguments"), h("pre", { class: "tool-arguments" }, formatJson(args ?? {})),
+        this.result));
+  }
+
+  finish(result, isError) {
+    this.el.classList.toggle("is-error", Boolean(isError));
+    this.status.className = `badge badge-${isError ? "failed" : "done"}`;
+    replace(this.status, isError ? "error" : "done");
+    replace(this.result, h("div", { class: "label" }, "Result"), h("pre", { class: "tool-output" }, formatJson(result)));
+  }
+}
+
+/** Past messages of a conversation, tool calls paired with their results. */
+export function renderHistory(log, messages) {
+  const cards = new Map();
+  for (const message of messages) {
+    if (message.role === "user") log.append(bubble("user", message.content));
+    if (message.role === "assistant") {
+      if (message.content) log.append(bubble("assistant", message.content));
+      for (const call of message.tool_calls ?? []) {
+        const card = new ToolCard(call.name, call.arguments);
+        card.el.open = false;
+        cards.set(call.id, card);
+        log.append(card.el);
+      }
+    }
+    if (message.role === "tool") cards.get(message.tool_call_id)?.finish(parseMaybeJson(message.content), message.is_error);
+  }
+  log.scrollTop = log.scrollHeight;
+}
+
+/** One turn being streamed: what the user said, then the agent's text, tool calls and questions. */
+export class TurnView {
+  static active = null;
+
+  constructor(log, { onDecide }) {
+    this.log = log;
+    this.onDecide = onDecide;
+    this.abort = new AbortController();
+    this.cards = new Map();
+    this.text = null;
+    this.lastText = null;
+    this.runId = null;
+    this.lastEventId = null;
+    this.ended = false;
+    this.waiting = false;
+    this.stopRequested = false;
+    TurnView.active = this;
+  }
+
+  add(el) {
+    this.log.append(el);
+    this.log.scrollTop = this.log.scrollHeight;
+    return el;
+  }
+
+  userMessage(text) {
+    this.add(bubble("user", text));
+    this.typing = this.add(h("div", { class: "typing", "aria-label": "The agent is working" }, h("span"), h("span"), h("span")));
+  }
+
+  dropTyping() {
+    this.typing?.remove();
+    this.typing = null;
+  }
+
+  delta(text) {
+    this.dropTyping();
+    if (!this.text) {
+      const el = bubble("assistant", "");
+      el.classList.add("is-streaming");
+      this.add(el);
+      this.text = el.querySelector(".message-text");
+      this.lastText = this.text;
+    }
+    this.text.append(text);
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  toolCall({ id, name, arguments: args }) {
+    this.dropTyping();
+    this.text = null; // text after the call goes below its card
+    const card = new ToolCard(name, args);
+    this.cards.set(id, card);
+    this.add(card.el);
+  }
+
+  toolResult({ id, name, result, is_error: isError }) {
+    let card = this.cards.get(id);
+    if (!card) {
+      card = new ToolCard(name, {});
+      this.add(card.el);
+    }
+    card.finish(result, isError);
+  }
+
+  requiresAction(toolCalls) {
+    this.dropTyping();
+    this.waiting = true;
+    this.text = null;
+    const decisions = new Map();
+    const card = h("section", { class: "approval-card", role: "group", "aria-label": "Approval needed" },
+      h("div", { class: "approval-title" }, "The agent asks before it runs:"));
+    for (const call of toolCalls) {
+      const id = call.id ?? call.tool_call_id;
+      const reason = h("input", { type: "text", class: "reason", placeholder: "Reason (optional, sent on deny)" });
+      const buttons = h("div", { class: "approval-actions" });
+      const decide = async (approve) => {
+        decisions.set(id, { tool_call_id: id, approve, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}) });
+        for (const b of buttons.querySelectorAll("button")) b.disabled = true;
+        replace(buttons, h("span", { class: `badge badge-${approve ? "done" : "failed"}` }, approve ? "approved" : "denied"));
+        if (decisions.size === toolCalls.length) {
+          card.classList.add("is-decided");
+          const sent = await this.onDecide([...decisions.values()]);
+          if (sent === false) card.classList.remove("is-decided");
+        }
+      };
+      buttons.append(
+        h("button", { type: "button", class: "small approve", onclick: () => decide(true) }, "Approve"),
+        h("button", { type: "button", class: "small danger deny", onclick: () => decide(false) }, "Deny"));
+      card.append(h("div", { class: "approval-call" },
+        h("code", {}, call.name ?? "tool"), h("pre", {}, formatJson(call.arguments ?? {})), reason, buttons));
+    }
+    this.add(card);
+  }
+
+  completed({ response, usage }) {
+    this.ended = true;
+    this.dropTyping();
+    if (!this.lastText && response) this.delta(response);
+    this.lastText?.parentElement.classList.remove("is-streaming");
+    if (usage?.total_tokens) this.note(`${usage.total_tokens} tokens`);
+  }
+
+  runEnded(status) {
+    this.dropTyping();
+    if (status !== "completed") this.note(`Run ${status}.`);
+    this.ended = true;
+  }
+
+  error(detail) {
+    this.ended = true;
+    this.dropTyping();
+    this.add(h("div", { class: "error-box", role: "alert" }, detail));
+  }
+
+  note(text) {
+    this.add(h("div", { class: "turn-note" }, text));
+  }
+
+  settle() {
+    this.dropTyping();
+    for (const el of this.log.querySelectorAll(".is-streaming")) el.classList.remove("is-streaming");
+    if (!this.ended) this.note(this.stopRequested ? "Stopped." : "The answer ended early.");
+    this.ended = true;
+    if (TurnView.active === this) TurnView.active = null;
+  }
+}

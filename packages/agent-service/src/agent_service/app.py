@@ -31,6 +31,7 @@ from agent_service.settings import Settings
 from agent_service.tasks.router import router as tasks_router
 from agent_service.users import bootstrap
 from agent_service.users.router import router as users_router
+from agent_service.web.router import router as web_router
 
 logger = logging.getLogger("agent_service.app")
 
@@ -83,4 +84,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(documents_router)
     app.include_router(github_router)
+    app.include_router(web_router)  # the pages at / (last: API routes win)
     return app

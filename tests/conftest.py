@@ -47,13 +47,54 @@ def isolated_database_url() -> Iterator[str]:
         yield url
 
 
+STORAGE_BACKENDS = ["local", "s3"]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto's server mode) on 127.0.0.1, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def storage_backend() -> str:
+    """`local` (a folder under DATA_DIR), or `s3` with TEST_STORAGE=s3; storage-heavy test
+    modules override this fixture with `params=STORAGE_BACKENDS` to run on both."""
+    return os.environ.get("TEST_STORAGE", "local")
+
+
+@pytest.fixture
+def storage_url(storage_backend: str, request: pytest.FixtureRequest) -> str | None:
+    """The test app's STORAGE_URL: None (local), or a fresh bucket on the moto server."""
+    if storage_backend == "local":
+        return None
+    import uuid
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"test-{uuid.uuid4().hex[:16]}"
+    httpx.put(f"{endpoint}/{bucket}", timeout=10).raise_for_status()
+    return (
+        f"s3://{bucket}/files?endpoint={endpoint}&region=us-east-1&allow_http=true"
+        "&access_key_id=test&secret_access_key=test"
+    )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, storage_url: str | None) -> Settings:
     """Settings of a test app: its own data and mail folders, cheap argon2, no .env file."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
         database_url=database_url,
+        storage_url=storage_url,
         data_dir=tmp_path / "data",
         mail_dir=tmp_path / "mail",
         jwt_secret=TEST_JWT_SECRET,
@@ -220,6 +261,26 @@ def upload_file(client: httpx.AsyncClient) -> UploadFile:
         return await client.post("/api/documents", files=files, headers=user.headers)
 
     return upload
+
+
+StoredFiles = Callable[[], Awaitable[list[str]]]
+
+
+@pytest.fixture
+def stored_files(settings: Settings) -> StoredFiles:
+    """The names of the files the app stored: every file under DATA_DIR but the database (so a
+    staged leftover counts too), or every object in the test's bucket."""
+
+    async def names() -> list[str]:
+        if settings.storage_url:
+            from agent_service.storage import build_storage
+
+            keys = await build_storage(settings).keys()
+            return sorted(key.rsplit("/", 1)[-1] for key in keys)
+        files = settings.data_dir.rglob("*")
+        return sorted(p.name for p in files if p.is_file() and p.suffix != ".db")
+
+    return names
 
 
 WaitProcessed = Callable[..., Awaitable[dict[str, Any]]]

@@ -15,6 +15,8 @@ from agent_testkit import aiter_sse
 from tests.conftest import (
     JOB_RUNNERS,
     LONG_PDF_PAGES,
+    STORAGE_BACKENDS,
+    StoredFiles,
     UploadFile,
     WaitProcessed,
     long_pdf,
@@ -23,6 +25,11 @@ from tests.conftest import (
 from tests.factories import TestUser
 
 pytestmark = pytest.mark.usefixtures("job_worker")
+
+
+@pytest.fixture(params=STORAGE_BACKENDS)
+def storage_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(params=JOB_RUNNERS)
@@ -173,7 +180,7 @@ async def test_list_get_and_delete(
     upload_file: UploadFile,
     wait_processed: WaitProcessed,
     user: TestUser,
-    settings: Settings,
+    stored_files: StoredFiles,
 ) -> None:
     first = await process(upload_file, wait_processed, user, "pdflatex-4-pages.pdf")
     second = await process(upload_file, wait_processed, user, "habibi.pdf")
@@ -190,8 +197,7 @@ async def test_list_get_and_delete(
     async with app.state.sessionmaker() as session:
         left = await search_passages(session, "meaning text Hello", user_id=user.id, limit=50)
     assert {str(p.document_id) for p in left} <= {second["id"]}
-    stored = sorted(p.name for p in (settings.data_dir / "documents").iterdir())
-    assert stored == [second["id"].replace("-", "")]
+    assert await stored_files() == [second["id"].replace("-", "")]
 
 
 async def test_another_user_gets_404_on_everything(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,12 +12,24 @@ from fastapi import FastAPI
 from starlette.types import Message
 
 from agent_service.settings import Settings
-from tests.conftest import UploadFile, WaitProcessed, make_text_pdf, use_fast_jobs
+from tests.conftest import (
+    STORAGE_BACKENDS,
+    StoredFiles,
+    UploadFile,
+    WaitProcessed,
+    make_text_pdf,
+    use_fast_jobs,
+)
 from tests.factories import TestUser
 
 LIMIT = 256 * 1024
 CHUNK = 64 * 1024
 BOUNDARY = "agent-test-boundary"
+
+
+@pytest.fixture(params=STORAGE_BACKENDS)
+def storage_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
@@ -76,12 +87,12 @@ def multipart_headers(user: TestUser, **extra: str) -> dict[str, str]:
     return {**user.headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **extra}
 
 
-def stored_files(settings: Settings) -> list[Path]:
-    return [p for p in settings.data_dir.rglob("*") if p.is_file() and p.suffix != ".db"]
-
-
 async def test_a_pdf_is_accepted_for_processing(
-    upload_file: UploadFile, wait_processed: WaitProcessed, user: TestUser, settings: Settings
+    upload_file: UploadFile,
+    wait_processed: WaitProcessed,
+    user: TestUser,
+    settings: Settings,
+    stored_files: StoredFiles,
 ) -> None:
     r = await upload_file(user, "pdflatex-4-pages.pdf")
 
@@ -93,7 +104,7 @@ async def test_a_pdf_is_accepted_for_processing(
     assert (body["filename"], body["content_type"]) == ("pdflatex-4-pages.pdf", "application/pdf")
     assert body["size_bytes"] == 24607 and body["progress"] == 0.0
     # stored under the data directory, named by id: the client's name never reaches the disk
-    assert [p.name for p in stored_files(settings)] == [body["id"].replace("-", "")]
+    assert await stored_files() == [body["id"].replace("-", "")]
     assert (await wait_processed(user, body["id"]))["status"] == "ready"
 
 
@@ -110,7 +121,7 @@ async def test_an_upload_just_under_the_limit_is_accepted(
 
 
 async def test_an_upload_over_the_limit_is_refused_as_soon_as_it_crosses_it(
-    client: httpx.AsyncClient, user: TestUser, settings: Settings
+    client: httpx.AsyncClient, user: TestUser, settings: Settings, stored_files: StoredFiles
 ) -> None:
     """No Content-Length (chunked): the server counts while reading and stops at the limit."""
     body = CountingBody(60 * LIMIT)  # 15 MiB offered
@@ -123,7 +134,7 @@ async def test_an_upload_over_the_limit_is_refused_as_soon_as_it_crosses_it(
     # what the server pulled: the limit plus at most the chunk that crossed it, not the body
     assert body.sent <= LIMIT + len(body.head) + CHUNK
     assert body.sent < body.total / 10
-    assert stored_files(settings) == []  # the partial file is gone
+    assert await stored_files() == []  # the partial file is gone
     # and the connection closes, so the server does not read (and drop) the rest either
     assert r.headers["connection"] == "close"
 
@@ -178,6 +189,7 @@ async def test_a_disguised_file_is_refused_from_its_bytes(
     client: httpx.AsyncClient,
     user: TestUser,
     settings: Settings,
+    stored_files: StoredFiles,
 ) -> None:
     content, what = EXECUTABLES[kind]
     r = await upload_file(user, content, filename="quarterly-report.pdf")
@@ -188,7 +200,7 @@ async def test_a_disguised_file_is_refused_from_its_bytes(
     assert "PDF" in r.json()["detail"]
     listed = await client.get("/api/documents", headers=user.headers)
     assert listed.json() == []
-    assert stored_files(settings) == []
+    assert await stored_files() == []
 
 
 async def test_an_executable_is_refused_before_the_rest_is_read(
@@ -285,7 +297,7 @@ async def test_the_filename_is_sanitised(
 
 
 async def test_malformed_requests_are_refused_with_a_reason(
-    client: httpx.AsyncClient, user: TestUser, settings: Settings
+    client: httpx.AsyncClient, user: TestUser, settings: Settings, stored_files: StoredFiles
 ) -> None:
     r = await client.post("/api/documents", json={"file": "x"}, headers=user.headers)
     assert (r.status_code, r.json()["error"]) == (415, "multipart_required")
@@ -306,7 +318,7 @@ async def test_malformed_requests_are_refused_with_a_reason(
         "/api/documents", content=truncated.encode(), headers=multipart_headers(user)
     )
     assert (r.status_code, r.json()["error"]) == (400, "malformed_upload")
-    assert stored_files(settings) == []
+    assert await stored_files() == []
 
 
 async def test_a_generated_pdf_round_trips(
@@ -322,7 +334,11 @@ async def test_a_generated_pdf_round_trips(
 
 
 async def test_an_upload_cut_short_by_the_client_leaves_nothing_behind(
-    app: FastAPI, client: httpx.AsyncClient, user: TestUser, settings: Settings
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    settings: Settings,
+    stored_files: StoredFiles,
 ) -> None:
     body = CountingBody(LIMIT)
     messages: list[Message] = [
@@ -355,5 +371,5 @@ async def test_an_upload_cut_short_by_the_client_leaves_nothing_behind(
     await app(scope, receive, send)
 
     assert sent[0]["status"] == 400
-    assert stored_files(settings) == []
+    assert await stored_files() == []
     assert (await client.get("/api/documents", headers=user.headers)).json() == []

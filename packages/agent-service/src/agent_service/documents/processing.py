@@ -23,6 +23,7 @@ from agent_service.documents.models import Document, DocumentChunk, DocumentStat
 from agent_service.documents.sniff import DocumentKind
 from agent_service.documents.textsearch import search_form
 from agent_service.jobs.registry import JobContext, JobHandler, Payload
+from agent_service.storage import ObjectNotFound, build_storage
 
 BATCH_MAX_PAGES = 16
 BATCH_MAX_SECONDS = 0.5
@@ -77,12 +78,20 @@ async def _process(context: JobContext, document_id: uuid.UUID) -> None:
     if resume is None:
         return  # deleted, or already finished by an earlier attempt
     kind, start_page, ordinal = resume
-    path = service.stored_path(context.settings, document_id)
-    if not path.exists():
-        raise DocumentUnreadable("The uploaded file is missing from the data directory.")
-    source = await anyio.to_thread.run_sync(open_source, path, kind)
+    storage = build_storage(context.settings)
+    try:
+        async with storage.local_copy(service.storage_key(document_id)) as path:
+            source = await anyio.to_thread.run_sync(open_source, path, kind)
+            await _index(context, document_id, source, start_page, ordinal)
+    except ObjectNotFound as exc:
+        raise DocumentUnreadable("The uploaded file is missing from storage.") from exc
+
+
+async def _index(
+    context: JobContext, document_id: uuid.UUID, source: Source, page: int, ordinal: int
+) -> None:
+    """Store the pages from `page` on, batch by batch, then mark the document ready."""
     embedder = embedder_for(context.settings, context.llm)
-    page = start_page
     while page < source.page_count:
         batch, page_after = await anyio.to_thread.run_sync(read_batch, source, page)
         stored = await _store(
@@ -92,7 +101,7 @@ async def _process(context: JobContext, document_id: uuid.UUID) -> None:
             return
         ordinal += len(batch)
         page = page_after
-    await _finish(context, document_id, kind, source.page_count)
+    await _finish(context, document_id, source.page_count)
 
 
 async def _prepare(
@@ -147,15 +156,13 @@ async def _store(
     return True
 
 
-async def _finish(
-    context: JobContext, document_id: uuid.UUID, kind: DocumentKind, page_count: int
-) -> None:
+async def _finish(context: JobContext, document_id: uuid.UUID, page_count: int) -> None:
     async with context.sessionmaker() as session:
         document = await session.get(Document, document_id, with_for_update=True)
         if document is None or document.status != DocumentStatus.PROCESSING:
             return
         if document.chunk_count == 0:
-            raise no_text(kind, page_count)
+            raise no_text(DocumentKind(document.content_type), page_count)
         document.status = DocumentStatus.READY
         document.progress = 1.0
         document.processed_at = utcnow()

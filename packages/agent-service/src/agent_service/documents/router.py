@@ -25,6 +25,7 @@ from agent_service.documents.upload import receive_upload
 from agent_service.jobs.dependencies import JobQueueDep
 from agent_service.pagination import PAGINATED, PageDep
 from agent_service.sse import sse_response
+from agent_service.storage.dependencies import StorageDep
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
@@ -61,18 +62,20 @@ async def upload_document(
     session: SessionDep,
     settings: SettingsDep,
     queue: JobQueueDep,
+    storage: StorageDep,
 ) -> DocumentAccepted:
     """Upload a PDF, text, Markdown or DOCX file (multipart `file`); it is processed in the background."""
     user_id = user.id
     await session.commit()  # no transaction held open while the body streams in
+    document_id = uuid.uuid4()
     upload = await receive_upload(
         request.headers.get("content-type", ""),
         request.headers.get("content-length"),
         request.stream(),
-        staging_dir=service.staging_dir(settings),
+        storage=storage,
+        key=service.storage_key(document_id),
         max_bytes=settings.max_upload_bytes,
     )
-    document_id = uuid.uuid4()
     try:
         document, job = await service.create_document(
             session, settings, document_id=document_id, user_id=user_id, upload=upload
@@ -80,7 +83,7 @@ async def upload_document(
         await session.commit()
     except BaseException:
         await session.rollback()
-        await service.discard_upload(settings, upload, document_id)
+        await service.remove_file(storage, document_id)
         raise
     await queue.submit(job.id)
     response.headers["Location"] = f"/api/documents/{document.id}"
@@ -108,13 +111,13 @@ async def get_document(document: OwnedDocument) -> DocumentPublic:
 
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_document(
-    document: OwnedDocument, session: SessionDep, settings: SettingsDep
+    document: OwnedDocument, session: SessionDep, storage: StorageDep
 ) -> Response:
     """Delete a document, its index and its stored file."""
     document_id = document.id
     await service.delete_document(session, document)
     await session.commit()
-    await service.remove_file(settings, document_id)
+    await service.remove_file(storage, document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

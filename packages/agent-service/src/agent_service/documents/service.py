@@ -1,13 +1,11 @@
-"""Document rules: owner-only access, where files live, and the job that processes each upload."""
+"""Document rules: owner-only access, the key of each stored file, and the job that processes it."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator, Sequence
-from pathlib import Path
 
-import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,27 +13,19 @@ from agent_service.documents import retrieval
 from agent_service.documents.exceptions import ChunkNotFound, DocumentNotFound
 from agent_service.documents.models import Document, DocumentChunk, DocumentStatus
 from agent_service.documents.schemas import ChunkPublic, PassageHit, ProgressEvent
-from agent_service.documents.upload import StagedUpload, move_into_place
+from agent_service.documents.upload import ReceivedUpload
 from agent_service.jobs import service as jobs
 from agent_service.jobs.models import Job
 from agent_service.settings import Settings
+from agent_service.storage import ObjectStorage
 
 PROCESS_DOCUMENT_KIND = "process_document"
 PROGRESS_POLL_S = 0.25
 
 
-def staging_dir(settings: Settings) -> Path:
-    """Where uploads are written while they arrive (same filesystem as `documents_dir`)."""
-    return settings.data_dir / "uploads"
-
-
-def documents_dir(settings: Settings) -> Path:
-    return settings.data_dir / "documents"
-
-
-def stored_path(settings: Settings, document_id: uuid.UUID) -> Path:
-    """A stored file is named by its document's id: the client's filename never touches disk."""
-    return documents_dir(settings) / document_id.hex
+def storage_key(document_id: uuid.UUID) -> str:
+    """A stored file is named by its document's id: the client's filename never reaches storage."""
+    return f"documents/{document_id.hex}"
 
 
 async def create_document(
@@ -44,11 +34,12 @@ async def create_document(
     *,
     document_id: uuid.UUID,
     user_id: uuid.UUID,
-    upload: StagedUpload,
+    upload: ReceivedUpload,
 ) -> tuple[Document, Job]:
-    """The document row, its file moved into place and its processing job, in one transaction.
+    """The document row and its processing job, in one transaction (the file is already stored
+    under `storage_key(document_id)`).
 
-    The caller commits, then submits the job; if anything fails it calls `discard_upload`.
+    The caller commits, then submits the job; if anything fails it calls `remove_file`.
     """
     document = Document(
         id=document_id,
@@ -66,20 +57,12 @@ async def create_document(
         {"document_id": str(document.id)},
         max_attempts=settings.job_max_attempts,
     )
-    await anyio.to_thread.run_sync(move_into_place, upload.path, stored_path(settings, document.id))
     return document, job
 
 
-async def remove_file(settings: Settings, document_id: uuid.UUID) -> None:
-    await anyio.to_thread.run_sync(
-        lambda: stored_path(settings, document_id).unlink(missing_ok=True)
-    )
-
-
-async def discard_upload(settings: Settings, upload: StagedUpload, document_id: uuid.UUID) -> None:
-    """Undo `create_document` whose transaction failed: no file left behind, staged or moved."""
-    await anyio.to_thread.run_sync(lambda: upload.path.unlink(missing_ok=True))
-    await remove_file(settings, document_id)
+async def remove_file(storage: ObjectStorage, document_id: uuid.UUID) -> None:
+    """Delete a document's stored file (after its row is gone, or when its row never was)."""
+    await storage.delete(storage_key(document_id))
 
 
 async def get_document(

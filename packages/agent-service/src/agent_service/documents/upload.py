@@ -1,22 +1,19 @@
-"""Receiving an upload: the raw request stream parsed as it arrives and written to disk.
+"""Receiving an upload: the raw request stream parsed as it arrives and written to storage.
 
 Starlette's form parser would spool the whole body before the route runs; here the route reads the
 ASGI stream itself, so the size limit is enforced while reading (413 as soon as the file crosses it,
 the rest of the body never read), the type is sniffed from the first bytes (415 just as early), and
 memory stays bounded by one network chunk plus a small write buffer, whatever the file's size.
+The bytes go to the storage backend (a local folder or an object store) as they are parsed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO
 
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
@@ -31,6 +28,7 @@ from agent_service.documents.exceptions import (
     UnsupportedFileType,
 )
 from agent_service.documents.sniff import SNIFF_BYTES, DocumentKind, Refused, confirm_docx, sniff
+from agent_service.storage import ObjectStorage
 
 FILE_FIELD = b"file"
 MULTIPART_ALLOWANCE = 64 * 1024  # boundaries and part headers around the file
@@ -41,10 +39,9 @@ _WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
 
 
 @dataclass(frozen=True)
-class StagedUpload:
-    """A received file, complete on disk under the staging directory."""
+class ReceivedUpload:
+    """A received file, complete in storage under the key it was given."""
 
-    path: Path
     filename: str
     kind: DocumentKind
     size: int
@@ -156,14 +153,15 @@ async def receive_upload(
     content_length: str | None,
     stream: AsyncIterator[bytes],
     *,
-    staging_dir: Path,
+    storage: ObjectStorage,
+    key: str,
     max_bytes: int,
-) -> StagedUpload:
-    """Parse a multipart body from `stream`, writing its `file` part under `staging_dir`.
+) -> ReceivedUpload:
+    """Parse a multipart body from `stream`, storing its `file` part under `key` as it arrives.
 
     Raises 413 `file_too_large`, 415 `unsupported_file_type`/`multipart_required`, 400
-    `empty_file`/`malformed_upload`, or 422 when there is no `file` part; nothing is left on disk
-    then.
+    `empty_file`/`malformed_upload`, or 422 when there is no `file` part; nothing is left in
+    storage then.
     """
     media_type, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
@@ -173,34 +171,39 @@ async def receive_upload(
     if declared is not None and declared > max_bytes + MULTIPART_ALLOWANCE:
         raise FileTooLarge(max_bytes)  # the client told us: no need to read a byte
     receiver = _Receiver(max_bytes)
-    path = staging_dir / f"{uuid.uuid4().hex}.part"
     try:
-        out = await _read_body(stream, receiver, boundary, path)
-        await anyio.to_thread.run_sync(out.close)
+        await storage.put(key, _file_chunks(stream, receiver, boundary))
         if receiver.kind is DocumentKind.DOCX:
-            try:
-                await anyio.to_thread.run_sync(confirm_docx, path)
-            except Refused as exc:
-                raise UnsupportedFileType(str(exc)) from exc
+            await _confirm_docx(storage, key)
     except ClientDisconnect as exc:  # nobody to answer; not a server error either
-        await anyio.to_thread.run_sync(_unlink, path)
+        await storage.delete(key)
         raise MalformedUpload("the client went away before the upload ended") from exc
     except BaseException:
-        await anyio.to_thread.run_sync(_unlink, path)
+        await storage.delete(key)
         raise
     assert receiver.kind is not None
-    return StagedUpload(
-        path, receiver.filename, receiver.kind, receiver.size, receiver.digest.hexdigest()
+    return ReceivedUpload(
+        receiver.filename, receiver.kind, receiver.size, receiver.digest.hexdigest()
     )
 
 
-async def _read_body(
-    stream: AsyncIterator[bytes], receiver: _Receiver, boundary: bytes, path: Path
-) -> IO[bytes]:
-    """Feed the parser to the end of the body (so the connection can be reused), writing the
-    file as it comes; the open file is returned, and closed on any error."""
+async def _confirm_docx(storage: ObjectStorage, key: str) -> None:
+    async with storage.local_copy(key) as path:
+        try:
+            await anyio.to_thread.run_sync(confirm_docx, path)
+        except Refused as exc:
+            raise UnsupportedFileType(str(exc)) from exc
+
+
+async def _file_chunks(
+    stream: AsyncIterator[bytes], receiver: _Receiver, boundary: bytes
+) -> AsyncIterator[bytes]:
+    """The `file` part's bytes, in writes of up to about 1 MiB, as the body is parsed.
+
+    The parser reads to the end of the body (so the connection can be reused); its errors (size,
+    type, shape) are raised from here, before the chunk that crossed a limit is handed on.
+    """
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
-    out: IO[bytes] | None = None
     epilogue = 0
     try:
         async for chunk in stream:
@@ -213,42 +216,24 @@ async def _read_body(
                 parser.write(chunk)
             except MultipartParseError as exc:
                 raise MalformedUpload(str(exc).rstrip(".")) from exc
-            if len(receiver.pending) >= WRITE_BUFFER_BYTES or receiver.file_ended:
-                out = await _flush(receiver, path, out)
+            full = len(receiver.pending) >= WRITE_BUFFER_BYTES
+            if receiver.pending and (full or receiver.file_ended):
+                yield _take(receiver)
         if not receiver.ended:
             raise MalformedUpload("the body ended before the closing boundary")
         if not receiver.file_seen:
             raise _missing_file()
-        out = await _flush(receiver, path, out)
-        assert out is not None
-        return out
-    except BaseException:
-        if out is not None:
-            await anyio.to_thread.run_sync(out.close)
-        raise
+        if receiver.pending:
+            yield _take(receiver)
     finally:
         if (aclose := getattr(stream, "aclose", None)) is not None:
             await aclose()  # a stream left mid-way is closed now, not by the garbage collector
 
 
-async def _flush(receiver: _Receiver, path: Path, out: IO[bytes] | None) -> IO[bytes] | None:
-    if not receiver.pending and out is not None:
-        return out
+def _take(receiver: _Receiver) -> bytes:
     data = bytes(receiver.pending)
     receiver.pending.clear()
-    if out is None:
-        out = await anyio.to_thread.run_sync(_open_new, path)
-    await anyio.to_thread.run_sync(out.write, data)
-    return out
-
-
-def _open_new(path: Path) -> IO[bytes]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("xb")
-
-
-def _unlink(path: Path) -> None:
-    path.unlink(missing_ok=True)
+    return data
 
 
 def _missing_file() -> Exception:
@@ -257,9 +242,3 @@ def _missing_file() -> Exception:
     return RequestValidationError(
         [{"loc": ("body", "file"), "msg": "Field required", "type": "missing"}]
     )
-
-
-def move_into_place(source: Path, target: Path) -> None:
-    """Move a staged file into place (atomic on one filesystem); blocking: run in a thread."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(source, target)

@@ -18,6 +18,19 @@ if TYPE_CHECKING:
 KEEP_CALLS = 200  # the fake records every call; a long demo keeps only the newest
 
 
+def demo_answer(call: RecordedCall) -> ScriptItem:
+    """The kit script item for one call: what `decide` answers, as a reply or tool calls.
+
+    Pass it to the kit's `respond()` (tests do, with the in-process fake) to get the demo model.
+    """
+    from agent_testkit.fake_llm import script as items
+
+    decided = decide(call.request)
+    if isinstance(decided, Say):
+        return items.reply(decided.text)
+    return items.tool_calls(decided.calls, content=decided.text)
+
+
 def start_demo_llm() -> FakeLLMServer:
     """The demo model on a free loopback port: every chat completion is answered by `decide`."""
     from agent_testkit import FakeLLMServer
@@ -26,10 +39,7 @@ def start_demo_llm() -> FakeLLMServer:
     def answer(call: RecordedCall) -> ScriptItem:
         if len(server.calls) > 2 * KEEP_CALLS:
             del server.calls[:-KEEP_CALLS]
-        decided = decide(call.request)
-        if isinstance(decided, Say):
-            return items.reply(decided.text)
-        return items.tool_calls(decided.calls, content=decided.text)
+        return demo_answer(call)
 
     server = FakeLLMServer(strict=False, default=items.respond(answer))
     return server.start()

@@ -1,5 +1,5 @@
 // Building the page from data: every string becomes a text node or an attribute, never markup.
-// (The Content-Security-Policy's Trusted Types make `innerHTML = string` throw anyway.)
+// (The Content-Security-Policy requires Trusted Types: assigning a markup string throws anyway.)
 
 /** h("p", {class: "note"}, "text", child): an element with attributes, listeners and children. */
 export function h(tag, props = {}, ...children) {

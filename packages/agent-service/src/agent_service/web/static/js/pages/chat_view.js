@@ -102,6 +102,8 @@ export class TurnView {
       this.lastText = this.text;
     }
     this.text.append(text);
+    const message = this.text.parentElement;
+    message.dataset.deltas = String(Number(message.dataset.deltas ?? 0) + 1);
     this.log.scrollTop = this.log.scrollHeight;
   }
 

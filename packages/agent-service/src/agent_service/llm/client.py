@@ -4,6 +4,11 @@ The SDK's own retries are off (`max_retries=0`): we retry here so that what a cl
 sees is exactly DESIGN.md's table, and so the wait between attempts goes through `sleep`, which
 tests replace to never really sleep.
 
+One deadline (`LLM_DEADLINE_S`) bounds a call with all its retries: each attempt gets what is
+left of it (and at most `LLM_TIMEOUT_S`), and no wait is started that would end past it, so a hung
+provider costs a client the deadline, not `LLM_TIMEOUT_S` times the attempts. A stream's deadline
+bounds opening it; once chunks flow, each read is bounded by the timeout its attempt was given.
+
 Requests go through the SDK's documented `post()` rather than `chat.completions.create()`: our
 messages are already in the wire format, and `create()` re-walks every message against the SDK's
 TypedDicts, a cost that grows with the history (measured: 3.6 ms a call at 20 messages, 16 ms
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +56,7 @@ from agent_service.settings import Settings
 logger = logging.getLogger("agent_service.llm")
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 8.0
@@ -67,6 +74,21 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
+class Deadline:
+    """The time left for one model call and its retries, read from a monotonic `clock`."""
+
+    def __init__(self, limit_s: float, clock: Clock) -> None:
+        self.limit_s = limit_s
+        self._clock = clock
+        self._started = clock()
+
+    def elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def remaining(self) -> float:
+        return max(0.0, self.limit_s - self.elapsed())
+
+
 @dataclass(frozen=True)
 class _Failure:
     """How one failed attempt is handled: retried or not, after which wait, and the error if not."""
@@ -80,11 +102,17 @@ class LLMClient:
     """Chat completions (whole or streamed) against any OpenAI-compatible base URL."""
 
     def __init__(
-        self, settings: Settings, http_client: httpx.AsyncClient, *, sleep: Sleep = asyncio.sleep
+        self,
+        settings: Settings,
+        http_client: httpx.AsyncClient,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
     ) -> None:
-        # Base URL and key make the client; model, timeout and retries are read on every call.
+        # Base URL and key make the client; model, timeouts and retries are read on every call.
         self.settings = settings
         self.sleep = sleep  # the wait between attempts: the seam tests use to never sleep
+        self.clock = clock  # what the deadline is measured with
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
         self._openai: AsyncOpenAI | None = None
         if key:
@@ -122,12 +150,15 @@ class LLMClient:
         if response_format is not None:
             request["response_format"] = response_format
 
-        async def attempt() -> ChatCompletion:
+        async def attempt(timeout_s: float) -> ChatCompletion:
             return await sdk.post(
-                "/chat/completions", cast_to=ChatCompletion, body=request, options=self._options()
+                "/chat/completions",
+                cast_to=ChatCompletion,
+                body=request,
+                options=self._options(timeout_s),
             )
 
-        response = await self._with_retries(attempt)
+        response, _ = await self._with_retries(attempt)
         try:
             return completion_from_openai(response)
         except NotACompletion as exc:
@@ -147,17 +178,17 @@ class LLMClient:
             "stream_options": {"include_usage": True},
         }
 
-        async def attempt() -> openai.AsyncStream[ChatCompletionChunk]:
+        async def attempt(timeout_s: float) -> openai.AsyncStream[ChatCompletionChunk]:
             return await sdk.post(
                 "/chat/completions",
                 cast_to=ChatCompletion,
                 body=request,
-                options=self._options(),
+                options=self._options(timeout_s),
                 stream=True,
                 stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
 
-        stream = await self._with_retries(attempt)
+        stream, deadline = await self._with_retries(attempt)
         assembler = CompletionAssembler()
         async with stream:
             try:
@@ -166,7 +197,7 @@ class LLMClient:
                         yield TextDelta(text)
                 completion = assembler.completion()
             except (openai.OpenAIError, httpx.HTTPError, ValueError) as exc:
-                failure = self._classify(exc)
+                failure = self._classify(exc, deadline)
                 if failure is None:
                     raise
                 error = failure.make_error(1)
@@ -174,8 +205,8 @@ class LLMClient:
                 raise error from exc
         yield completion
 
-    def _options(self) -> RequestOptions:
-        return {"timeout": self.settings.llm_timeout_s, "security": {"bearer_auth": True}}
+    def _options(self, timeout_s: float) -> RequestOptions:
+        return {"timeout": timeout_s, "security": {"bearer_auth": True}}
 
     def _request(
         self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
@@ -188,21 +219,27 @@ class LLMClient:
             request["tools"] = [tool.to_openai() for tool in tools]
         return request
 
-    async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def _with_retries(self, attempt: Callable[[float], Awaitable[T]]) -> tuple[T, Deadline]:
+        """`attempt(timeout_s)` until it succeeds, the failure is final, or the deadline is near."""
+        deadline = Deadline(self.settings.llm_deadline_s, self.clock)
         attempts = 1
         while True:
+            timeout_s = min(self.settings.llm_timeout_s, deadline.remaining())
             try:
-                return await attempt()
-            except (openai.OpenAIError, httpx.HTTPError, ValueError) as exc:
-                failure = self._classify(exc)
+                # The SDK's timeout bounds each read; this bounds the whole attempt (a trickle).
+                async with asyncio.timeout(timeout_s):
+                    return await attempt(timeout_s), deadline
+            except (openai.OpenAIError, httpx.HTTPError, ValueError, TimeoutError) as exc:
+                failure = self._classify(exc, deadline)
                 if failure is None:
                     raise
                 error = exc
-            wait = failure.wait_s if failure.wait_s is not None else _backoff(attempts)
+            wait = failure.wait_s if failure.wait_s is not None else backoff_s(attempts)
             if (
                 not failure.retry
                 or attempts > self.settings.llm_max_retries
                 or wait > self.settings.llm_retry_max_wait_s
+                or wait >= deadline.remaining()
             ):
                 final = failure.make_error(attempts)
                 logger.warning(
@@ -219,11 +256,12 @@ class LLMClient:
             await self.sleep(wait)
             attempts += 1
 
-    def _classify(self, exc: Exception) -> _Failure | None:
+    def _classify(self, exc: Exception, deadline: Deadline) -> _Failure | None:
         """Our answer to one failed attempt; None for an exception that is a bug, not the provider."""
-        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
             return _Failure(
-                lambda n: LLMTimeout(self.settings.llm_timeout_s, attempts=n), retry=True
+                lambda n: LLMTimeout(deadline.elapsed(), attempts=n, deadline_s=deadline.limit_s),
+                retry=True,
             )
         if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
             return _Failure(lambda n: LLMUnavailable("the connection failed", attempts=n), True)
@@ -242,7 +280,7 @@ def _status_failure(exc: openai.APIStatusError) -> _Failure:
     if status == 429 and exc.code != "insufficient_quota":
         wait = retry_after_s(exc.response.headers)
         return _Failure(
-            lambda n: LLMRateLimited(wait if wait is not None else _backoff(n), attempts=n),
+            lambda n: LLMRateLimited(wait if wait is not None else backoff_s(n), attempts=n),
             retry=True,
             wait_s=wait,
         )
@@ -283,10 +321,11 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _backoff(attempts: int) -> float:
-    """Exponential backoff with jitter, as the SDK does when the provider names no wait."""
+def backoff_s(attempts: int, *, jitter: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter, as the SDK does when the provider names no wait:
+    0.5, 1, 2, 4, 8, 8... seconds after attempt 1, 2, 3..., each cut by up to a quarter."""
     base = min(BACKOFF_START_S * 2.0 ** (attempts - 1), BACKOFF_MAX_S)
-    return base * (1 - 0.25 * random.random())  # noqa: S311 - jitter, not a secret
+    return base * (1 - 0.25 * jitter())
 
 
 def _shorten(text: str) -> str:

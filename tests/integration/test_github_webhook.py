@@ -37,10 +37,18 @@ async def deliver(
 
 
 @pytest.mark.usefixtures("webhook_settings")
-async def test_ping_is_accepted(client: httpx.AsyncClient) -> None:
-    r = await deliver(client, "ping", "ping")
+async def test_ping_is_accepted_and_done_at_once(
+    client: httpx.AsyncClient, admin: TestUser
+) -> None:
+    r = await deliver(client, "ping", "ping", delivery_id="ping-1")
     assert r.status_code == 200
     assert r.json() == {"status": "accepted"}
+    [delivery] = (
+        await client.get("/api/integrations/github/deliveries", headers=admin.headers)
+    ).json()
+    assert (delivery["delivery_id"], delivery["event"]) == ("ping-1", "ping")
+    assert delivery["status"] == "done" and delivery["finished_at"] is not None
+    assert delivery["error"] is None and delivery["triage"] is None
 
 
 @pytest.mark.usefixtures("webhook_settings")
@@ -53,11 +61,15 @@ async def test_ping_is_accepted(client: httpx.AsyncClient) -> None:
     ],
 )
 async def test_events_we_do_not_act_on_are_ignored(
-    client: httpx.AsyncClient, name: str, event: str
+    client: httpx.AsyncClient, admin: TestUser, name: str, event: str
 ) -> None:
     r = await deliver(client, name, event)
     assert r.status_code == 200
     assert r.json() == {"status": "ignored"}
+    [delivery] = (
+        await client.get("/api/integrations/github/deliveries", headers=admin.headers)
+    ).json()
+    assert delivery["status"] == "ignored" and delivery["finished_at"] is not None
 
 
 @pytest.mark.usefixtures("webhook_settings")

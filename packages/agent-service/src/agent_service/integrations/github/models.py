@@ -13,10 +13,11 @@ from agent_service.db import Base, IdMixin, TimestampMixin, UTCDateTime
 
 
 class DeliveryStatus(StrEnum):
-    ACCEPTED = "accepted"  # answered, nothing to do (ping)
+    """Every delivery ends `done`, `ignored` or `failed`, with `finished_at` set."""
+
+    QUEUED = "queued"  # a triage job is waiting or running
+    DONE = "done"  # triaged, or nothing was asked of us (a ping)
     IGNORED = "ignored"  # an event or repository we don't act on
-    QUEUED = "queued"  # a triage job is waiting
-    DONE = "done"
     FAILED = "failed"
 
 

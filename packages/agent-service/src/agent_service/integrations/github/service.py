@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.db import utcnow
 from agent_service.integrations.github.jobs import KIND as TRIAGE_JOB
 from agent_service.integrations.github.models import DeliveryStatus, GitHubDelivery
 from agent_service.jobs import service as jobs
@@ -31,9 +32,9 @@ def _issue_number(payload: dict[str, Any]) -> int | None:
 
 
 def classify(event: str, payload: dict[str, Any], settings: Settings) -> DeliveryStatus:
-    """What a delivery asks of us: nothing (ping), nothing we do (ignored), or a triage."""
+    """What a delivery asks of us: nothing (a ping: done at once), nothing we do, or a triage."""
     if event == "ping":
-        return DeliveryStatus.ACCEPTED
+        return DeliveryStatus.DONE
     if event != "issues" or payload.get("action") not in TRIAGED_ACTIONS:
         return DeliveryStatus.IGNORED
     repository = _repository(payload)
@@ -56,14 +57,17 @@ async def record_delivery(
     """The new delivery and its triage job (if any), committed together; None when this
     delivery id was already recorded. The caller submits the job after this returns."""
     action = payload.get("action")
+    status = classify(event, payload, settings)
     delivery = GitHubDelivery(
         delivery_id=delivery_id,
         event=event,
         action=action if isinstance(action, str) else None,
         repository=_repository(payload),
         issue_number=_issue_number(payload),
-        status=classify(event, payload, settings),
+        status=status,
         payload=payload,
+        # one with no job to wait for is final as it is recorded
+        finished_at=None if status == DeliveryStatus.QUEUED else utcnow(),
     )
     session.add(delivery)
     job = None

@@ -6,9 +6,10 @@ import logging
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from tests.factories import TestUser
+from tests.live_server import serving
 
 
 async def test_unknown_route_is_404_envelope(client: httpx.AsyncClient) -> None:
@@ -77,3 +78,40 @@ async def test_openapi_declares_bearer_auth(client: httpx.AsyncClient) -> None:
     schemes = spec["components"]["securitySchemes"]
     assert any(s.get("type") == "oauth2" for s in schemes.values())
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_a_500_leaves_the_keep_alive_connection_usable(app: FastAPI) -> None:
+    """Against a real uvicorn: one client, one connection, a 500 then a 200 on it."""
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    @app.get("/peer")
+    async def peer(request: Request) -> dict[str, int]:
+        assert request.client is not None
+        return {"port": request.client.port}
+
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with (
+        serving(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10) as client,
+    ):
+        before = (await client.get("/peer")).json()["port"]
+        r = await client.get("/boom")
+        assert r.status_code == 500
+        assert r.json()["error"] == "internal_error"
+        assert r.headers.get("connection") != "close"
+        after = await client.get("/peer")
+    assert after.status_code == 200
+    assert after.json()["port"] == before  # the same TCP connection
+
+
+async def test_405_allow_lists_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    r = await client.request("OPTIONS", "/api/conversations")
+    assert r.status_code == 405
+    assert r.json()["error"] == "method_not_allowed"
+    allowed = set(r.headers["allow"].split(", "))
+    assert {"GET", "POST"} <= allowed
+    r = await client.request("PATCH", "/api/users/x")
+    assert {"GET", "PUT", "DELETE"} <= set(r.headers["allow"].split(", "))

@@ -12,21 +12,27 @@ from sqlalchemy.exc import SQLAlchemyError
 from agent_service import __version__
 from agent_service.admin.router import router as admin_router
 from agent_service.agents.router import router as agents_router
+from agent_service.api_docs import API_DESCRIPTION, install_offline_docs
 from agent_service.auth.router import router as auth_router
 from agent_service.conversations.router import router as conversations_router
 from agent_service.db import create_engine, create_sessionmaker
 from agent_service.documents.middleware import CloseConnectionOnUnreadBody
 from agent_service.documents.router import router as documents_router
 from agent_service.errors import install_error_handlers
+from agent_service.idempotency.middleware import IdempotencyMiddleware
 from agent_service.integrations.github.router import router as github_router
 from agent_service.jobs.queue import build_job_queue
 from agent_service.jobs.registry import JobContext
+from agent_service.limits import RequestBodyLimit
 from agent_service.llm.client import LLMClient, build_http_client
 from agent_service.mail.service import build_mailer
 from agent_service.observability import RequestIdMiddleware
 from agent_service.ops.metrics import MetricsMiddleware
 from agent_service.ops.router import router as ops_router
 from agent_service.projects.router import router as projects_router
+from agent_service.quotas.router import router as quotas_router
+from agent_service.runs.executor import start_executor
+from agent_service.runs.router import router as runs_router
 from agent_service.settings import Settings
 from agent_service.tasks.router import router as tasks_router
 from agent_service.users import bootstrap
@@ -57,9 +63,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         JobContext(settings, app.state.sessionmaker, app.state.llm)
     )
     await app.state.job_queue.start()
+    app.state.runs = await start_executor(settings, app.state.sessionmaker, app.state.llm)
     try:
         yield
     finally:
+        await app.state.runs.stop()  # runs still working end `interrupted`, histories repaired
         await app.state.job_queue.stop()
         await llm_http.aclose()
         await engine.dispose()
@@ -70,11 +78,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Agent service",
         version=__version__,
-        description="Tool-calling agents, conversations, documents and GitHub triage over HTTP.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_offline_docs
+        redoc_url=None,
     )
+    install_offline_docs(app)
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)  # inside the body limit: repeats are read limited
+    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_json_bytes)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(CloseConnectionOnUnreadBody)  # a refused upload is not read on
@@ -82,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (tasks_router, projects_router, conversations_router, agents_router):
         app.include_router(router)
+    app.include_router(runs_router)
+    app.include_router(quotas_router)
     app.include_router(documents_router)
     app.include_router(github_router)
     app.include_router(web_router)  # the pages at / (last: API routes win)

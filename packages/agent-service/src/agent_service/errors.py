@@ -26,6 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("agent_service.errors")
 
@@ -78,6 +80,16 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
+class RequestTooLarge(PayloadTooLarge):
+    code = "request_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            f"The request body is larger than {max_bytes} bytes; send a smaller one "
+            "(files go to POST /api/documents)."
+        )
+
+
 class UnsupportedMediaType(AppError):
     status_code = 415
     code = "unsupported_media_type"
@@ -122,16 +134,36 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.body(), exc.headers)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, "http_error")
+    headers = exc.headers
     if exc.status_code == 404:
         detail = "No such route or resource."
     elif exc.status_code == 405:
-        detail = "This method is not allowed on this route."
+        allowed = allowed_methods(request)
+        detail = f"This method is not allowed on this route; use {allowed}."
+        headers = {**(headers or {}), "Allow": allowed}
     else:
         detail = str(exc.detail)
-    return error_response(exc.status_code, {"error": code, "detail": detail}, exc.headers)
+    return error_response(exc.status_code, {"error": code, "detail": detail}, headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers (Starlette's Allow names one route's)."""
+    allowed = []
+    for method in _METHODS:
+        probe = {**_probe_scope(request.scope), "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+def _probe_scope(scope: Scope) -> Scope:
+    return {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", "")}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -180,9 +212,43 @@ async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, body, {"X-Request-ID": request_id} if request_id else None)
 
 
+class UnhandledErrors:
+    """Renders an unexpected exception as the 500 envelope on a connection that stays open.
+
+    Starlette's `ServerErrorMiddleware` (where an `Exception` handler would go) re-raises after
+    answering, and uvicorn then closes the connection: a keep-alive client saw a reset after a 500.
+    Here the exception ends with the answer, as any other error does.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # too late for a status: let the server end the broken response
+                raise
+            response = await _unhandled_error(Request(scope, receive), exc)
+            del response.headers["x-request-id"]  # RequestIdMiddleware, outside, adds it
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """One handler per family, found by class hierarchy."""
+    """One handler per family, found by class hierarchy; the unexpected ones by `UnhandledErrors`
+    (innermost middleware), and by Starlette's last resort if a middleware itself fails."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled_error)
+    app.add_middleware(UnhandledErrors)

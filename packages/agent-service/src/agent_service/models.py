@@ -4,9 +4,11 @@ from agent_service.auth.models import EmailToken
 from agent_service.conversations.models import Conversation, Message
 from agent_service.db import Base
 from agent_service.documents.models import Document, DocumentChunk
+from agent_service.idempotency.models import IdempotencyKey
 from agent_service.integrations.github.models import GitHubDelivery
 from agent_service.jobs.models import Job
 from agent_service.projects.models import Project
+from agent_service.quotas.models import TokenUsage
 from agent_service.tasks.models import Task
 from agent_service.users.models import User
 
@@ -17,9 +19,11 @@ __all__ = [
     "DocumentChunk",
     "EmailToken",
     "GitHubDelivery",
+    "IdempotencyKey",
     "Job",
     "Message",
     "Project",
     "Task",
+    "TokenUsage",
     "User",
 ]

@@ -1,0 +1,297 @@
+"""`Idempotency-Key` on the POSTs that create a run or a resource, as a pure ASGI middleware.
+
+The first request with a (user, key) claims it with an insert, runs as usual, and stores what it
+answered: status, headers and body of a JSON reply, or the run id (`X-Run-Id`) of a stream. A
+later request with the same key and the same method, path and body gets that answer again with
+`Idempotent-Replayed: true` (a stream replays the same run's events from the start); with another
+body it gets 422 `idempotency_key_reused`. A request that arrives while the first is still
+working waits for it, up to `wait_s`, then gets 409 `idempotency_key_in_use` with Retry-After.
+
+Not a dependency: it must see the whole response, and routers stay untouched. The user comes
+from the bearer token; a request without a valid one passes through, so the route answers 401.
+Answers that a retry should not get again (5xx, 408, 409, 425, 429) release the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent_service.auth.tokens import decode_access_token
+from agent_service.errors import AppError, error_response
+from agent_service.idempotency import service
+from agent_service.idempotency.exceptions import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+)
+from agent_service.idempotency.models import IdempotencyKey
+from agent_service.settings import Settings
+
+HEADER = b"idempotency-key"
+REPLAYED = (b"idempotent-replayed", b"true")
+# The POSTs that create a run or a resource.
+COVERED_PATHS = re.compile(
+    r"^/api/(agent/chat|agents/[^/]+/chat)(/stream)?$"
+    r"|^/api/(tasks|projects|documents|conversations|users)$"
+)
+_VALID_KEY = re.compile(rb"^[\x21-\x7e]{1,255}$")
+NOT_STORED = frozenset({408, 409, 425, 429})
+MAX_STORED_BODY = 1024 * 1024
+# Headers not replayed: recomputed for the replay, or not ours to repeat.
+_DROPPED = frozenset({b"content-length", b"date", b"server", b"set-cookie", b"x-request-id"})
+SWEEP_EVERY_S = 300.0
+_POLL_S = (0.02, 0.05, 0.1, 0.2)
+
+
+class IdempotencyMiddleware:
+    """Replays the first answer to a repeated `Idempotency-Key` (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, *, wait_s: float = 30.0) -> None:
+        self.app = app
+        self.wait_s = wait_s
+        self._next_sweep = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _idempotency_key(scope)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not _VALID_KEY.match(key):
+            await _answer_error(InvalidIdempotencyKey(), scope, receive, send)
+            return
+        state = scope["app"].state
+        user_id = _user_of(scope, state.settings)
+        if user_id is None:  # the route answers 401
+            await self.app(scope, receive, send)
+            return
+        request = _Keyed(self, scope, receive, send, state.sessionmaker, user_id, key.decode())
+        await request.handle()
+
+    async def sweep_now_and_then(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_EVERY_S
+            await service.sweep_expired_keys(sessionmaker)
+
+
+@dataclass
+class _Keyed:
+    """One POST with a key: the first of its kind, or a repeat."""
+
+    middleware: IdempotencyMiddleware
+    scope: Scope
+    receive: Receive
+    send: Send
+    sessionmaker: async_sessionmaker[AsyncSession]
+    user_id: uuid.UUID
+    key: str
+    hasher: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        target = f"{self.scope['method']} {self.scope['path']}?{self.scope['query_string']!r}\n"
+        self.hasher = hashlib.sha256(target.encode())
+
+    async def handle(self) -> None:
+        await self.middleware.sweep_now_and_then(self.sessionmaker)
+        row_id = await service.claim_key(self.sessionmaker, self.user_id, self.key)
+        if row_id is not None:
+            await _First(self, row_id).run(self.receive)
+            return
+        body = await self._read_own_body()
+        if body is None:
+            return  # the client went away
+        await self._repeat(body)
+
+    async def _read_own_body(self) -> bytes | None:
+        """The repeat's body, hashed (and kept while small enough to run it if the first fails)."""
+        kept: bytearray | None = bytearray()
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            self.hasher.update(chunk)
+            if kept is not None:
+                kept.extend(chunk)
+                if len(kept) > MAX_STORED_BODY:
+                    kept = None
+            if not message.get("more_body", False):
+                return bytes(kept) if kept is not None else b""
+
+    async def _repeat(self, body: bytes) -> None:
+        deadline = time.monotonic() + self.middleware.wait_s
+        for attempt in range(10_000):
+            row = await service.find_key(self.sessionmaker, self.user_id, self.key)
+            if row is None:  # the first request failed and let the key go: try to be first
+                row_id = await service.claim_key(self.sessionmaker, self.user_id, self.key)
+                if row_id is not None:
+                    await _First(self, row_id).run(_replay_body(body))
+                    return
+            elif row.completed:
+                await self._answer_with(row)
+                return
+            if time.monotonic() >= deadline:
+                break
+            await anyio.sleep(_POLL_S[min(attempt, len(_POLL_S) - 1)])
+        await _answer_error(IdempotencyKeyInUse(self.key), self.scope, self.receive, self.send)
+
+    async def _answer_with(self, row: IdempotencyKey) -> None:
+        if row.request_hash != self.hasher.hexdigest():
+            error = IdempotencyKeyReused(self.key)
+            await _answer_error(error, self.scope, self.receive, self.send)
+        elif row.run_id is not None:
+            await _replay_run(row.run_id, self.scope, self.receive, self.send)
+        else:
+            headers = [*row.replay_headers(), REPLAYED]
+            body = row.response_body or b""
+            headers.append((b"content-length", str(len(body)).encode()))
+            start = {"type": "http.response.start", "status": row.response_status}
+            await self.send({**start, "headers": headers})
+            await self.send({"type": "http.response.body", "body": body})
+
+
+class _First:
+    """The request that claimed the key: runs the app, then stores or releases its answer."""
+
+    def __init__(self, keyed: _Keyed, row_id: uuid.UUID) -> None:
+        self.keyed = keyed
+        self.row_id = row_id
+        self.body_read = False
+        self.status = 0
+        self.headers: list[list[str]] = []
+        self.body = bytearray()
+        self.too_big = False
+        self.stored = False
+
+    async def run(self, receive: Receive) -> None:
+        async def hashing_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                self.keyed.hasher.update(message.get("body", b""))
+                self.body_read = not message.get("more_body", False)
+            return message
+
+        try:
+            await self.keyed.middleware.app(self.keyed.scope, hashing_receive, self._send)
+        except BaseException:
+            if not self.stored:
+                await service.release_key(self.keyed.sessionmaker, self.row_id)
+            raise
+        if self.stored:
+            return
+        if self._storable():
+            await self._store(bytes(self.body), run_id=None)
+        else:
+            await service.release_key(self.keyed.sessionmaker, self.row_id)
+
+    async def _send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            raw = message.get("headers", [])
+            self.headers = [
+                [n.decode("latin-1"), v.decode("latin-1")] for n, v in raw if n not in _DROPPED
+            ]
+            run_id = _stream_run_id(raw)
+            if run_id is not None and self.status == 200 and self.body_read:
+                await self._store(None, run_id=run_id)  # a repeat may follow the run at once
+        elif message["type"] == "http.response.body" and not self.stored:
+            self.body.extend(message.get("body", b""))
+            if len(self.body) > MAX_STORED_BODY:
+                self.too_big = True
+                self.body.clear()
+        await self.keyed.send(message)
+
+    def _storable(self) -> bool:
+        ok = 200 <= self.status < 500 and self.status not in NOT_STORED
+        return ok and self.body_read and not self.too_big
+
+    async def _store(self, body: bytes | None, *, run_id: uuid.UUID | None) -> None:
+        await service.complete_key(
+            self.keyed.sessionmaker,
+            self.row_id,
+            request_hash=self.keyed.hasher.hexdigest(),
+            status=self.status,
+            headers=self.headers,
+            body=body,
+            run_id=run_id,
+        )
+        self.stored = True
+
+
+def _idempotency_key(scope: Scope) -> bytes | None:
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    if not COVERED_PATHS.match(scope["path"]):
+        return None
+    for name, value in scope["headers"]:
+        if name == HEADER:
+            return cast(bytes, value).strip()
+    return None
+
+
+def _user_of(scope: Scope, settings: Settings) -> uuid.UUID | None:
+    """The user a valid bearer token names (revocation is the route's business), or None."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+            claims = decode_access_token(
+                token.strip(), secret=settings.jwt_secret.get_secret_value()
+            )
+            try:
+                return uuid.UUID(str(claims["sub"])) if claims else None
+            except ValueError:
+                return None
+    return None
+
+
+def _stream_run_id(headers: list[tuple[bytes, bytes]]) -> uuid.UUID | None:
+    """The run of an SSE reply (its `X-Run-Id`), or None for anything else."""
+    found = dict(headers)
+    if not found.get(b"content-type", b"").startswith(b"text/event-stream"):
+        return None
+    try:
+        return uuid.UUID(found.get(b"x-run-id", b"").decode("latin-1"))
+    except ValueError:
+        return None
+
+
+def _replay_body(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await anyio.sleep_forever()  # a disconnect never comes: the body was read already
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def _replay_run(run_id: uuid.UUID, scope: Scope, receive: Receive, send: Send) -> None:
+    """The first request's stream again: its run's events from the start, then live."""
+    from agent_service.runs.stream import run_event_stream  # runs import agents: no cycle at start
+
+    async def marked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), REPLAYED]}
+        await send(message)
+
+    executor = scope["app"].state.runs
+    await run_event_stream(executor, run_id)(scope, receive, marked)
+
+
+async def _answer_error(error: AppError, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(error.status_code, error.body(), error.headers)
+    await response(scope, receive, send)
+

@@ -1,0 +1,1 @@
+"""Per-user daily token quotas: usage counted per UTC day, new runs refused past the quota."""

@@ -71,6 +71,19 @@ def run(
     record: Annotated[
         bool, typer.Option(help="With --model live: record each case's cassette.")
     ] = False,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Run each case this many times; scores are means.")
+    ] = 1,
+    variation: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Scripted: the chance an epoch's final reply comes out vague "
+            "(default 0.1 with --epochs > 1, else 0: exact).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the variation and the intervals.")] = 0,
     gate: Annotated[bool, typer.Option(help="Exit 1 when a score regressed.")] = True,
     verbose: Annotated[
         bool, typer.Option(help="Show the service's warnings while cases run.")
@@ -97,6 +110,9 @@ def run(
         select=tuple(case or ()),
         record=record,
         live=_live_endpoint() if mode == ModelMode.LIVE else None,
+        epochs=epochs,
+        variation=(0.1 if epochs > 1 else 0.0) if variation is None else variation,
+        seed=seed,
     )
     service_logs = logging.getLogger("agent_service")
     level = service_logs.level

@@ -10,10 +10,16 @@
 The judge of `llm_judge` graders uses the same side: the case's `judge` script, the cassette, or the
 live model. Cassettes answer from the newest one active whatever the URL, so replaying and recording
 run one case at a time.
+
+With `--epochs N` each case runs N times. Live, every epoch asks the model again; replayed, every
+epoch replays the same cassette; scripted, a seeded `Variation` makes some epochs' final replies
+vague, so the statistics of repeated runs can be exercised offline.
 """
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +29,14 @@ import httpx
 
 from agent_service.evals.sandbox import LLMEndpoint
 from agent_testkit.cassettes import Cassette, CassetteError, load_cassette, use_cassette
-from agent_testkit.evals import Case, LLMJudge, PlaceholderError, script_items
+from agent_testkit.evals import (
+    JUDGE_SYSTEM_PROMPT,
+    Case,
+    LLMJudge,
+    PlaceholderError,
+    script_items,
+    vary_script,
+)
 from agent_testkit.fake_llm import FakeLLM
 from agent_testkit.fake_llm.interception import Interception, install, uninstall
 
@@ -40,6 +53,31 @@ class ModelMode(StrEnum):
     SCRIPTED = "scripted"
     REPLAY = "replay"
     LIVE = "live"
+
+
+@dataclass(frozen=True)
+class Variation:
+    """The scripted model's variation for one attempt: the chance its final reply comes out vague,
+    and the seed (run seed, case, epoch) that decides it."""
+
+    rate: float = 0.0
+    seed: str = ""
+
+    def apply(self, entries: tuple[Any, ...]) -> list[Any]:
+        if not self.rate:
+            return list(entries)
+        return vary_script(entries, random.Random(self.seed), self.rate)  # noqa: S311 - not secret
+
+
+def judge_description(mode: ModelMode, live: LLMEndpoint | None) -> dict[str, str]:
+    """What the report says about the judge of `llm_judge` graders: its model and its prompt."""
+    if mode is ModelMode.SCRIPTED:
+        model = "fake-judge (scripted verdicts from each case's `judge:`)"
+    elif mode is ModelMode.REPLAY:
+        model = "the model recorded in each case's cassette"
+    else:
+        model = live.model if live is not None else "the configured LLM_MODEL"
+    return {"model": model, "system_prompt": JUDGE_SYSTEM_PROMPT}
 
 
 class ModelSide:
@@ -82,9 +120,15 @@ class ScriptedSide(ModelSide):
     offline = True
 
     def __init__(
-        self, case: Case, slot: int, *, judge_client: httpx.AsyncClient | None = None
+        self,
+        case: Case,
+        slot: int,
+        *,
+        judge_client: httpx.AsyncClient | None = None,
+        variation: Variation | None = None,
     ) -> None:
         self.case = case
+        self.variation = variation or Variation()
         self.endpoint = scripted_endpoint(slot)
         self.fake = FakeLLM(base_url=self.endpoint.base_url)
         self.judge_fake = FakeLLM(base_url=f"http://judge-{slot}.fake-llm.test/v1")
@@ -98,7 +142,7 @@ class ScriptedSide(ModelSide):
 
     def prepare(self, variables: dict[str, str]) -> list[str]:
         try:
-            self.fake.script(*script_items(self.case.script, variables))
+            self.fake.script(*script_items(self.variation.apply(self.case.script), variables))
             self.judge_fake.script(*script_items(self.case.judge, variables))
         except (PlaceholderError, ValueError, KeyError, TypeError) as exc:
             return [f"the case's script cannot be built: {exc}"]
@@ -212,11 +256,12 @@ def model_side(
     live: LLMEndpoint | None = None,
     record: bool = False,
     judge_client: httpx.AsyncClient | None = None,
+    variation: Variation | None = None,
 ) -> ModelSide:
     """The side for `case`, running in slot `slot` (0 .. concurrency - 1)."""
     cassette = cassette_dir / (case.cassette or f"{case.id}.yaml")
     if mode is ModelMode.SCRIPTED:
-        return ScriptedSide(case, slot, judge_client=judge_client)
+        return ScriptedSide(case, slot, judge_client=judge_client, variation=variation)
     if mode is ModelMode.REPLAY:
         return CassetteSide(cassette, judge_client=judge_client)
     if live is None:

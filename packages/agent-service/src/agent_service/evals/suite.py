@@ -16,7 +16,14 @@ from pathlib import Path
 import httpx
 
 from agent_service.evals.conversation import converse
-from agent_service.evals.model_side import ModelMode, ModelSide, model_side, shared_endpoint
+from agent_service.evals.model_side import (
+    ModelMode,
+    ModelSide,
+    Variation,
+    judge_description,
+    model_side,
+    shared_endpoint,
+)
 from agent_service.evals.sandbox import CaseApp, LLMEndpoint, Sandbox
 from agent_service.evals.workspace import SetupError, apply_setup, register_user
 from agent_testkit.evals import (
@@ -48,6 +55,9 @@ class EvalOptions:
     select: tuple[str, ...] = ()  # case ids or tags, shell-style patterns
     record: bool = False
     live: LLMEndpoint | None = None
+    epochs: int = 1  # each case this many times; scores are means over them
+    variation: float = 0.0  # scripted only: chance an epoch's final reply comes out vague
+    seed: int = 0  # of the scripted variation and of the bootstrap intervals
 
 
 def select_cases(cases: Sequence[Case], patterns: Sequence[str]) -> list[Case]:
@@ -78,7 +88,7 @@ async def run_suite(
     baseline = load_baseline(options.baseline)
     started_at, started = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
     if on_start is not None:
-        on_start(len(cases))
+        on_start(len(cases) * options.epochs)
     with tempfile.TemporaryDirectory(prefix="agent-evals-") as folder:
         sandbox = Sandbox(Path(folder))
         await asyncio.to_thread(sandbox.migrate)
@@ -91,6 +101,10 @@ async def run_suite(
         started_at=started_at,
         duration_s=time.perf_counter() - started,
         selection=list(options.select),
+        epochs=options.epochs,
+        variation=options.variation if options.model is ModelMode.SCRIPTED else 0.0,
+        seed=options.seed,
+        judge=judge_description(options.model, options.live),
     )
 
 
@@ -117,7 +131,7 @@ async def _run_all(
                     apps[slot].app.state.llm.sleep = _no_wait  # the app's seam for retry waits
         numbers = {case.id: n for n, case in enumerate(cases)}
 
-        async def run_one(case: Case) -> CaseResult:
+        async def run_one(case: Case, epoch: int) -> CaseResult:
             slot = await free.get()
             try:
                 side = model_side(
@@ -128,18 +142,22 @@ async def _run_all(
                     live=options.live,
                     record=options.record,
                     judge_client=judge_client,
+                    variation=Variation(options.variation, f"{options.seed}:{case.id}:{epoch}"),
                 )
                 if slot in apps:
                     async with side:
                         return await run_case(case, side, apps[slot], options.root)
-                async with side, sandbox.case_app(slots + numbers[case.id], side.endpoint) as env:
+                app_number = slots + numbers[case.id] + epoch * len(cases)
+                async with side, sandbox.case_app(app_number, side.endpoint) as env:
                     if side.offline:
                         env.app.state.llm.sleep = _no_wait
                     return await run_case(case, side, env, options.root)
             finally:
                 free.put_nowait(slot)
 
-        return await run_cases(cases, run_one, concurrency=slots, on_result=on_result)
+        return await run_cases(
+            cases, run_one, concurrency=slots, epochs=options.epochs, on_result=on_result
+        )
 
 
 async def run_case(case: Case, side: ModelSide, env: CaseApp, root: Path) -> CaseResult:
@@ -165,6 +183,7 @@ async def run_case(case: Case, side: ModelSide, env: CaseApp, root: Path) -> Cas
         duration_s=time.perf_counter() - started,
         transcript=transcript.to_json(),
         description=case.description,
+        known_weakness=case.known_weakness,
     )
 
 

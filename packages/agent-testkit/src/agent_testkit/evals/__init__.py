@@ -39,8 +39,24 @@ from agent_testkit.evals.reports import (
     write_results,
 )
 from agent_testkit.evals.runner import run_cases
-from agent_testkit.evals.scoring import CaseResult, Scores, aggregate, case_score, grade_case
-from agent_testkit.evals.scripts import PlaceholderError, script_items, substitute
+from agent_testkit.evals.scoring import (
+    CaseOutcome,
+    CaseResult,
+    Scores,
+    aggregate,
+    case_outcomes,
+    case_score,
+    grade_case,
+)
+from agent_testkit.evals.scripts import PlaceholderError, script_items, substitute, vary_script
+from agent_testkit.evals.stats import (
+    Difference,
+    Interval,
+    bootstrap_interval,
+    minimum_detectable_effect,
+    paired_difference,
+    unpaired_difference,
+)
 from agent_testkit.evals.transcript import ToolCallRecord, Transcript, Turn, Usage
 
 __all__ = [
@@ -52,8 +68,10 @@ __all__ = [
     "Case",
     "CaseChange",
     "CaseFormatError",
+    "CaseOutcome",
     "CaseResult",
     "Check",
+    "Difference",
     "EvalRun",
     "Expectation",
     "GateReport",
@@ -61,6 +79,7 @@ __all__ = [
     "Grader",
     "GraderResult",
     "GraderSpecError",
+    "Interval",
     "JudgeError",
     "JudgeVerdict",
     "LLMJudge",
@@ -72,7 +91,9 @@ __all__ = [
     "Usage",
     "Verdict",
     "aggregate",
+    "bootstrap_interval",
     "build_grader",
+    "case_outcomes",
     "case_score",
     "changed_cases",
     "compare",
@@ -82,13 +103,17 @@ __all__ = [
     "load_cases",
     "load_results",
     "matches",
+    "minimum_detectable_effect",
     "mismatch",
+    "paired_difference",
     "parse_verdict",
     "register",
     "render_html",
     "run_cases",
     "script_items",
     "substitute",
+    "unpaired_difference",
+    "vary_script",
     "write_html",
     "write_junit",
     "write_results",

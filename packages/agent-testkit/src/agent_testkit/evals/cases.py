@@ -15,6 +15,7 @@ apply to each case (tags add up). A case:
     script: [...]                            # the model's side, for --model scripted
     judge: [...]                             # the judge's side, for --model scripted
     cassette: cassettes/x.yaml               # for --model replay (default: <id>.yaml in the cassette dir)
+    known_weakness: why it loses points      # expected to score low; reports show it as such
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CASE_KEYS = {
     "script",
     "judge",
     "cassette",
+    "known_weakness",
 }
 DEFAULT_KEYS = {"agent", "tags", "setup"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -78,6 +80,7 @@ class Case:
     cassette: str | None = None
     description: str = ""
     source: str = ""
+    known_weakness: str = ""
 
     def uses_judge(self) -> bool:
         return any(e.kind == "llm_judge" for e in self.expect)
@@ -154,6 +157,7 @@ def parse_case(entry: Any, defaults: Mapping[str, Any], source: str) -> Case:
         cassette=entry.get("cassette"),
         description=str(entry.get("description", "")).strip(),
         source=source,
+        known_weakness=str(entry.get("known_weakness") or "").strip(),
     )
 
 

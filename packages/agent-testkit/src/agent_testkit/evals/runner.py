@@ -1,5 +1,6 @@
-"""Run cases concurrently, each through a function the app under test provides, and give the results
-back in a fixed order (by case id) whatever order they finished in."""
+"""Run cases concurrently, each through a function the app under test provides, `epochs` times
+each, and give the results back in a fixed order (by case id, then epoch) whatever order they
+finished in. Every attempt is kept: scores average them per case."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from agent_testkit.evals.cases import Case
 from agent_testkit.evals.scoring import CaseResult
 
-RunCase = Callable[[Case], Awaitable[CaseResult]]
+RunCase = Callable[[Case, int], Awaitable[CaseResult]]  # (case, epoch) -> its result
 
 
 def crashed(case: Case, exc: BaseException, duration_s: float = 0.0) -> CaseResult:
@@ -23,6 +24,7 @@ def crashed(case: Case, exc: BaseException, duration_s: float = 0.0) -> CaseResu
         problems=[f"the run crashed: {exc!r}"],
         duration_s=duration_s,
         description=case.description,
+        known_weakness=case.known_weakness,
     )
 
 
@@ -31,21 +33,27 @@ async def run_cases(
     run_case: RunCase,
     *,
     concurrency: int = 8,
+    epochs: int = 1,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
-    """Every case through `run_case`, at most `concurrency` at once; sorted by case id."""
+    """Every case `epochs` times through `run_case(case, epoch)`, at most `concurrency` at once;
+    sorted by case id and epoch. Epoch 0 of every case runs before epoch 1 of any."""
+    if epochs < 1:
+        raise ValueError("epochs must be at least 1")
     limit = asyncio.Semaphore(max(1, concurrency))
 
-    async def one(case: Case) -> CaseResult:
+    async def one(case: Case, epoch: int) -> CaseResult:
         async with limit:
             started = time.perf_counter()
             try:
-                result = await run_case(case)
+                result = await run_case(case, epoch)
             except Exception as exc:
                 result = crashed(case, exc, time.perf_counter() - started)
+            result.epoch = epoch
             if on_result is not None:
                 on_result(result)
             return result
 
-    results = await asyncio.gather(*(one(case) for case in cases))
-    return sorted(results, key=lambda r: r.case_id)
+    jobs = [one(case, epoch) for epoch in range(epochs) for case in cases]
+    results = await asyncio.gather(*jobs)
+    return sorted(results, key=lambda r: (r.case_id, r.epoch))

@@ -15,6 +15,7 @@ arrives, from the latest result of `tool` the app sent back to the model.
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -104,3 +105,20 @@ def _deferred(entry: Any) -> Any:
         return parse_item(substitute(entry, results))
 
     return resolve_from_request
+
+
+VAGUE_REPLY = "Okay, I have looked into it."
+
+
+def vary_script(entries: Sequence[Any], rng: random.Random, rate: float) -> list[Any]:
+    """A scripted model that is not always at its best, for offline epochs: with probability
+    `rate` its final reply comes out vague (`VAGUE_REPLY`), so graders of the reply lose points
+    while what the tools did stays the same. The caller seeds `rng` per case and epoch."""
+    varied = list(entries)
+    last = max(
+        (n for n, e in enumerate(varied) if isinstance(e, Mapping) and set(e) == {"reply"}),
+        default=None,
+    )
+    if last is not None and isinstance(varied[last]["reply"], str) and rng.random() < rate:
+        varied[last] = {"reply": VAGUE_REPLY}
+    return varied

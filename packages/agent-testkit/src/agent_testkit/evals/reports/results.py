@@ -1,5 +1,10 @@
-"""One eval run as data: every case's result, the scores, the gate's verdict. Written as JSON (the
-input of `report` and `accept`), read back the same."""
+"""One eval run as data: every attempt's result (each case times its epochs), the scores with their
+intervals, the gate's verdict. Written as JSON (the input of `report` and `accept`), read back the
+same.
+
+Which gate rule applies follows from how the run was made: a scripted run without variation is
+deterministic (the exact rule); anything else (live, replay, scripted with `variation`) is compared
+per case with intervals (the paired rule)."""
 
 from __future__ import annotations
 
@@ -9,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from agent_testkit.evals.gate import Baseline, GateReport, compare
-from agent_testkit.evals.scoring import CaseResult, Scores, aggregate
+from agent_testkit.evals.scoring import CaseOutcome, CaseResult, Scores, aggregate, case_outcomes
 
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
 
 
 @dataclass
@@ -24,6 +29,20 @@ class EvalRun:
     started_at: str = ""
     duration_s: float = 0.0
     selection: list[str] = field(default_factory=list)
+    epochs: int = 1
+    variation: float = 0.0
+    seed: int = 0
+    judge: dict[str, str] = field(default_factory=dict)  # the judge's model and prompt
+
+    @property
+    def exact(self) -> bool:
+        """Deterministic: every score is exact, so the gate compares them as they are."""
+        return is_exact(self.model, self.variation)
+
+    @property
+    def outcomes(self) -> list[CaseOutcome]:
+        """The results per case, over their epochs."""
+        return case_outcomes(self.results)
 
     @classmethod
     def of(
@@ -36,15 +55,30 @@ class EvalRun:
         started_at: str = "",
         duration_s: float = 0.0,
         selection: list[str] | None = None,
+        epochs: int = 1,
+        variation: float = 0.0,
+        seed: int = 0,
+        judge: dict[str, str] | None = None,
     ) -> EvalRun:
         """Score the results and gate them; a filtered run (`selection`: what was asked for) is
         compared with the baseline of the same cases only."""
-        ordered = sorted(results, key=lambda r: r.case_id)
-        scores = aggregate(ordered)
+        ordered = sorted(results, key=lambda r: (r.case_id, r.epoch))
+        scores = aggregate(ordered, seed=seed)
         compared = baseline.restricted(ordered) if baseline and selection else baseline
-        gate = compare(scores, compared, max_drop=max_drop)
+        gate = compare(scores, compared, max_drop=max_drop, exact=is_exact(model, variation))
         return cls(
-            ordered, scores, gate, compared, model, started_at, duration_s, list(selection or [])
+            ordered,
+            scores,
+            gate,
+            compared,
+            model,
+            started_at,
+            duration_s,
+            list(selection or []),
+            epochs,
+            variation,
+            seed,
+            dict(judge or {}),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -54,7 +88,15 @@ class EvalRun:
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
             "selection": self.selection,
-            "scores": {"overall": self.scores.overall, "slices": self.scores.slices},
+            "epochs": self.epochs,
+            "variation": self.variation,
+            "seed": self.seed,
+            "judge": self.judge,
+            "scores": {
+                "overall": self.scores.overall,
+                "slices": self.scores.slices,
+                "intervals": self.scores.to_json()["intervals"],
+            },
             "gate": self.gate.to_json(),
             "baseline": self.baseline.to_json() if self.baseline else None,
             "cases": [r.to_json() for r in self.results],
@@ -75,10 +117,7 @@ def load_results(
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     results = [CaseResult.from_json(case) for case in data["cases"]]
     if baseline is None and data.get("baseline"):
-        stored = data["baseline"]
-        baseline = Baseline(
-            stored["overall"], stored["slices"], stored.get("cases", {}), stored.get("model", "")
-        )
+        baseline = Baseline.from_json(data["baseline"])
     return EvalRun.of(
         results,
         baseline,
@@ -87,4 +126,13 @@ def load_results(
         started_at=data.get("started_at", ""),
         duration_s=data.get("duration_s", 0.0),
         selection=data.get("selection") or None,
+        epochs=int(data.get("epochs", 1)),
+        variation=float(data.get("variation", 0.0)),
+        seed=int(data.get("seed", 0)),
+        judge=data.get("judge") or {},
     )
+
+
+def is_exact(model: str, variation: float) -> bool:
+    """A scripted run without variation is deterministic."""
+    return model == "scripted" and variation == 0

@@ -1,0 +1,71 @@
+"""A real Chromium for page tests (Playwright driving the system browser), screenshots, mailed links."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+DEFAULT_WAIT_MS = 15_000
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """The system Chromium, headless; the test is skipped (saying why) if it is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (Debian: apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def new_page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """A fresh context (no storage shared with other tests) whose page fails on a script error."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(DEFAULT_WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == [], f"script errors in the page: {errors}"
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Saves `var/screenshots/<name>.png` (for people to look at; git ignores var/)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def mailed_link(mail_dir: Path, to: str, path: str, *, timeout: float = 10.0) -> str:
+    """The newest link to `path` in a mail to `to`, read as a person's mail client shows it."""
+    pattern = re.compile(rf"https?://[^\s\"'<>]+{re.escape(path)}\?token=[^\s\"'<>]+")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for eml in sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
+            message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+            if to not in str(message["To"]):
+                continue
+            body = message.get_body(preferencelist=("plain",))
+            assert body is not None, f"{eml.name} has no text part"
+            if match := pattern.search(body.get_content()):  # type: ignore[attr-defined]
+                return match.group(0)
+        time.sleep(0.1)
+    raise AssertionError(f"no mail to {to} with a {path} link in {mail_dir} after {timeout}s")

@@ -1,0 +1,148 @@
+"""A newcomer's first hour, in a real Chromium, against `agent-service serve --llm demo` as a process:
+register, verify from the mailed link, sign in, have the assistant add a task (streamed, tool call
+shown), find it on the tasks page, upload a PDF, watch it get ready, ask it and get a citation.
+Screenshots of each page go to var/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser import chromium, mailed_link, new_page, screenshot
+from tests.service_process import running_service
+
+# A process start, a browser and a PDF job: minutes on a loaded CI box, seconds on a quiet one.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+STARTUP_TIMEOUT = 90.0
+
+PDF = Path(__file__).resolve().parents[1] / "fixtures" / "pdf" / "pdflatex-4-pages.pdf"
+EMAIL = "newcomer@example.com"
+PASSWORD = "newcomer-password-1"
+
+
+@dataclass
+class Service:
+    base_url: str
+    mail_dir: Path
+
+
+@pytest.fixture
+def service(tmp_path: Path, isolated_database_url: str) -> Iterator[Service]:
+    data_dir = tmp_path / "var"
+    env = {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": isolated_database_url,
+        "JWT_SECRET": "e2e-" + "0123456789abcdef" * 4,
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "1024",
+        "REQUIRE_EMAIL_VERIFICATION": "true",
+        "MAIL_BACKEND": "file",
+    }
+    log_path = tmp_path / "service.log"
+    with running_service(
+        env, log_path=log_path, startup_timeout=STARTUP_TIMEOUT, extra_args=("--llm", "demo")
+    ) as base_url:
+        yield Service(base_url, data_dir / "mail")
+
+
+def sign_in(page: Page) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def register_and_verify(page: Page, service: Service) -> None:
+    page.goto("/")
+    expect(page).to_have_url(f"{service.base_url}/login")
+    page.get_by_role("link", name="Create an account").first.click()
+    page.get_by_label("Name").fill("Ada")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    screenshot(page, "01-register")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator(".flash-success")).to_contain_text("verification link")
+
+    sign_in(page)  # not yet verified: refused, with the reason
+    expect(page.locator(".flash-error")).to_be_visible()
+    expect(page).to_have_url(f"{service.base_url}/login")
+
+    link = mailed_link(service.mail_dir, EMAIL, "/verify-email")
+    assert link.startswith(f"{service.base_url}/verify-email?token=")
+    page.goto(link)
+    expect(page.locator(".success-text")).to_have_text(
+        "Your email is verified. You can sign in now."
+    )
+    expect(page).to_have_url(f"{service.base_url}/verify-email")  # the token left the address bar
+    screenshot(page, "02-verify-email")
+
+
+def chat_adds_a_task(page: Page, service: Service) -> None:
+    sign_in(page)
+    expect(page).to_have_url(f"{service.base_url}/chat")
+    expect(page.locator("#agent-type")).to_have_value("assistant")
+    page.locator("#chat-input").fill("Add a high-priority task to write the release notes")
+    with page.expect_response("**/api/agent/chat/stream") as stream:
+        page.locator("#chat-input").press("Enter")
+    assert stream.value.headers["content-type"].startswith("text/event-stream")
+
+    card = page.locator(".tool-card")
+    expect(card.locator(".tool-name")).to_have_text("create_task")
+    expect(card.locator(".badge-done")).to_be_visible()
+    expect(card.locator(".tool-arguments")).to_contain_text('"title": "Write the release notes"')
+    expect(card.locator(".tool-output")).to_contain_text('"priority": "high"')
+    answer = page.locator(".message-assistant").last
+    expect(answer).to_contain_text("Write the release notes")
+    expect(page.locator(".turn-note")).to_contain_text("tokens")  # message.completed arrived
+    assert int(answer.get_attribute("data-deltas") or 0) >= 1, "no message.delta reached the page"
+    expect(page.locator(".conversation.is-current")).to_contain_text("Add a high-priority task")
+    screenshot(page, "03-chat")
+
+    page.get_by_role("link", name="Tasks").click()
+    task = page.locator(".task", has_text="Write the release notes")
+    expect(task.locator(".badge-high")).to_have_text("high")
+    screenshot(page, "04-tasks")
+    task.get_by_role("button", name="Complete").click()
+    expect(page.locator(".task.is-done")).to_contain_text("Write the release notes")
+
+
+def document_answers_with_a_citation(page: Page) -> None:
+    page.get_by_role("link", name="Documents").click()
+    page.locator("#file-input").set_input_files(PDF)
+    page.get_by_role("button", name="Upload").click()
+    document = page.locator(".document", has_text=PDF.name)
+    expect(document).to_have_attribute("data-status", "ready", timeout=30_000)
+    expect(document).to_contain_text("4/4 pages")
+    assert page.locator(".upload-progress").evaluate("bar => bar.value") == 1
+
+    document.get_by_role("button", name="Ask").click()
+    page.locator("#question").fill("Is there a difference between this text and some nonsense?")
+    page.locator(".ask-form").get_by_role("button", name="Ask").click()
+    citation = page.locator(".citation").first
+    expect(citation.locator(".citation-page")).to_have_text(re.compile(r"^Page [1-4]$"))
+    expect(citation.locator("q")).to_contain_text(re.compile(r"\w{4,}"))
+    expect(page.locator(".answer-text")).to_contain_text(re.compile(r"\[\d\]"))
+    screenshot(page, "05-documents")
+
+
+def test_newcomer_path(service: Service) -> None:
+    with chromium() as browser, new_page(browser, service.base_url) as page:
+        register_and_verify(page, service)
+        chat_adds_a_task(page, service)
+        document_answers_with_a_citation(page)
+
+        page.get_by_role("link", name="Conversations").click()
+        expect(page.locator("#conversation-list .row")).to_have_count(1)
+        screenshot(page, "06-conversations")
+        page.get_by_role("link", name="Projects").click()
+        page.get_by_label("Name").fill("Launch")
+        page.get_by_label("First tasks").fill("Write the announcement\nBook the room")
+        page.get_by_role("button", name="Create project").click()
+        page.locator(".project", has_text="Launch").get_by_role("button", name="Tasks").click()
+        expect(page.locator(".detail li")).to_have_count(2)
+        screenshot(page, "07-projects")

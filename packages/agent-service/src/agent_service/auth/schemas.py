@@ -4,10 +4,12 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
+from agent_service.text import Text
+
 
 class LoginRequest(BaseModel):
     email: EmailStr
-    password: str = Field(min_length=1, max_length=1024)
+    password: Text = Field(min_length=1, max_length=1024)
 
 
 class AccessToken(BaseModel):
@@ -17,7 +19,7 @@ class AccessToken(BaseModel):
 
 
 class VerifyEmailRequest(BaseModel):
-    token: str = Field(min_length=1, max_length=256)
+    token: Text = Field(min_length=1, max_length=256)
 
 
 class ForgotPasswordRequest(BaseModel):
@@ -25,8 +27,8 @@ class ForgotPasswordRequest(BaseModel):
 
 
 class ResetPasswordRequest(BaseModel):
-    token: str = Field(min_length=1, max_length=256)
-    new_password: str = Field(min_length=8, max_length=128)
+    token: Text = Field(min_length=1, max_length=256)
+    new_password: Text = Field(min_length=8, max_length=128)
 
 
 class Accepted(BaseModel):

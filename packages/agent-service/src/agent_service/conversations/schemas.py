@@ -10,13 +10,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.llm.messages import Usage
+from agent_service.text import Text
 
 
 class ConversationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agent_type: str = Field(min_length=1, max_length=64)
-    title: str = Field(default="", max_length=200)
+    agent_type: Text = Field(min_length=1, max_length=64)
+    title: Text = Field(default="", max_length=200)
 
 
 class UsagePublic(BaseModel):

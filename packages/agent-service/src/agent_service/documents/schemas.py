@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agent_service.conversations.schemas import UsagePublic
+from agent_service.text import Text
 
 MAX_QUESTION_CHARS = 4000
 
@@ -59,7 +60,7 @@ def _not_blank(text: str) -> str:
 
 class AskRequest(BaseModel):
     question: Annotated[
-        str, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(_not_blank)
+        Text, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(_not_blank)
     ]
     stream: bool = Field(default=True, description="SSE when true (default), JSON when false.")
     top_k: int = Field(default=5, ge=1, le=20, description="How many passages to give the model.")

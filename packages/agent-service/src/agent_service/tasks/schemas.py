@@ -9,8 +9,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
+from agent_service.text import Text
+
+Title = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[Text, Field(max_length=10_000)]
 
 
 class TaskPriority(StrEnum):
@@ -34,7 +36,7 @@ class TaskCreate(BaseModel):
     description: Description = ""
     priority: TaskPriority = TaskPriority.MEDIUM
     status: TaskStatus = TaskStatus.PENDING
-    project_id: str | None = None
+    project_id: Text | None = None
 
 
 class TaskUpdate(BaseModel):

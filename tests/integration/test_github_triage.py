@@ -24,10 +24,11 @@ PAYLOADS = Path(__file__).parent.parent / "fixtures" / "github-webhooks"
 SECRET = "triage-webhook-secret"
 GITHUB = "https://github.example.test/api/v3"
 REPO_PATH = "/repos/Codertocat/Hello-World/issues/1"
+# Seed 001's structured output: {labels, priority, comment}
 TRIAGE = {
-    "priority": "P2",
     "labels": ["bug", "documentation"],
-    "summary": "A typo in the README ('commmit'). Fix the spelling.",
+    "priority": "P2",
+    "comment": "A typo in the README ('commmit'). Fix the spelling.",
 }
 
 
@@ -97,6 +98,7 @@ async def test_opened_issue_is_labelled_and_commented(
     )
     assert comment_body["body"].startswith("AI Triage:")
     assert "P2" in comment_body["body"]
+    assert TRIAGE["comment"] in comment_body["body"]
     assert comment.calls.last.request.headers["authorization"] == "Bearer ghs_installation_token"
 
     [call] = fake_llm.calls
@@ -109,7 +111,7 @@ async def test_invalid_reply_is_retried_once_then_accepted(
     client: httpx.AsyncClient, admin: TestUser, fake_llm: FakeLLM, github: respx.MockRouter
 ) -> None:
     fake_llm.script(
-        fake_llm.reply(json.dumps({**TRIAGE, "priority": "urgent"})),
+        fake_llm.reply(json.dumps({**TRIAGE, "priority": "P9"})),
         fake_llm.reply(json.dumps(TRIAGE)),
     )
     labels_route(github)
@@ -170,3 +172,36 @@ async def test_redelivered_opened_issue_is_triaged_once(
     await wait_for_delivery(client, admin, until={"done"})
     assert comment.call_count == 1
     assert len(fake_llm.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # an older shape: a summary instead of the comment
+        {"priority": "P2", "labels": ["bug"], "summary": "A typo in the README."},
+        # more than asked for: extra fields are optional, not refused
+        {**TRIAGE, "summary": "Typo.", "confidence": 0.9, "duplicate_of": None},
+        # the model wrote the prefix itself, and no labels
+        {"labels": [], "priority": "P2", "comment": "AI Triage: a typo in the README."},
+    ],
+    ids=["summary-only", "extra-fields", "own-prefix-no-labels"],
+)
+async def test_replies_beyond_the_seed_shape_are_accepted_the_first_time(
+    client: httpx.AsyncClient,
+    admin: TestUser,
+    fake_llm: FakeLLM,
+    github: respx.MockRouter,
+    reply: dict,
+) -> None:
+    fake_llm.script(fake_llm.reply(json.dumps(reply)))
+    labels, comment = labels_route(github), comment_route(github)
+    await deliver_opened(client)
+    delivery = await wait_for_delivery(client, admin, until={"done", "failed"})
+
+    assert delivery["status"] == "done", delivery
+    assert delivery["finished_at"] is not None and len(fake_llm.calls) == 1
+    body = json.loads(comment.calls.last.request.content)["body"]
+    assert body.startswith("AI Triage: priority **P2**")
+    assert body.count("AI Triage:") == 1
+    assert "typo in the readme" in body.lower()
+    assert labels.called == bool(reply["labels"])

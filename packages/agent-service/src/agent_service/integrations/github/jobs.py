@@ -49,7 +49,8 @@ async def _publish(context: JobContext, delivery: GitHubDelivery, result: Triage
     number = delivery.issue_number or 0
     try:
         async with GitHubClient(token.get_secret_value(), context.settings.github_api_url) as gh:
-            await gh.add_labels(owner, repo, number, result.labels)
+            if result.labels:
+                await gh.add_labels(owner, repo, number, result.labels)
             comment = await gh.create_issue_comment(owner, repo, number, render_comment(result))
     except GitHubRateLimited as exc:
         raise RetryableJobError(
@@ -72,11 +73,9 @@ async def run_triage(context: JobContext, payload: Payload) -> None:
         delivery.attempts += 1
         await session.commit()
         if delivery.triage is None:
-            delivery.triage = (await _triage(context, delivery)).model_dump()
+            delivery.triage = (await _triage(context, delivery)).model_dump(exclude_none=True)
             await session.commit()
-        result = TriageResult.model_validate(
-            {k: delivery.triage[k] for k in ("priority", "labels", "summary")}
-        )
+        result = TriageResult.model_validate(delivery.triage)  # extra keys (comment_url) ignored
         comment_url = await _publish(context, delivery, result)
         delivery.triage = {**delivery.triage, "comment_url": comment_url}
         delivery.status = DeliveryStatus.DONE

@@ -41,6 +41,7 @@ eval-accept: install ## Make the last `make eval` run the new evals/baseline.jso
 bench: install ## Run the benchmarks (loopback only, bounded); each prints its figures
 	$(BIN)/python benchmarks/bench_fake_llm.py
 	$(BIN)/python benchmarks/bench_documents.py
+	$(BIN)/python benchmarks/bench_json_limit.py
 	$(BIN)/python benchmarks/bench_agent_turn.py --clients 1 50
 
 lint: install ## ruff (lint + format check) and mypy (strict on source)

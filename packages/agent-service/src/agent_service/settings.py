@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     storage_url: str | None = None
     # Tokens a user's runs may use per UTC day (unset: no quota).
     user_daily_token_quota: int | None = Field(default=None, ge=1)
+    # Not in DESIGN.md: how long a request repeating an Idempotency-Key whose first request is
+    # still working waits for its result before 409 `idempotency_key_in_use`.
+    idempotency_wait_s: float = Field(default=30.0, gt=0)
     # Turns one process runs at once; past it a new turn is 503 `overloaded` with Retry-After.
     max_active_turns: int = Field(default=200, ge=1)
     # Not in DESIGN.md: runs. How often an owner renews its runs' lease (and polls for cancels

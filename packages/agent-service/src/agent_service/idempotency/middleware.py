@@ -5,7 +5,7 @@ answered: status, headers and body of a JSON reply, or the run id (`X-Run-Id`) o
 later request with the same key and the same method, path and body gets that answer again with
 `Idempotent-Replayed: true` (a stream replays the same run's events from the start); with another
 body it gets 422 `idempotency_key_reused`. A request that arrives while the first is still
-working waits for it, up to `wait_s`, then gets 409 `idempotency_key_in_use` with Retry-After.
+working waits for it, up to `IDEMPOTENCY_WAIT_S`, then gets 409 `idempotency_key_in_use` with Retry-After.
 
 Not a dependency: it must see the whole response, and routers stay untouched. The user comes
 from the bearer token; a request without a valid one passes through, so the route answers 401.
@@ -19,7 +19,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -55,9 +55,8 @@ _POLL_S = (0.02, 0.05, 0.1, 0.2)
 class IdempotencyMiddleware:
     """Replays the first answer to a repeated `Idempotency-Key` (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, wait_s: float = 30.0) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.wait_s = wait_s
         self._next_sweep = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,11 +92,10 @@ class _Keyed:
     sessionmaker: async_sessionmaker[AsyncSession]
     user_id: uuid.UUID
     key: str
-    hasher: Any = field(init=False)
+    hasher: BodyHasher = field(init=False)
 
     def __post_init__(self) -> None:
-        target = f"{self.scope['method']} {self.scope['path']}?{self.scope['query_string']!r}\n"
-        self.hasher = hashlib.sha256(target.encode())
+        self.hasher = BodyHasher(self.scope)
 
     async def handle(self) -> None:
         await self.middleware.sweep_now_and_then(self.sessionmaker)
@@ -127,7 +125,7 @@ class _Keyed:
                 return bytes(kept) if kept is not None else b""
 
     async def _repeat(self, body: bytes) -> None:
-        deadline = time.monotonic() + self.middleware.wait_s
+        deadline = time.monotonic() + self.scope["app"].state.settings.idempotency_wait_s
         for attempt in range(10_000):
             row = await service.find_key(self.sessionmaker, self.user_id, self.key)
             if row is None:  # the first request failed and let the key go: try to be first
@@ -226,6 +224,42 @@ class _First:
         self.stored = True
 
 
+class BodyHasher:
+    """SHA-256 of a request's method, path, query and body, fed chunk by chunk.
+
+    A multipart body's boundary is left out: a client retrying an upload draws a new random
+    boundary, and the same file is the same request.
+    """
+
+    def __init__(self, scope: Scope) -> None:
+        target = f"{scope['method']} {scope['path']}?{scope['query_string']!r}\n"
+        self._sha = hashlib.sha256(target.encode())
+        self._boundary = _multipart_boundary(scope)
+        self._carry = b""
+
+    def update(self, chunk: bytes) -> None:
+        if not self._boundary:
+            self._sha.update(chunk)
+            return
+        data = (self._carry + chunk).replace(self._boundary, b"")
+        keep = len(self._boundary) - 1  # a boundary may be cut between two chunks
+        self._carry = data[-keep:] if keep else b""
+        self._sha.update(data[: len(data) - len(self._carry)])
+
+    def hexdigest(self) -> str:
+        final = self._sha.copy()
+        final.update(self._carry)
+        return final.hexdigest()
+
+
+def _multipart_boundary(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-type" and value.lower().startswith(b"multipart/"):
+            _, _, boundary = cast(bytes, value).partition(b"boundary=")
+            return boundary.split(b";")[0].strip(b'" ')
+    return b""
+
+
 def _idempotency_key(scope: Scope) -> bytes | None:
     if scope["type"] != "http" or scope["method"] != "POST":
         return None
@@ -294,4 +328,3 @@ async def _replay_run(run_id: uuid.UUID, scope: Scope, receive: Receive, send: S
 async def _answer_error(error: AppError, scope: Scope, receive: Receive, send: Send) -> None:
     response = error_response(error.status_code, error.body(), error.headers)
     await response(scope, receive, send)
-

@@ -1,0 +1,118 @@
+"""Idempotency-Key on chat: a retried turn is one run, JSON replayed, a stream replayed from its run."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from agent_service.idempotency.models import IdempotencyKey
+from agent_service.runs.models import Run
+from agent_service.settings import Settings
+from agent_testkit import FakeLLM, parse_sse
+from tests.conftest import use_fake_llm
+from tests.factories import TestUser
+
+pytestmark = pytest.mark.usefixtures("llm_waits")
+
+
+@pytest.fixture
+def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
+    return use_fake_llm(settings, fake_llm.base_url)
+
+
+def keyed(user: TestUser, key: str) -> dict[str, str]:
+    return {**user.headers, "Idempotency-Key": key}
+
+
+async def count(app: FastAPI, table: type) -> int:
+    async with app.state.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def test_a_retried_chat_is_one_run_and_the_same_reply(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(  # one model answer: a second run would fail the test (strict fake)
+        fake_llm.tool_call("create_task", title="Ship it"), fake_llm.reply("Done.")
+    )
+    body = {"message": "Add a task to ship it"}
+
+    first = await client.post("/api/agent/chat", json=body, headers=keyed(user, "chat-1"))
+    again = await client.post("/api/agent/chat", json=body, headers=keyed(user, "chat-1"))
+
+    assert first.status_code == again.status_code == 200, first.text
+    assert again.json() == first.json()
+    assert again.headers["x-run-id"] == first.headers["x-run-id"] == first.json()["run_id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await count(app, Run) == 1
+    tasks = (await client.get("/api/tasks", headers=user.headers)).json()
+    assert [t["title"] for t in tasks] == ["Ship it"]
+
+
+async def test_twenty_concurrent_chats_with_one_key_make_one_run_and_one_task(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(fake_llm.tool_call("create_task", title="Once"), fake_llm.reply("Created."))
+    body = {"message": "Add a task called Once"}
+
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/agent/chat", json=body, headers=keyed(user, "burst"))
+            for _ in range(20)
+        )
+    )
+
+    assert {r.status_code for r in answers} == {200}, [r.text for r in answers][:2]
+    assert len({r.json()["run_id"] for r in answers}) == 1
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in answers) == 19
+    assert await count(app, Run) == 1
+    assert len((await client.get("/api/tasks", headers=user.headers)).json()) == 1
+
+
+async def test_a_retried_stream_replays_the_same_run(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(fake_llm.reply("Streamed once."))
+    body = {"message": "Hi"}
+
+    first = await client.post("/api/agent/chat/stream", json=body, headers=keyed(user, "s-1"))
+    again = await client.post("/api/agent/chat/stream", json=body, headers=keyed(user, "s-1"))
+
+    assert first.status_code == again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["x-run-id"] == first.headers["x-run-id"]
+    original, replayed = parse_sse(first.text), parse_sse(again.text)
+    assert [(e.id, e.event, e.data) for e in replayed] == [
+        (e.id, e.event, e.data) for e in original
+    ]
+    assert replayed[0].event == "run.created" and replayed[-1].event == "message.completed"
+    assert await count(app, Run) == 1
+
+    changed = await client.post(
+        "/api/agent/chat/stream", json={"message": "Hello"}, headers=keyed(user, "s-1")
+    )
+    assert (changed.status_code, changed.json()["error"]) == (422, "idempotency_key_reused")
+
+
+async def test_a_refusal_a_retry_can_outlive_releases_the_key(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, settings: Settings
+) -> None:
+    fake_llm.script(fake_llm.reply("Uses the quota."), fake_llm.reply("After the raise."))
+    settings.user_daily_token_quota = 1
+    assert (
+        await client.post("/api/agent/chat", json={"message": "a"}, headers=user.headers)
+    ).status_code == 200
+    body = {"message": "b"}
+
+    refused = await client.post("/api/agent/chat", json=body, headers=keyed(user, "q"))
+    assert (refused.status_code, refused.json()["error"]) == (429, "quota_exceeded")
+    assert await count(app, IdempotencyKey) == 0  # a 429 is not the answer to keep
+
+    settings.user_daily_token_quota = None
+    retried = await client.post("/api/agent/chat", json=body, headers=keyed(user, "q"))
+    assert retried.status_code == 200 and "idempotent-replayed" not in retried.headers
+    assert retried.json()["response"] == "After the raise."

@@ -142,41 +142,95 @@ def test_unknown_marker_option_is_a_usage_error(user_project: pytest.Pytester) -
     assert result.ret != 0
 
 
-def test_real_llm_host_is_refused_and_fails_the_test(user_project: pytest.Pytester) -> None:
+def test_real_llm_host_is_refused_once_and_fails_the_test(user_project: pytest.Pytester) -> None:
     user_project.makepyfile(
         """
         import openai
         import pytest
 
         async def test_forgot_the_base_url(fake_llm):
-            client = openai.AsyncOpenAI(api_key="sk-test", max_retries=0)
+            client = openai.AsyncOpenAI(base_url="https://api.groq.com/openai/v1", max_retries=2)
+            client._calculate_retry_timeout = lambda *args: 0.01  # the SDK's backoff, not ours
             with pytest.raises(openai.APIConnectionError) as error:
                 await client.models.list()
-            assert "refused a request to the real LLM host 'api.openai.com'" in str(error.value.__cause__)
+            assert "refused a request to the real LLM host 'api.groq.com'" in str(error.value.__cause__)
         """
     )
     result = user_project.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*a request to a real LLM host was refused: https://api.openai.com/v1/models*"]
+        ["*a request to a real LLM host was refused: https://api.groq.com/openai/v1/models*"]
     )
+    assert result.stdout.str().count("was refused: https://api.groq.com") == 1
 
 
-def test_a_real_host_can_be_faked_by_marker(user_project: pytest.Pytester) -> None:
+def test_provider_default_urls_need_no_configuration(user_project: pytest.Pytester) -> None:
     user_project.makepyfile(
         """
+        import anthropic
         import openai
         import pytest
 
-        @pytest.mark.fake_llm(base_urls=["https://api.openai.com/v1"])
-        def test_default_base_url(fake_llm):
-            fake_llm.script(fake_llm.reply("From the fake."))
-            client = openai.OpenAI(api_key="sk-test")
-            completion = client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "Hi"}])
+        @pytest.fixture
+        def no_keys(monkeypatch):
+            monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+            monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+        def test_default_clients(no_keys, fake_llm):
+            fake_llm.script(fake_llm.reply("From the fake."), fake_llm.reply("Anthropic too."))
+            completion = openai.OpenAI().chat.completions.create(
+                model="gpt-test", messages=[{"role": "user", "content": "Hi"}]
+            )
             assert completion.choices[0].message.content == "From the fake."
+            message = anthropic.Anthropic().messages.create(
+                model="claude-test", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]
+            )
+            assert message.content[0].text == "Anthropic too."
+            assert [c.api for c in fake_llm.calls] == ["chat", "messages"]
+
+        def test_marker_base_urls_still_work(fake_llm):
+            fake_llm.intercept("https://llm.example.test/v1")
+            fake_llm.script(fake_llm.reply("Here too."))
+            client = openai.OpenAI(base_url="https://llm.example.test/v1")
+            completion = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}])
+            assert completion.choices[0].message.content == "Here too."
+
+        @pytest.mark.fake_llm(provider_urls=False)
+        def test_provider_urls_can_be_refused_instead(fake_llm):
+            with pytest.raises(openai.APIConnectionError):
+                openai.OpenAI(api_key="sk-test", max_retries=0).models.list()
+            fake_llm.refused.clear()
         """
     )
-    user_project.runpytest().assert_outcomes(passed=1)
+    user_project.runpytest().assert_outcomes(passed=3)
+
+
+def test_unknown_routes_fail_and_telemetry_is_quiet(user_project: pytest.Pytester) -> None:
+    user_project.makepyfile(
+        """
+        import openai
+
+        def test_unknown_route(fake_llm):
+            client = openai.OpenAI(max_retries=3)
+            try:
+                client.audio.speech.create(model="tts", voice="alloy", input="Hi")
+            except openai.NotFoundError as error:
+                assert "does not implement POST /v1/audio/speech" in str(error)
+
+        def test_telemetry(fake_llm):
+            import httpx
+            r = httpx.post("https://api.openai.com/v1/traces/ingest", json={"data": []})
+            assert r.status_code == 200
+            assert fake_llm.telemetry == [("/v1/traces/ingest", b'{"data":[]}')]
+            assert fake_llm.calls == []
+        """
+    )
+    result = user_project.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*fake LLM got a request to a route it does not implement: POST /v1/audio/speech"]
+    )
+    assert result.stdout.str().count("does not implement: POST") == 1
 
 
 def test_other_traffic_passes_through_untouched(user_project: pytest.Pytester) -> None:

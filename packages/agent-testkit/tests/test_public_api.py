@@ -62,6 +62,7 @@ def test_fake_llm_all():
     assert sorted(agent_testkit.fake_llm.__all__) == sorted(
         [
             "DEFAULT_BASE_URL",
+            "PROVIDER_BASE_URLS",
             "REAL_LLM_HOSTS",
             "CutStream",
             "Disconnect",
@@ -82,6 +83,7 @@ def test_fake_llm_all():
             "disconnect",
             "malformed",
             "malformed_sse",
+            "overloaded",
             "rate_limited",
             "reply",
             "respond",

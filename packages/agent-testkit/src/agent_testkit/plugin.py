@@ -4,6 +4,7 @@ marker, the "agent-testkit" option group, and the strictness check after each te
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 from typing import Any, Protocol
 
@@ -16,7 +17,8 @@ from agent_testkit.fake_llm.server import FakeLLMServer
 
 MARKER = (
     "fake_llm(strict=True, allow_unused=False, default=None, base_urls=(), embedding_dimensions=16, "
-    "refuse_real_hosts=True): options for the fake_llm and fake_llm_server fixtures of agent_testkit"
+    "refuse_real_hosts=True, provider_urls=True): options for the fake_llm and fake_llm_server "
+    "fixtures of agent_testkit"
 )
 MARKER_OPTIONS = {
     "strict",
@@ -25,7 +27,10 @@ MARKER_OPTIONS = {
     "base_urls",
     "embedding_dimensions",
     "refuse_real_hosts",
+    "provider_urls",
 }
+PLACEHOLDER_KEYS = {"OPENAI_API_KEY": "sk-fake-llm", "ANTHROPIC_API_KEY": "sk-ant-fake-llm"}
+"""Set for the test when unset, so an SDK client built with its defaults can be made at all."""
 pytest_plugins = ["agent_testkit.cassettes.pytest_plugin"]
 
 
@@ -85,25 +90,35 @@ def track_problems(request: pytest.FixtureRequest, checked: Checked) -> None:
 
 @pytest.fixture
 def fake_llm(request: pytest.FixtureRequest) -> Iterator[FakeLLM]:
-    """A scripted fake LLM answering in-process at `fake_llm.base_url`, for httpx and httpx2 clients."""
+    """A scripted fake LLM answering in-process, for httpx and httpx2 clients: at `fake_llm.base_url`
+    and, with no configuration at all, at the OpenAI and Anthropic default base URLs (whose SDKs get a
+    placeholder API key from the environment when none is set)."""
     options = _options(request)
     base_url = request.config.getoption("fake_llm_base_url") or request.config.getini(
         "fake_llm_base_url"
     )
+    refuse_real_hosts = options.get("refuse_real_hosts", True)
+    provider_urls = options.get("provider_urls", refuse_real_hosts)
     fake = FakeLLM(
         base_url=base_url,
         strict=options.get("strict", True),
         allow_unused=options.get("allow_unused", False),
         default=options.get("default"),
         embedding_dimensions=options.get("embedding_dimensions", 16),
+        provider_urls=provider_urls,
     )
     fake.intercept(*options.get("base_urls", ()))
-    interception = install(fake, refuse_real_hosts=options.get("refuse_real_hosts", True))
+    interception = install(fake, refuse_real_hosts=refuse_real_hosts)
     track_problems(request, fake)
-    try:
-        yield fake
-    finally:
-        uninstall(interception)
+    with pytest.MonkeyPatch.context() as env:
+        if provider_urls:
+            for name, placeholder in PLACEHOLDER_KEYS.items():
+                if not os.environ.get(name):
+                    env.setenv(name, placeholder)
+        try:
+            yield fake
+        finally:
+            uninstall(interception)
 
 
 @pytest.fixture(scope="session")

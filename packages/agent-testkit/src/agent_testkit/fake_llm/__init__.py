@@ -1,6 +1,6 @@
 """The scripted fake of the OpenAI-compatible API: one ASGI app, reached in-process or over loopback."""
 
-from agent_testkit.fake_llm.fake import DEFAULT_BASE_URL, FakeLLM
+from agent_testkit.fake_llm.fake import DEFAULT_BASE_URL, PROVIDER_BASE_URLS, FakeLLM
 from agent_testkit.fake_llm.interception import REAL_LLM_HOSTS, RealLLMHostRefused
 from agent_testkit.fake_llm.recording import RecordedCall
 from agent_testkit.fake_llm.script import (
@@ -20,6 +20,7 @@ from agent_testkit.fake_llm.script import (
     disconnect,
     malformed,
     malformed_sse,
+    overloaded,
     rate_limited,
     reply,
     respond,
@@ -31,6 +32,7 @@ from agent_testkit.fake_llm.script import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "PROVIDER_BASE_URLS",
     "REAL_LLM_HOSTS",
     "CutStream",
     "Disconnect",
@@ -51,6 +53,7 @@ __all__ = [
     "disconnect",
     "malformed",
     "malformed_sse",
+    "overloaded",
     "rate_limited",
     "reply",
     "respond",

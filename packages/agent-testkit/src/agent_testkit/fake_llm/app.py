@@ -1,13 +1,16 @@
 """The fake as one ASGI app: the same object answers in-process and behind uvicorn.
 
-Routes are the OpenAI-compatible ones an app uses: chat completions (JSON and SSE), embeddings, models.
-Faults are answered here too, so both transports show a client the same failure.
+Routes are the ones apps use: OpenAI chat completions and responses, Anthropic messages (each JSON and
+SSE, spelled by `dialects`), embeddings, models. Faults are answered here too, so both transports show a
+client the same failure. Telemetry uploads (openai-agents traces) are accepted and recorded quietly; any
+other route is recorded and fails the test.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -20,6 +23,15 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from agent_testkit.fake_llm import payloads
+from agent_testkit.fake_llm.dialects import (
+    CHAT,
+    JSON,
+    MESSAGES,
+    RESPONSES,
+    Dialect,
+    ResponsesDialect,
+)
+from agent_testkit.fake_llm.recording import RecordedCall
 from agent_testkit.fake_llm.script import (
     CutStream,
     Disconnect,
@@ -37,7 +49,8 @@ from agent_testkit.fake_llm.script import (
 if TYPE_CHECKING:
     from agent_testkit.fake_llm.fake import FakeLLM
 
-JSON = "application/json"
+NO_RETRY = {"x-should-retry": "false"}
+TELEMETRY_PATHS = ("/traces/ingest",)  # openai-agents' trace export
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 MAX_HANG_SECONDS = 300.0
 
@@ -46,42 +59,32 @@ class FakeDisconnect(Exception):
     """Raised by the app to drop the connection; each transport turns it into a dropped socket."""
 
 
-def error_response(
-    status: int,
-    message: str,
-    *,
-    error_type: str,
-    code: str | None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body = payloads.error_body(message, error_type=error_type, code=code)
-    return Response(body, status_code=status, media_type=JSON, headers=headers)
-
-
-def sse_frame(data: bytes) -> bytes:
-    return b"data: " + data + b"\n\n"
-
-
 def create_app(fake: FakeLLM) -> Router:
     """The ASGI app answering from `fake`'s script and recording into `fake.calls`.
 
     A bare Router, without Starlette's error middleware, so a scripted disconnect reaches the transport
-    as an exception instead of becoming a 500 response.
+    as an exception instead of becoming a 500 response. Each route exists with and without the `/v1`
+    prefix, so a base URL with or without it works.
     """
 
     async def chat_completions(request: Request) -> Response:
-        parsed = await _parse_json(request)
-        if isinstance(parsed, Response):
-            return parsed
-        item, call_index = fake.take_turn(
-            parsed, path=request.url.path, headers=dict(request.headers)
-        )
-        if item is None:
-            return fake.unexpected_call_response(call_index)
-        return await _answer(fake, request, parsed, item)
+        return await _model_call(fake, request, CHAT)
+
+    async def create_response(request: Request) -> Response:
+        return await _model_call(fake, request, RESPONSES)
+
+    async def create_message(request: Request) -> Response:
+        return await _model_call(fake, request, MESSAGES)
+
+    async def get_response(request: Request) -> Response:
+        stored = fake.stored_response(request.path_params["response_id"])
+        if stored is None:
+            message = f"No response found with id '{request.path_params['response_id']}'."
+            return RESPONSES.error(404, message, kind="not_found")
+        return Response(stored.body, media_type=JSON)
 
     async def create_embeddings(request: Request) -> Response:
-        parsed = await _parse_json(request)
+        parsed = await _parse_json(request, CHAT)
         if isinstance(parsed, Response):
             return parsed
         fake.record_embedding(parsed)
@@ -90,61 +93,109 @@ def create_app(fake: FakeLLM) -> Router:
     async def list_models(request: Request) -> Response:
         return Response(payloads.models(fake.model_names), media_type=JSON)
 
-    routes = [
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/embeddings", create_embeddings, methods=["POST"]),
-        Route("/embeddings", create_embeddings, methods=["POST"]),
-        Route("/v1/models", list_models, methods=["GET"]),
-        Route("/models", list_models, methods=["GET"]),
-    ]
-    return Router(routes=routes)
+    async def telemetry(request: Request) -> Response:
+        fake.record_telemetry(request.url.path, await request.body())
+        return Response(b"{}", media_type=JSON)
+
+    async def unknown_route(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        fake.record_unknown_route(request.method, request.url.path, await request.body())
+        message = (
+            f"agent_testkit fake LLM does not implement {request.method} {request.url.path}: "
+            "it answers chat completions, responses, messages, embeddings and models."
+        )
+        dialect = MESSAGES if "/messages" in request.url.path else CHAT
+        response = dialect.error(404, message, kind="not_found", headers=NO_RETRY)
+        await response(scope, receive, send)
+
+    routes = []
+    for prefix in ("/v1", ""):
+        routes += [
+            Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
+            Route(f"{prefix}/responses", create_response, methods=["POST"]),
+            Route(f"{prefix}/responses/{{response_id}}", get_response, methods=["GET"]),
+            Route(f"{prefix}/messages", create_message, methods=["POST"]),
+            Route(f"{prefix}/embeddings", create_embeddings, methods=["POST"]),
+            Route(f"{prefix}/models", list_models, methods=["GET"]),
+        ]
+        routes += [Route(prefix + path, telemetry, methods=["POST"]) for path in TELEMETRY_PATHS]
+    return Router(routes=routes, default=unknown_route, redirect_slashes=False)
 
 
-async def _parse_json(request: Request) -> dict[str, Any] | Response:
+async def _parse_json(request: Request, dialect: Dialect) -> dict[str, Any] | Response:
     try:
         parsed = json.loads(await request.body())
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
-        return error_response(
-            400,
-            "We could not parse the JSON body of your request.",
-            error_type="invalid_request_error",
-            code=None,
-        )
+        message = "We could not parse the JSON body of your request."
+        return dialect.error(400, message, kind="invalid")
     return parsed
 
 
+async def _model_call(fake: FakeLLM, request: Request, dialect: Dialect) -> Response:
+    """Record one model call in `dialect`'s format and answer it with the next script item."""
+    parsed = await _parse_json(request, dialect)
+    if isinstance(parsed, Response):
+        return parsed
+    history: list[dict[str, Any]] = []
+    previous = parsed.get("previous_response_id") if dialect is RESPONSES else None
+    if previous:
+        stored = fake.stored_response(str(previous))
+        if stored is None:
+            return RESPONSES.error(
+                400,
+                f"Previous response with id '{previous}' not found.",
+                kind="invalid",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        history = stored.conversation
+    item, call = fake.take_turn(
+        parsed,
+        path=request.url.path,
+        headers=dict(request.headers),
+        api=dialect.api,
+        history=history,
+    )
+    if item is None:
+        return fake.unexpected_call_response(call.index, dialect)
+    return await _answer(fake, request, dialect, call, item)
+
+
 async def _answer(
-    fake: FakeLLM, request: Request, parsed: dict[str, Any], item: ScriptItem
+    fake: FakeLLM, request: Request, dialect: Dialect, call: RecordedCall, item: ScriptItem
 ) -> Response:
-    stream = bool(parsed.get("stream"))
+    stream = call.stream
     if isinstance(item, Reply | ToolCalls):
-        completion_id, ids = fake.new_ids(item)
+        number = fake.next_number()
+        if isinstance(dialect, ResponsesDialect) and call.request.get("store") is not False:
+            fake.store_response(
+                dialect.response_id(item, number),
+                conversation=dialect.conversation(item, call, number),
+                body=dialect.body(item, call, number),
+            )
         if stream:
-            chunks = payloads.ChunkStream(parsed, completion_id).chunks(item, ids)
-            return _sse(_frames(chunks, delay=item.chunk_delay))
-        body = payloads.completion(
-            item, request=parsed, completion_id=completion_id, tool_call_ids=ids
-        )
-        return Response(body, media_type=JSON)
+            return _sse(_paced(dialect.events(item, call, number), item.chunk_delay))
+        return Response(dialect.body(item, call, number), media_type=JSON)
     if isinstance(item, RateLimited):
-        return _rate_limited(item)
+        headers = {
+            "x-ratelimit-remaining-requests": "0",
+            **_retry_after(item.retry_after, item.retry_after_ms),
+        }
+        return dialect.error(429, item.message, kind="rate_limit", headers=headers)
     if isinstance(item, ServerError):
         headers = _retry_after(item.retry_after, item.retry_after_ms)
-        return error_response(
-            item.status, item.message, error_type="server_error", code=None, headers=headers
-        )
+        return dialect.error(item.status, item.message, kind="server", headers=headers)
     if isinstance(item, Hang):
         await _wait_for_disconnect(request)
         return Response(status_code=504)
     if isinstance(item, Disconnect):
         raise FakeDisconnect("disconnect() scripted")
     if isinstance(item, CutStream):
-        return _cut(fake, parsed, item, stream=stream)
+        return _cut(fake, dialect, call, item, stream=stream)
     if isinstance(item, MalformedSSE):
-        return _malformed_sse(fake, parsed, item)
+        return _malformed_sse(fake, dialect, call, item)
     if isinstance(item, Malformed):
         body = item.body.encode() if isinstance(item.body, str) else item.body
         return Response(body, status_code=item.status, media_type=item.content_type)
@@ -165,32 +216,16 @@ def _retry_after(seconds: RetryAfter | None, milliseconds: float | None) -> dict
     return headers
 
 
-def _rate_limited(item: RateLimited) -> Response:
-    headers = {
-        "x-ratelimit-remaining-requests": "0",
-        **_retry_after(item.retry_after, item.retry_after_ms),
-    }
-    return error_response(
-        429, item.message, error_type="requests", code="rate_limit_exceeded", headers=headers
-    )
-
-
 def _sse(frames: AsyncIterator[bytes]) -> Response:
     return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _frames(
-    chunks: Iterator[bytes], *, delay: float = 0.0, done: bool = True
-) -> AsyncIterator[bytes]:
-    """SSE frames, `delay` seconds apart (the first one at once), as a model paces its tokens."""
-    for sent, chunk in enumerate(chunks):
+async def _paced(frames: Iterator[bytes], delay: float) -> AsyncIterator[bytes]:
+    """The frames, `delay` seconds apart (the first one at once), as a model paces its tokens."""
+    for sent, frame in enumerate(frames):
         if delay and sent:
             await asyncio.sleep(delay)
-        yield sse_frame(chunk)
-    if done:
-        if delay:
-            await asyncio.sleep(delay)
-        yield b"data: [DONE]\n\n"
+        yield frame
 
 
 async def _wait_for_disconnect(request: Request) -> None:
@@ -201,35 +236,33 @@ async def _wait_for_disconnect(request: Request) -> None:
                 pass
 
 
-def _cut(fake: FakeLLM, parsed: dict[str, Any], item: CutStream, *, stream: bool) -> Response:
-    completion_id, ids = fake.new_ids(item.item)
+def _cut(
+    fake: FakeLLM, dialect: Dialect, call: RecordedCall, item: CutStream, *, stream: bool
+) -> Response:
+    number = fake.next_number()
     if not stream:
-        body = payloads.completion(
-            item.item, request=parsed, completion_id=completion_id, tool_call_ids=ids
-        )
+        body = dialect.body(item.item, call, number)
         return _TruncatedResponse(body, keep=len(body) // 2)
+    frames = itertools.islice(dialect.events(item.item, call, number), item.after)
 
-    async def frames() -> AsyncIterator[bytes]:
-        chunks = payloads.ChunkStream(parsed, completion_id).chunks(item.item, ids)
-        for sent, chunk in enumerate(chunks):
-            if sent >= item.after:
-                break
-            if sent and item.item.chunk_delay:
-                await asyncio.sleep(item.item.chunk_delay)
-            yield sse_frame(chunk)
+    async def cut() -> AsyncIterator[bytes]:
+        async for frame in _paced(frames, item.item.chunk_delay):
+            yield frame
         raise FakeDisconnect(f"cut_stream(after={item.after}) scripted")
 
-    return _sse(frames())
+    return _sse(cut())
 
 
-def _malformed_sse(fake: FakeLLM, parsed: dict[str, Any], item: MalformedSSE) -> Response:
-    completion_id, _ = fake.new_ids(Reply(""))
-    first = payloads.ChunkStream(parsed, completion_id).opening()
+def _malformed_sse(
+    fake: FakeLLM, dialect: Dialect, call: RecordedCall, item: MalformedSSE
+) -> Response:
+    first = dialect.opening(call, fake.next_number())
 
     async def frames() -> AsyncIterator[bytes]:
-        yield sse_frame(first)
+        yield first
         yield item.line.encode() + b"\n\n"
-        yield b"data: [DONE]\n\n"
+        if closing := dialect.closing():
+            yield closing
 
     return _sse(frames())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -11,21 +12,37 @@ from starlette.responses import Response
 from starlette.routing import Router
 
 from agent_testkit.fake_llm import script as items
-from agent_testkit.fake_llm.app import create_app, error_response
+from agent_testkit.fake_llm.app import create_app
+from agent_testkit.fake_llm.dialects import CHAT, Dialect
+from agent_testkit.fake_llm.normalize import Api
 from agent_testkit.fake_llm.recording import RecordedCall
-from agent_testkit.fake_llm.script import Respond, Script, ScriptItem, ServerError, ToolCalls
+from agent_testkit.fake_llm.script import Respond, Script, ScriptItem, ServerError
 
 DEFAULT_BASE_URL = "http://fake-llm.test/v1"
+PROVIDER_BASE_URLS = ("https://api.openai.com", "https://api.anthropic.com")
+"""Answered in-process too, unless `provider_urls=False`: an app on an SDK's defaults needs no setup."""
 DEFAULT_REPLY = "This is the fake LLM's default reply."
 MAX_RESPOND_DEPTH = 10
 
 
-class FakeLLM:
-    """A scripted OpenAI-compatible LLM. Point the app at `base_url`, script the turns, assert on `calls`.
+@dataclass(frozen=True)
+class StoredResponse:
+    """A Responses API answer the fake gave: the conversation it ends and its JSON body."""
 
-    Strict by default: a call beyond the script and a script item left unused are problems that
-    `verify()` (run by the pytest plugin after each test) turns into a failure. `strict=False` answers
-    extra calls with `default` and ignores unused items; `allow_unused=True` ignores only the latter.
+    conversation: list[Any]
+    body: bytes
+
+
+class FakeLLM:
+    """A scripted LLM. Point the app at `base_url` (or keep the SDK's default), script the turns, assert
+    on `calls`.
+
+    One script answers every wire format: OpenAI Chat Completions, the Responses API and Anthropic's
+    Messages API, each call taking the next item. In-process it also answers `PROVIDER_BASE_URLS`.
+    Strict by default: a call beyond the script, a script item left unused and a request to a route the
+    fake does not implement are problems that `verify()` (run by the pytest plugin after each test)
+    turns into a failure. `strict=False` answers extra calls with `default` and ignores unused items;
+    `allow_unused=True` ignores only the latter.
     """
 
     reply = staticmethod(items.reply)
@@ -39,6 +56,7 @@ class FakeLLM:
     cut_stream = staticmethod(items.cut_stream)
     malformed_sse = staticmethod(items.malformed_sse)
     malformed = staticmethod(items.malformed)
+    overloaded = staticmethod(items.overloaded)
 
     def __init__(
         self,
@@ -49,9 +67,12 @@ class FakeLLM:
         default: ScriptItem | None = None,
         embedding_dimensions: int = 16,
         model_names: tuple[str, ...] = ("fake-model", "fake-embedding"),
+        provider_urls: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_urls: list[str] = [self.base_url]
+        if provider_urls:
+            self.intercept(*PROVIDER_BASE_URLS)
         self.strict = strict
         self.allow_unused = allow_unused or not strict
         self.default = default if default is not None else items.reply(DEFAULT_REPLY)
@@ -62,6 +83,9 @@ class FakeLLM:
         self.unexpected_calls: list[RecordedCall] = []
         self.refused: list[str] = []
         self.errors: list[str] = []
+        self.unknown_routes: list[str] = []
+        self.telemetry: list[tuple[str, bytes]] = []
+        self._responses: dict[str, StoredResponse] = {}
         self._script = Script()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -93,27 +117,37 @@ class FakeLLM:
                 self.unexpected_calls,
                 self.refused,
                 self.errors,
+                self.unknown_routes,
+                self.telemetry,
             ):
                 collected.clear()
+            self._responses.clear()
 
     # -- called by the app ----------------------------------------------------------------------------
 
     def take_turn(
-        self, request: dict[str, Any], *, path: str, headers: dict[str, str]
-    ) -> tuple[ScriptItem | None, int]:
+        self,
+        request: dict[str, Any],
+        *,
+        path: str,
+        headers: dict[str, str],
+        api: Api = "chat",
+        history: list[dict[str, Any]] | None = None,
+    ) -> tuple[ScriptItem | None, RecordedCall]:
         """Record the call and return the item answering it (None: beyond a strict script)."""
         with self._lock:
-            call = RecordedCall(len(self.calls), request, path=path, headers=headers)
+            call = RecordedCall(len(self.calls), request, path=path, headers=headers, api=api)
+            call.history = list(history or [])
             self.calls.append(call)
         item = self._script.pop()
         if item is None:
             if self.strict:
                 with self._lock:
                     self.unexpected_calls.append(call)
-                return None, call.index
+                return None, call
             item = self.default
         call.item = self._resolve(item, call)
-        return call.item, call.index
+        return call.item, call
 
     def _resolve(self, item: ScriptItem, call: RecordedCall) -> ScriptItem:
         for _ in range(MAX_RESPOND_DEPTH):
@@ -136,27 +170,34 @@ class FakeLLM:
             self.errors.append(message)
         return ServerError(500, f"agent_testkit fake LLM: {message}")
 
-    def new_ids(self, item: items.Reply | ToolCalls) -> tuple[str, list[str]]:
-        """A completion id and one id per tool call (the scripted one, if any): unique within this fake."""
-        n = next(self._ids)
-        if isinstance(item, items.Reply):
-            return f"chatcmpl-fake-{n}", []
-        ids = [c.call_id or f"call_fake_{n}_{i}" for i, c in enumerate(item.calls)]
-        return f"chatcmpl-fake-{n}", ids
+    def next_number(self) -> int:
+        """A number for the ids of one answer (completion, response, message, tool calls)."""
+        return next(self._ids)
 
-    def unexpected_call_response(self, index: int) -> Response:
+    def unexpected_call_response(self, index: int, dialect: Dialect = CHAT) -> Response:
         scripted = len(self.calls) - len(self.unexpected_calls)
         message = (
             f"agent_testkit fake LLM: call #{index} is beyond the script ({scripted} item(s) scripted). "
             "Add answers with fake_llm.script(...), or mark the test @pytest.mark.fake_llm(strict=False)."
         )
-        return error_response(
-            500,
-            message,
-            error_type="fake_llm_script_exhausted",
-            code=None,
-            headers={"x-should-retry": "false"},
-        )
+        return dialect.error(500, message, kind="exhausted", headers={"x-should-retry": "false"})
+
+    def store_response(self, response_id: str, *, conversation: list[Any], body: bytes) -> None:
+        """Keep a Responses API answer, for `previous_response_id` and `GET /v1/responses/{id}`."""
+        with self._lock:
+            self._responses[response_id] = StoredResponse(conversation, body)
+
+    def stored_response(self, response_id: str) -> StoredResponse | None:
+        with self._lock:
+            return self._responses.get(response_id)
+
+    def record_unknown_route(self, method: str, path: str, body: bytes) -> None:
+        with self._lock:
+            self.unknown_routes.append(f"{method} {path}")
+
+    def record_telemetry(self, path: str, body: bytes) -> None:
+        with self._lock:
+            self.telemetry.append((path, body))
 
     def record_embedding(self, request: dict[str, Any]) -> None:
         with self._lock:
@@ -164,7 +205,8 @@ class FakeLLM:
 
     def record_refusal(self, url: str) -> None:
         with self._lock:
-            self.refused.append(url)
+            if url not in self.refused:  # an SDK's retries are one refusal, said once
+                self.refused.append(url)
 
     # -- strictness -----------------------------------------------------------------------------------
 
@@ -182,6 +224,10 @@ class FakeLLM:
         found += [
             f"a request to a real LLM host was refused: {url} (point the app at {self.base_url!r})"
             for url in self.refused
+        ]
+        found += [
+            f"fake LLM got a request to a route it does not implement: {route}"
+            for route in self.unknown_routes
         ]
         found += [f"fake LLM error: {message}" for message in self.errors]
         return found

@@ -43,14 +43,14 @@ def count_tokens(text: str | None) -> int:
     return math.ceil(len(text) / 4) if text else 0
 
 
-def prompt_tokens(request: dict[str, Any]) -> int:
+def prompt_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> int:
     """An estimate of the prompt size: message text, tool-call arguments and tool schemas."""
     total = 0
-    for message in request.get("messages") or []:
+    for message in messages:
         total += 4 + count_tokens(content_text(message.get("content")))
         for tc in message.get("tool_calls") or []:
             total += count_tokens(json.dumps(tc.get("function", {})))
-    for tool in request.get("tools") or []:
+    for tool in tools:
         total += count_tokens(json.dumps(tool))
     return total
 
@@ -62,8 +62,8 @@ def completion_tokens(item: Reply | ToolCalls) -> int:
     return calls + count_tokens(item.content)
 
 
-def usage(request: dict[str, Any], item: Reply | ToolCalls) -> CompletionUsage:
-    prompt, completion = prompt_tokens(request), completion_tokens(item)
+def usage(prompt: int, item: Reply | ToolCalls) -> CompletionUsage:
+    completion = completion_tokens(item)
     return CompletionUsage(
         prompt_tokens=prompt,
         completion_tokens=completion,
@@ -104,6 +104,7 @@ def completion(
     request: dict[str, Any],
     completion_id: str,
     tool_call_ids: list[str],
+    prompt: int,
 ) -> bytes:
     """The JSON body of a non-streamed chat completion."""
     body = ChatCompletion(
@@ -119,7 +120,7 @@ def completion(
                 finish_reason=finish_reason(item),
             )
         ],
-        usage=usage(request, item),
+        usage=usage(prompt, item),
         service_tier="default",
     )
     return body.model_dump_json(exclude_unset=True).encode()
@@ -139,8 +140,9 @@ def split_arguments(arguments: str) -> list[str]:
 class ChunkStream:
     """Builds the `chat.completion.chunk` sequence for one answer."""
 
-    def __init__(self, request: dict[str, Any], completion_id: str) -> None:
+    def __init__(self, request: dict[str, Any], completion_id: str, prompt: int = 0) -> None:
         self.request = request
+        self.prompt = prompt
         self.completion_id = completion_id
         self.created = int(time.time())
         self.model = str(request.get("model") or "fake-model")
@@ -171,7 +173,7 @@ class ChunkStream:
         return self.chunk(ChoiceDelta(role="assistant", content=content, refusal=None))
 
     def usage_chunk(self, item: Reply | ToolCalls) -> bytes:
-        head = self._head() | {"usage": usage(self.request, item)}
+        head = self._head() | {"usage": usage(self.prompt, item)}
         return self._dump(ChatCompletionChunk(**head, choices=[]))
 
     def chunks(self, item: Reply | ToolCalls, tool_call_ids: list[str]) -> Iterator[bytes]:
@@ -205,10 +207,12 @@ def _opening(index: int, call: ToolCall, call_id: str) -> ChoiceDeltaToolCall:
     return ChoiceDeltaToolCall(index=index, id=call_id, type="function", function=fn)
 
 
-def error_body(message: str, *, error_type: str, code: str | None) -> bytes:
+def error_body(
+    message: str, *, error_type: str, code: str | None, param: str | None = None
+) -> bytes:
     """OpenAI's error envelope: `{"error": {"message", "type", "param", "code"}}`."""
     return json.dumps(
-        {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+        {"error": {"message": message, "type": error_type, "param": param, "code": code}}
     ).encode()
 
 

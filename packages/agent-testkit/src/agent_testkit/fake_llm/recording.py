@@ -1,4 +1,8 @@
-"""What the app sent to the fake LLM, parsed once, so tests assert on chat turns instead of JSON bytes."""
+"""What the app sent to the fake LLM, parsed once, so tests assert on chat turns instead of JSON bytes.
+
+Whatever the wire format (Chat Completions, Responses, Anthropic Messages), `messages` and `tools` read
+in the chat-completions shape (see `normalize`); `request` keeps the body as sent.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +10,33 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_testkit.fake_llm import normalize
+from agent_testkit.fake_llm.normalize import Api, content_text
 from agent_testkit.fake_llm.script import ScriptItem
 
-
-def content_text(content: Any) -> str | None:
-    """The text of a message `content`: a string, or the text parts of a list of content parts."""
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content)
+__all__ = ["RecordedCall", "content_text"]
 
 
 @dataclass
 class RecordedCall:
-    """One chat completion request the fake received (`calls[i]`), and the script item that answered it."""
+    """One model request the fake received (`calls[i]`), and the script item that answered it.
+
+    `api` is the wire format ("chat", "responses" or "messages"); `history` is what a Responses API
+    `previous_response_id` stood for (the stored conversation before this request's `input`).
+    """
 
     index: int
     request: dict[str, Any]
     path: str = "/v1/chat/completions"
     headers: dict[str, str] = field(default_factory=dict)
     item: ScriptItem | None = None
+    api: Api = "chat"
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        return list(self.request.get("messages") or [])
+        """The whole conversation the model sees, chat-shaped, whatever the wire format."""
+        return [*self.history, *normalize.messages(self.api, self.request)]
 
     @property
     def model(self) -> str | None:
@@ -42,7 +48,8 @@ class RecordedCall:
 
     @property
     def tools(self) -> list[dict[str, Any]]:
-        return list(self.request.get("tools") or [])
+        """The function tools offered, chat-shaped (`{"type": "function", "function": {...}}`)."""
+        return normalize.tools(self.api, self.request)
 
     @property
     def tool_names(self) -> list[str]:
@@ -50,7 +57,7 @@ class RecordedCall:
 
     @property
     def system_prompt(self) -> str | None:
-        """The first system (or developer) message's text, or None."""
+        """The first system (or developer) message's text (Responses `instructions`, Anthropic `system`)."""
         for message in self.messages:
             if message.get("role") in ("system", "developer"):
                 return content_text(message.get("content"))

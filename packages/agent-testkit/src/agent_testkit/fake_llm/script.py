@@ -287,6 +287,11 @@ def server_error(
     return ServerError(status, retry_after=retry_after, retry_after_ms=retry_after_ms)
 
 
+def overloaded(*, retry_after: RetryAfter | None = None) -> ServerError:
+    """HTTP 529 "overloaded" (Anthropic's `overloaded_error`; an OpenAI client sees a 529 server error)."""
+    return ServerError(529, "Overloaded", retry_after=retry_after)
+
+
 def timeout() -> Hang:
     """Hang until the client's timeout gives up (in-process: its read timeout; server: a real hang)."""
     return Hang()

@@ -1,6 +1,7 @@
 """The HTML report as a person sees it: rendered by headless Chromium (Debian's `chromium`), and the
 screenshot read back pixel by pixel (Pillow): the chart's bars in their colours (baseline, this run, the
-regressed slice), and the tables below them. Skipped where Chromium is not installed."""
+regressed slice), the 95% error bars of a noisy run at the height of their intervals, and the tables
+below them. Skipped where Chromium is not installed."""
 
 import os
 import subprocess
@@ -10,7 +11,13 @@ import pytest
 from PIL import Image
 
 from agent_testkit.evals import Baseline, CaseResult, EvalRun, GraderResult, write_html
-from agent_testkit.evals.reports.chart import BASELINE_COLOUR, FAILED_COLOUR, PASSED_COLOUR
+from agent_testkit.evals.reports.chart import (
+    BASELINE_COLOUR,
+    ERROR_BAR_COLOUR,
+    FAILED_COLOUR,
+    PASSED_COLOUR,
+    PLOT_HEIGHT,
+)
 from agent_testkit.evals.reports.html import TABLE_HEAD_COLOUR
 
 CHROMIUM = Path(
@@ -85,10 +92,19 @@ def regressed_run() -> EvalRun:
     return EvalRun.of(results, baseline, max_drop=2.0, model="scripted", started_at="2026-01-01")
 
 
-@pytest.fixture(scope="module")
-def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Pixels:
-    folder = tmp_path_factory.mktemp("report")
-    report = write_html(regressed_run(), folder / "report.html")
+def noisy_run() -> EvalRun:
+    """A live run of 12 cases x 3 epochs, half of them flaky: wide intervals."""
+    results = [
+        CaseResult(f"case-{n:02}", ("flaky",) if n < 6 else ("stable",), "a", score, epoch=e)
+        for n in range(12)
+        for e, score in enumerate([100.0, 0.0, 100.0 if n % 2 else 0.0] if n < 6 else [100.0] * 3)
+    ]
+    baseline = Baseline.from_scores(EvalRun.of(results, None, max_drop=2, model="live").scores)
+    return EvalRun.of(results, baseline, max_drop=2.0, model="live", epochs=3)
+
+
+def render(run: EvalRun, folder: Path) -> Pixels:
+    report = write_html(run, folder / "report.html")
     shot = folder / "report.png"
     subprocess.run(  # noqa: S603 - the browser binary, fixed arguments
         [
@@ -115,6 +131,32 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Pixels:
         assert image.size == (WIDTH, HEIGHT)
         pixels = list(image.convert("RGB").get_flattened_data())
     return [pixels[y * WIDTH : (y + 1) * WIDTH] for y in range(HEIGHT)]
+
+
+@pytest.fixture(scope="module")
+def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Pixels:
+    return render(regressed_run(), tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="module")
+def noisy_screenshot(tmp_path_factory: pytest.TempPathFactory) -> Pixels:
+    return render(noisy_run(), tmp_path_factory.mktemp("noisy"))
+
+
+def test_the_error_bars_of_a_noisy_run_are_visible_at_the_height_of_their_intervals(
+    noisy_screenshot,
+):
+    run = noisy_run()
+    overall = run.gate.checks[0].interval
+    assert overall is not None and overall.width() > 10
+    widest = max(c.interval.width() for c in run.gate.checks if c.interval is not None)
+    bar, bar_bottom = tallest_column(mask(noisy_screenshot, ERROR_BAR_COLOUR, tolerance=20))
+    # the longest whisker is the widest interval, drawn on the 0..100 scale of the plot
+    assert abs(bar - widest / 100 * PLOT_HEIGHT) <= 4, (bar, widest)
+    _, bars_bottom = tallest_column(mask(noisy_screenshot, PASSED_COLOUR))
+    assert bar_bottom < bars_bottom  # drawn over the bars, inside the plot
+    caps, _ = widest_row(mask(noisy_screenshot, ERROR_BAR_COLOUR, tolerance=20))
+    assert 10 <= caps <= 18  # a cap across the whisker's ends
 
 
 def test_the_chart_shows_baseline_and_current_bars_and_the_regression_in_red(screenshot):

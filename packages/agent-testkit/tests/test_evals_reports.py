@@ -97,3 +97,51 @@ def test_html_escapes_what_cases_say(run):
     run.results[0].score = 0
     html = render_html(EvalRun.of(run.results, run.baseline, max_drop=2, model="scripted"))
     assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+
+
+def noisy_run() -> EvalRun:
+    """A live run, 3 epochs: a slice of 12 cases with one flaky case, one known weakness."""
+    results = []
+    for n in range(12):
+        scores = [100.0, 0.0, 100.0] if n == 0 else [100.0] * 3
+        for epoch, score in enumerate(scores):
+            result = case(f"docs-{n:02}", score, ("documents",), "lacks 'x'")
+            result.epoch, result.description = epoch, f"Question {n} about the handbook."
+            results.append(result)
+    weak = case("docs-weak", 0, ("documents",), "the model wraps its JSON in prose")
+    weak.known_weakness = "the recorded model answers in prose"
+    results.append(weak)
+    baseline = Baseline(100.0, {"documents": 100.0}, {f"docs-{n:02}": 100.0 for n in range(12)})
+    judge = {"model": "judge-model-x", "system_prompt": "You are a strict, fair grader."}
+    return EvalRun.of(results, baseline, max_drop=2.0, model="live", epochs=3, judge=judge)
+
+
+def test_junit_carries_intervals_and_mde_as_properties_and_known_weaknesses_as_skipped():
+    root = ET.fromstring(junit_xml(noisy_run()))  # noqa: S314 - XML we just wrote
+    golden, gate = root.findall("testsuite")
+    props = {p.get("name"): p.get("value") for p in golden.find("properties")}
+    assert props["epochs"] == "3" and props["rule"] == "paired"
+    low, high = float(props["slice.documents.ci95_low"]), float(props["slice.documents.ci95_high"])
+    assert low < float(props["slice.documents.score"]) <= high
+    assert "slice.documents.mde" in props and "overall.paired_ci95_high" in props
+    cases = {c.get("name"): c for c in golden.findall("testcase")}
+    assert golden.get("tests") == "13"  # cases, not attempts
+    skipped = cases["docs-weak"].find("skipped")
+    assert skipped.get("message") == "known weakness: the recorded model answers in prose"
+    assert "epochs 100.00 0.00 100.00" in cases["docs-00"].find("system-out").text
+    check = {c.get("name"): c for c in gate.findall("testcase")}["slice documents"]
+    assert {p.get("name") for p in check.find("properties")} >= {"ci95_low", "mde", "paired_delta"}
+
+
+def test_html_reads_without_the_yaml():
+    html = render_html(noisy_run())
+    assert "Question 0 about the handbook." in html  # descriptions
+    assert "100 0 100" in html  # a flaky case's epochs
+    assert "smallest detectable drop" in html and "can only detect drops of" in html
+    assert "paired rule" in html and "3 epochs per case" in html
+    known = html[html.index('id="known"') :]
+    assert "docs-weak" in known and "the recorded model answers in prose" in known
+    failing = html[html.index('id="failing"') : html.index('id="known"')]
+    assert "docs-weak" not in failing  # not among the alarming ones
+    assert "judge-model-x" in html and "You are a strict, fair grader." in html
+    assert 'class="errorbar"' in html

@@ -151,8 +151,8 @@ def accept(
         raise typer.Exit(EXIT_USAGE)
     Baseline.from_scores(run_.scores, model=run_.model).save(baseline)
     console.print(
-        f"Wrote {baseline}: overall {run_.scores.overall:.2f} over {len(run_.results)} cases, "
-        f"{len(run_.scores.slices)} slices."
+        f"Wrote {baseline}: overall {run_.scores.overall:.2f} over {len(run_.outcomes)} cases "
+        f"({run_.epochs} epoch(s) each), {len(run_.scores.slices)} slices."
     )
 
 
@@ -196,20 +196,34 @@ def _live_endpoint() -> LLMEndpoint:
 
 
 def _finish(result: EvalRun, paths: list[Path], *, gate: bool) -> None:
+    cases = len(result.outcomes)
+    epochs = f" x {result.epochs} epochs" if result.epochs > 1 else ""
+    paired = result.gate.rule == "paired"
     table = Table(
-        title=f"Eval scores ({result.model}, {len(result.results)} cases, {result.duration_s:.1f}s)"
+        title=f"Eval scores ({result.model}, {cases} cases{epochs}, {result.duration_s:.1f}s, "
+        f"{result.gate.rule} rule)"
     )
-    for column in ("check", "baseline", "now", "Δ", "verdict"):
+    columns = ["check", "baseline", "now", "95% interval", "Δ"]
+    columns += ["Δ 95% (paired)", "MDE"] if paired else []
+    for column in [*columns, "verdict"]:
         table.add_column(column, justify="left" if column in ("check", "verdict") else "right")
     for c in result.gate.checks:
-        table.add_row(
+        row = [
             c.name,
             "—" if c.baseline is None else f"{c.baseline:.2f}",
             "—" if c.current is None else f"{c.current:.2f}",
+            "" if c.interval is None else f"{c.interval.low:.1f}..{c.interval.high:.1f}",
             "" if c.delta is None else f"{c.delta:+.2f}",
-            "ok" if c.passed else "[red]REGRESSED[/red]",
-        )
+        ]
+        if paired:
+            ci = c.paired.interval if c.paired else None
+            row.append("" if ci is None else f"{ci.low:+.1f}..{ci.high:+.1f}")
+            row.append("" if c.mde is None else f"{c.mde:.1f}" + (" !" if c.underpowered else ""))
+        row.append("ok" if c.passed else "[red]REGRESSED[/red]")
+        table.add_row(*row)
     console.print(table)
+    for warning in result.gate.warnings:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
     for path in paths:
         console.print(f"wrote {path}")
     console.print(result.gate.summary())

@@ -228,18 +228,32 @@ def db_revision(
     command.revision(config, message=message, autogenerate=True, rev_id=rev_id)
 
 
-async def _create_admin(settings: Settings, email: str, password: str) -> bool:
+async def _find_user(settings: Settings, email: str) -> bool:
     engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await users.get_user_by_email(session, email) is not None
+    finally:
+        await engine.dispose()
+
+
+async def _make_admin(settings: Settings, email: str, password: str | None) -> bool:
+    """Creates the admin (True), or promotes the user and sets `password` if given (False)."""
+    engine = create_engine(settings.resolved_database_url)
+    passwords = passwords_for(settings)
     try:
         async with create_sessionmaker(engine)() as session:
             existing = await users.get_user_by_email(session, email)
             if existing is not None:
                 existing.is_admin = True
+                if password is not None:
+                    users.set_password(existing, password, passwords)  # revokes its tokens
                 await session.commit()
                 return False
+            assert password is not None
             await users.create_user(
                 session,
-                passwords_for(settings),
+                passwords,
                 email=email,
                 password=password,
                 is_admin=True,
@@ -251,31 +265,61 @@ async def _create_admin(settings: Settings, email: str, password: str) -> bool:
         await engine.dispose()
 
 
+def _email_or_exit(email: str) -> str:
+    from pydantic import EmailStr, TypeAdapter, ValidationError
+
+    try:
+        return users.normalise_email(TypeAdapter(EmailStr).validate_python(email))
+    except ValidationError as exc:
+        console.print(f"[red]{email!r} is not a valid email address.[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _password_or_exit(password: str | None) -> str:
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not 8 <= len(password) <= 128 or "\x00" in password:
+        console.print("[red]The password needs at least 8 characters (at most 128, no NUL).[/red]")
+        raise typer.Exit(2)
+    return password
+
+
 @app.command("create-admin")
 def create_admin(
-    email: Annotated[str, typer.Argument(help="The administrator's email.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The administrator's email.")],
     password: Annotated[
-        str,
+        str | None,
         typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
             envvar="ADMIN_PASSWORD",
-            help="Prompted for when not given (or set ADMIN_PASSWORD).",
+            help="For a new account; prompted for when not given (or set ADMIN_PASSWORD).",
         ),
-    ],
+    ] = None,
+    set_password: Annotated[
+        bool,
+        typer.Option(
+            "--set-password",
+            help="The user exists: also replace its password (which logs it out everywhere).",
+        ),
+    ] = False,
 ) -> None:
-    """Create an administrator, or promote an existing user."""
-    if len(password) < 8:
-        console.print("[red]The password needs at least 8 characters.[/red]")
-        raise typer.Exit(2)
+    """Create an administrator, or promote an existing user (its password kept unless
+    --set-password)."""
+    email = _email_or_exit(email)
     settings = Settings()
+    exists = asyncio.run(_find_user(settings, email))
+    new_password = _password_or_exit(password) if set_password or not exists else None
     try:
-        created = asyncio.run(_create_admin(settings, email, password))
+        created = asyncio.run(_make_admin(settings, email, new_password))
     except EmailTaken as exc:  # pragma: no cover - raced with a registration
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from exc
-    console.print(f"{'Created' if created else 'Promoted'} admin {email!r}.")
+    if created:
+        console.print(f"Created admin {email!r}.")
+    elif new_password is not None:
+        console.print(f"Promoted {email!r} to admin and set the new password (older logins end).")
+    else:
+        unused = " The password given was not used: add --set-password." if password else ""
+        console.print(f"Promoted {email!r} to admin; its password is unchanged.{unused}")
 
 
 def main() -> None:

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from agent_service.app import create_app
 from agent_service.cli import app as cli
+from agent_service.db import create_engine, create_sessionmaker
 from agent_service.settings import Settings
+from agent_service.users import service as users
 
 runner = CliRunner()
 
@@ -74,3 +76,79 @@ def test_first_admin_from_settings(fresh_env: Path, monkeypatch: pytest.MonkeyPa
     # a second start does not create it twice
     r = asyncio.run(login(settings, "first@example.com", "first-pass-1"))
     assert len(r.json()) == 1 and r.headers["x-total-count"] == "1"
+
+
+async def call_service(settings: Settings, path: str, body: dict[str, str]) -> int:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return (await client.post(path, json=body)).status_code
+
+
+async def login_status(settings: Settings, email: str, password: str) -> int:
+    return await call_service(settings, "/api/auth/login", {"email": email, "password": password})
+
+
+async def user_exists(settings: Settings, email: str) -> bool:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await users.get_user_by_email(session, email) is not None
+    finally:
+        await engine.dispose()
+
+
+async def register(settings: Settings, email: str, password: str) -> int:
+    return await call_service(
+        settings, "/api/auth/register", {"email": email, "password": password}
+    )
+
+
+def create_admin(*args: str, stdin: str | None = None) -> Result:
+    return runner.invoke(cli, ["create-admin", *args], input=stdin)
+
+
+def test_create_admin_refuses_an_invalid_email(fresh_env: Path) -> None:
+    runner.invoke(cli, ["db", "upgrade"])
+    result = create_admin("not-an-email", "--password", "long-enough-1")
+    assert result.exit_code == 2
+    assert "not a valid email address" in result.output
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert not asyncio.run(user_exists(settings, "not-an-email"))
+
+
+def test_create_admin_on_an_existing_user_keeps_its_password(fresh_env: Path) -> None:
+    runner.invoke(cli, ["db", "upgrade"])
+    assert create_admin("Root@Example.com", "--password", "first-pass-1").exit_code == 0
+
+    result = create_admin("root@example.com", "--password", "other-pass-1")
+    assert result.exit_code == 0, result.output
+    assert "password is unchanged" in result.output
+    assert "--set-password" in result.output  # says the given one was not used
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert asyncio.run(login_status(settings, "root@example.com", "first-pass-1")) == 200
+    assert asyncio.run(login_status(settings, "root@example.com", "other-pass-1")) == 401
+
+
+def test_create_admin_promotes_without_asking_for_a_password(fresh_env: Path) -> None:
+    runner.invoke(cli, ["db", "upgrade"])
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert asyncio.run(register(settings, "member@example.com", "member-pass-1")) == 201
+
+    result = create_admin("member@example.com")  # no input: a prompt would abort
+    assert result.exit_code == 0, result.output
+    assert "Promoted 'member@example.com' to admin; its password is unchanged." in result.output
+    assert asyncio.run(login_status(settings, "member@example.com", "member-pass-1")) == 200
+
+
+def test_create_admin_set_password_replaces_it(fresh_env: Path) -> None:
+    runner.invoke(cli, ["db", "upgrade"])
+    assert create_admin("root@example.com", "--password", "first-pass-1").exit_code == 0
+
+    result = create_admin("root@example.com", "--set-password", stdin="new-pass-12\nnew-pass-12\n")
+    assert result.exit_code == 0, result.output
+    assert "set the new password" in result.output
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert asyncio.run(login_status(settings, "root@example.com", "new-pass-12")) == 200
+    assert asyncio.run(login_status(settings, "root@example.com", "first-pass-1")) == 401

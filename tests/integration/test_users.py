@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
-from tests.factories import TestUser
+from tests.factories import UNKNOWN_ID, TestUser
 
 
 def assert_no_secrets(body: object) -> None:
@@ -120,7 +118,9 @@ async def test_update_to_taken_email_is_400(
     client: httpx.AsyncClient, user: TestUser, other_user: TestUser
 ) -> None:
     r = await client.put(
-        f"/api/users/{user.id}", headers=user.headers, json={"email": other_user.email}
+        f"/api/users/{user.id}",
+        headers=user.headers,
+        json={"email": other_user.email, "current_password": user.password},
     )
     assert r.status_code == 400
     assert r.json()["error"] == "email_taken"
@@ -149,14 +149,15 @@ async def test_password_change_needs_current_password(
     r = await client.patch(
         "/api/profile", headers=user.headers, json={"new_password": "changed-pass-1"}
     )
-    assert r.status_code == 400
-    assert r.json()["error"] == "invalid_current_password"
+    assert r.status_code == 403
+    assert r.json()["error"] == "current_password_required"
     r = await client.patch(
         "/api/profile",
         headers=user.headers,
         json={"current_password": "wrong", "new_password": "changed-pass-1"},
     )
-    assert r.status_code == 400
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_current_password"
 
     r = await client.patch(
         "/api/profile",
@@ -190,7 +191,7 @@ async def test_admin_overview_has_counts(
     assert_no_secrets(r.json())
 
 
-@pytest.mark.parametrize("bad_id", ["not-a-uuid", "123", str(uuid.uuid4())])
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "123", UNKNOWN_ID])
 async def test_unknown_or_malformed_user_id_is_404_for_admin(
     client: httpx.AsyncClient, admin: TestUser, bad_id: str
 ) -> None:

@@ -116,3 +116,23 @@ async def test_a_refusal_a_retry_can_outlive_releases_the_key(
     retried = await client.post("/api/agent/chat", json=body, headers=keyed(user, "q"))
     assert retried.status_code == 200 and "idempotent-replayed" not in retried.headers
     assert retried.json()["response"] == "After the raise."
+
+
+async def test_when_the_first_request_fails_a_waiting_repeat_does_the_work(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, settings: Settings
+) -> None:
+    settings.llm_timeout_s = 0.3
+    settings.llm_max_retries = 0
+    fake_llm.script(fake_llm.timeout(), fake_llm.reply("Second time lucky."))
+    body = {"message": "Hi"}
+
+    answers = await asyncio.gather(
+        *(client.post("/api/agent/chat", json=body, headers=keyed(user, "f")) for _ in range(2))
+    )
+
+    assert sorted(r.status_code for r in answers) == [200, 503]  # a 5xx is not kept
+    [ok] = [r for r in answers if r.status_code == 200]
+    assert ok.json()["response"] == "Second time lucky."
+    assert "idempotent-replayed" not in ok.headers
+    again = await client.post("/api/agent/chat", json=body, headers=keyed(user, "f"))
+    assert again.json() == ok.json() and again.headers["idempotent-replayed"] == "true"

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_service.auth.tokens import decode_access_token
-from agent_service.errors import AppError, error_response
+from agent_service.errors import AppError, RequestTooLarge, error_response
 from agent_service.idempotency import service
 from agent_service.idempotency.exceptions import (
     IdempotencyKeyInUse,
@@ -103,37 +103,47 @@ class _Keyed:
         if row_id is not None:
             await _First(self, row_id).run(self.receive)
             return
-        body = await self._read_own_body()
-        if body is None:
-            return  # the client went away
-        await self._repeat(body)
+        received = await self._read_own_body()
+        if received is None:
+            return
+        await self._repeat(*received)
 
-    async def _read_own_body(self) -> bytes | None:
-        """The repeat's body, hashed (and kept while small enough to run it if the first fails)."""
+    async def _read_own_body(self) -> tuple[bool, bytes] | None:
+        """(kept, body) of the repeat: hashed, and kept while small enough to run the request
+        itself should the first one fail; None when it is answered already (too large) or the
+        client went away."""
         kept: bytearray | None = bytearray()
+        settings: Settings = self.scope["app"].state.settings
+        limit = max(settings.max_json_bytes, settings.max_upload_bytes) + MAX_STORED_BODY
+        size = 0
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:  # no route takes it: do not read on
+                await _answer_error(RequestTooLarge(limit), self.scope, self.receive, self.send)
+                return None
             self.hasher.update(chunk)
             if kept is not None:
                 kept.extend(chunk)
                 if len(kept) > MAX_STORED_BODY:
                     kept = None
             if not message.get("more_body", False):
-                return bytes(kept) if kept is not None else b""
+                return (kept is not None, bytes(kept or b""))
 
-    async def _repeat(self, body: bytes) -> None:
+    async def _repeat(self, body_kept: bool, body: bytes) -> None:
         deadline = time.monotonic() + self.scope["app"].state.settings.idempotency_wait_s
         for attempt in range(10_000):
             row = await service.find_key(self.sessionmaker, self.user_id, self.key)
-            if row is None:  # the first request failed and let the key go: try to be first
+            if row is None and body_kept:  # the first request failed and let the key go
                 row_id = await service.claim_key(self.sessionmaker, self.user_id, self.key)
                 if row_id is not None:
+                    self.hasher = BodyHasher(self.scope)  # _First hashes the body as it is read
                     await _First(self, row_id).run(_replay_body(body))
                     return
-            elif row.completed:
+            elif row is not None and row.completed:
                 await self._answer_with(row)
                 return
             if time.monotonic() >= deadline:

@@ -1,4 +1,5 @@
-"""`agent-service eval run|accept|report`: the golden set through the service, its gate, its reports.
+"""`agent-service eval run|accept|report|judge-agreement`: the golden set through the service, its
+gate, its reports, and how far its judge agrees with people.
 
 The test kit (`agent_testkit`) is imported only when a command runs: the service does not need it
 otherwise, and a missing kit is a sentence saying how to install it.
@@ -180,6 +181,63 @@ def report(
         raise typer.Exit(EXIT_USAGE) from exc
     paths = write_outputs(run_, out)
     _finish(run_, paths, gate=check)
+
+
+@eval_app.command("judge-agreement")
+def judge_agreement(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="scripted (the labelled set's `judge:` answers), replay (the cassette) or live."
+        ),
+    ] = "scripted",
+    labelled: Annotated[Path, typer.Option(help="The labelled judge cases.")] = Path(
+        "evals/judge/labelled.yaml"
+    ),
+    cassette: Annotated[Path, typer.Option(help="The judge's cassette (replay, --record).")] = Path(
+        "evals/cassettes/judge-agreement.yaml"
+    ),
+    record: Annotated[
+        bool, typer.Option(help="With --model live: cache the judge's answers in the cassette.")
+    ] = False,
+    out: OutOption = OUT,
+    min_kappa: Annotated[
+        float | None, typer.Option(help="Exit 1 when a rubric's Cohen's kappa is below this.")
+    ] = None,
+) -> None:
+    """Measure the judge: accuracy and Cohen's kappa per rubric against people's verdicts."""
+    _require_kit()
+    from agent_service.evals.judging import CassetteError, measure_agreement
+    from agent_service.evals.model_side import ModelMode
+    from agent_testkit.evals import CaseFormatError
+    from agent_testkit.evals.agreement import load_judge_cases
+
+    try:
+        mode = ModelMode(model)
+        cases = load_judge_cases(labelled)
+        live = _live_endpoint() if mode is ModelMode.LIVE else None
+        found = asyncio.run(
+            measure_agreement(cases, mode, cassette=cassette, live=live, record=record)
+        )
+    except (ValueError, CaseFormatError, CassetteError, OSError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_USAGE) from exc
+    table = Table(title=f"Judge agreement ({found.model}, {len(cases)} labelled cases)")
+    for column in ("rubric", "cases", "accuracy", "Cohen's kappa"):
+        table.add_column(column, justify="left" if column == "rubric" else "right")
+    for row in found.rows:
+        kappa = "—" if row.kappa is None else f"{row.kappa:.2f}"
+        table.add_row(row.rubric, str(row.cases), f"{row.accuracy:.0%}", kappa)
+    console.print(table)
+    for row in found.rows:
+        if row.rubric != "all":
+            for line in row.disagreements:
+                console.print(f"  disagrees ({row.rubric}): {line}", highlight=False)
+    console.print(f"wrote {found.write(out / 'judge-agreement.json')}")
+    low = [r.rubric for r in found.rows if min_kappa is not None and (r.kappa or 0.0) < min_kappa]
+    if low:
+        console.print(f"[red]kappa below {min_kappa:g} for {', '.join(low)}[/red]")
+        raise typer.Exit(EXIT_REGRESSED)
 
 
 def _live_endpoint() -> LLMEndpoint:

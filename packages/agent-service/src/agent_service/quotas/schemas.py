@@ -5,7 +5,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 
-class UsagePublic(BaseModel):
+class DailyUsagePublic(BaseModel):
     """Tokens your runs used today (UTC) and your daily quota (null: none)."""
 
     day: date = Field(description="The UTC day counted.")

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.quotas import clock
 from agent_service.quotas.exceptions import QuotaExceeded
 from agent_service.quotas.models import TokenUsage
-from agent_service.quotas.schemas import UsagePublic
+from agent_service.quotas.schemas import DailyUsagePublic
 from agent_service.settings import Settings
 
 
@@ -63,11 +63,13 @@ async def record_usage(
         await session.commit()
 
 
-async def usage_today(session: AsyncSession, settings: Settings, user_id: uuid.UUID) -> UsagePublic:
+async def usage_today(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID
+) -> DailyUsagePublic:
     moment = clock.now(session)
     used = await tokens_used(session, user_id, moment.date())
     quota = settings.user_daily_token_quota
-    return UsagePublic(
+    return DailyUsagePublic(
         day=moment.date(),
         tokens_used=used,
         quota=quota,

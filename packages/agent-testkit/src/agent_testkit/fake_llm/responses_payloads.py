@@ -156,7 +156,6 @@ def response(
         "temperature": request.get("temperature"),
         "top_p": request.get("top_p"),
         "max_output_tokens": request.get("max_output_tokens"),
-        "usage": None,
     }
     if item is not None:
         incomplete = isinstance(item, Reply) and item.finish_reason == "length"
@@ -298,6 +297,7 @@ class EventStream:
             output_index=index,
             arguments=arguments,
             sequence_number=self._next(),
+            name=item.calls[call_index].name,  # in the spec, not (yet) in the SDK's type
         )
         yield ResponseOutputItemDoneEvent(
             type="response.output_item.done",

@@ -4,18 +4,65 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.database import postgres_database
+from tests.service_process import running_service
+
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 DEFAULT_WAIT_MS = 15_000
+STARTUP_TIMEOUT = 90.0  # a loaded 2-core CI box can take most of a minute to import and migrate
+
+
+@dataclass
+class WebService:
+    base_url: str
+    mail_dir: Path
+
+
+@contextmanager
+def web_service(
+    folder: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[WebService]:
+    """`agent-service serve` as a process on its own data folder and database (PostgreSQL when
+    TEST_DATABASE_URL is set), for page tests; any scope of fixture may hold one."""
+    with ExitStack() as stack:
+        server_url = os.environ.get("TEST_DATABASE_URL")
+        database_url = (
+            stack.enter_context(
+                postgres_database(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
+            )
+            if server_url
+            else ""
+        )
+        full_env = {
+            "DATA_DIR": str(folder / "var"),
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": "e2e-" + "0123456789abcdef" * 4,
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_KIB": "1024",
+            "MAIL_BACKEND": "file",
+            **(env or {}),
+        }
+        base_url = stack.enter_context(
+            running_service(
+                full_env,
+                log_path=folder / "service.log",
+                startup_timeout=STARTUP_TIMEOUT,
+                extra_args=args,
+            )
+        )
+        yield WebService(base_url, folder / "var" / "mail")
 
 
 @contextmanager

@@ -7,47 +7,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import chromium, mailed_link, new_page, screenshot
-from tests.service_process import running_service
+from tests.browser import WebService, chromium, mailed_link, new_page, screenshot, web_service
 
 # A process start, a browser and a PDF job: minutes on a loaded CI box, seconds on a quiet one.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
-STARTUP_TIMEOUT = 90.0
 
 PDF = Path(__file__).resolve().parents[1] / "fixtures" / "pdf" / "pdflatex-4-pages.pdf"
 EMAIL = "newcomer@example.com"
 PASSWORD = "newcomer-password-1"
 
 
-@dataclass
-class Service:
-    base_url: str
-    mail_dir: Path
-
-
 @pytest.fixture
-def service(tmp_path: Path, isolated_database_url: str) -> Iterator[Service]:
-    data_dir = tmp_path / "var"
-    env = {
-        "DATA_DIR": str(data_dir),
-        "DATABASE_URL": isolated_database_url,
-        "JWT_SECRET": "e2e-" + "0123456789abcdef" * 4,
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_KIB": "1024",
-        "REQUIRE_EMAIL_VERIFICATION": "true",
-        "MAIL_BACKEND": "file",
-    }
-    log_path = tmp_path / "service.log"
-    with running_service(
-        env, log_path=log_path, startup_timeout=STARTUP_TIMEOUT, extra_args=("--llm", "demo")
-    ) as base_url:
-        yield Service(base_url, data_dir / "mail")
+def service(tmp_path: Path) -> Iterator[WebService]:
+    with web_service(
+        tmp_path, {"REQUIRE_EMAIL_VERIFICATION": "true"}, ("--llm", "demo")
+    ) as running:
+        yield running
 
 
 def sign_in(page: Page) -> None:
@@ -57,7 +37,7 @@ def sign_in(page: Page) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def register_and_verify(page: Page, service: Service) -> None:
+def register_and_verify(page: Page, service: WebService) -> None:
     page.goto("/")
     expect(page).to_have_url(f"{service.base_url}/login")
     page.get_by_role("link", name="Create an account").first.click()
@@ -82,7 +62,7 @@ def register_and_verify(page: Page, service: Service) -> None:
     screenshot(page, "02-verify-email")
 
 
-def chat_adds_a_task(page: Page, service: Service) -> None:
+def chat_adds_a_task(page: Page, service: WebService) -> None:
     sign_in(page)
     expect(page).to_have_url(f"{service.base_url}/chat")
     expect(page.locator("#agent-type")).to_have_value("assistant")
@@ -130,7 +110,7 @@ def document_answers_with_a_citation(page: Page) -> None:
     screenshot(page, "05-documents")
 
 
-def test_newcomer_path(service: Service) -> None:
+def test_newcomer_path(service: WebService) -> None:
     with chromium() as browser, new_page(browser, service.base_url) as page:
         register_and_verify(page, service)
         chat_adds_a_task(page, service)

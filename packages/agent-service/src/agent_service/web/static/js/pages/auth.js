@@ -103,7 +103,7 @@ export function resetPasswordPage(main) {
       [link("/forgot-password", "Ask for a new link")]);
     return;
   }
-  const form = onSubmit(h("form", { class: "stack", "aria-label": "New password" },
+  const form = onSubmit(h("form", { class: "stack", "aria-label": "Choose a new password" },
     field("New password", input("new_password", "password", { autocomplete: "new-password", minlength: 8 }),
       "At least 8 characters."),
     h("button", { type: "submit" }, "Set password")),

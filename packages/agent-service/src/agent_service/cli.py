@@ -70,14 +70,20 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP service: web pages at /, API docs at /docs."""
+    offline = llm or ("fake" if llm_script is not None else None)
+    if offline not in (None, "demo", "fake") or (offline == "demo" and llm_script is not None):
+        console.print(
+            f"[red]--llm takes 'demo' or 'fake' (--llm-script goes with 'fake'), not {llm!r}.[/red]"
+        )
+        raise typer.Exit(2)
     settings = _settings_or_exit()
-    configure_logging(settings.log_level, log_format=settings.resolved_log_format)
     sock = _bind_or_exit(host, port)  # a port in use is the first thing a user hears of
+    configure_logging(settings.log_level, log_format=settings.resolved_log_format)
     url = _base_url(host, sock.getsockname()[1])
-    if settings.public_url is None:  # mail links open this server unless PUBLIC_URL says otherwise
+    if not settings.public_url:  # mail links open this server unless PUBLIC_URL says otherwise
         os.environ["PUBLIC_URL"] = url
-    if llm is not None or llm_script is not None:
-        _start_offline_llm(llm or "fake", llm_script, settings)
+    if offline is not None:
+        _start_offline_llm(offline, llm_script, settings)
     database_url = settings.resolved_database_url
     if migrate if migrate is not None else database_url.startswith("sqlite"):
         migrations.upgrade(database_url)
@@ -161,12 +167,7 @@ def _start_offline_llm(llm: str, script: Path | None, settings: Settings) -> Non
     """Start the demo model or the kit's fake on loopback; this process's settings point at it."""
     from agent_service.demo.server import start_demo_llm, start_script_llm
 
-    if llm not in ("demo", "fake") or (llm == "demo" and script is not None):
-        console.print(
-            f"[red]--llm takes 'demo' or 'fake' (--llm-script goes with 'fake'), not {llm!r}.[/red]"
-        )
-        raise typer.Exit(2)
-    if settings.llm_api_key is not None:
+    if settings.llm_api_key is not None and settings.llm_api_key.get_secret_value():
         console.print(f"[yellow]LLM_API_KEY is set, but --llm {llm} answers instead.[/yellow]")
     try:
         server = start_demo_llm() if llm == "demo" else start_script_llm(script)
@@ -186,7 +187,7 @@ def _start_offline_llm(llm: str, script: Path | None, settings: Settings) -> Non
 @app.command()
 def worker(
     concurrency: Annotated[
-        int | None, typer.Option(help="Jobs run at once (default: JOB_CONCURRENCY).")
+        int | None, typer.Option(metavar="N", help="Jobs run at once (default: JOB_CONCURRENCY).")
     ] = None,
 ) -> None:
     """Run background jobs from procrastinate on PostgreSQL (JOB_RUNNER=procrastinate)."""
@@ -207,7 +208,10 @@ def worker(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+def db_upgrade(
+    # hidden: typer 0.29 prints "<str>" after a listed argument; the docstring says what it is
+    revision: Annotated[str, typer.Argument(metavar="REVISION", hidden=True)] = "head",
+) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     settings = Settings()
     migrations.upgrade(settings.resolved_database_url, revision)

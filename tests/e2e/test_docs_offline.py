@@ -12,8 +12,8 @@ import pytest
 
 from tests.service_process import running_service
 
-# A browser and a service process on 2 shared cores: start-up alone has taken 40 s under load.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+# A browser and a service process on 2 shared cores: start-up alone has taken 60 s under load.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(200)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -31,7 +31,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_KIB": "1024",
     }
-    with running_service(env, log_path=folder / "service.log") as base_url:
+    with running_service(env, log_path=folder / "service.log", startup_timeout=90) as base_url:
         r = httpx.post(f"{base_url}/api/auth/register", json={"email": EMAIL, "password": PASSWORD})
         assert r.status_code == 201, r.text
         yield base_url

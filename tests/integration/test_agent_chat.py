@@ -70,7 +70,14 @@ async def test_prompt_carries_system_prompt_tools_and_history(
     call = fake_llm.calls[1]
     assert call.system_prompt == ASSISTANT.system_prompt
     assert call.model == "fake-model"
-    assert sorted(call.tool_names) == ["create_project", "create_task", "list_tasks", "update_task"]
+    assert sorted(call.tool_names) == [
+        "create_project",
+        "create_task",
+        "delete_project",
+        "delete_task",
+        "list_tasks",
+        "update_task",
+    ]
     assert [(m["role"], m["content"]) for m in call.messages[1:]] == [
         ("user", "Hi"),
         ("assistant", "Hello!"),
@@ -347,7 +354,14 @@ async def test_list_agents(client: httpx.AsyncClient, user: TestUser) -> None:
     agents = {a["agent_type"]: a for a in r.json()["items"]}
     assert set(agents) == {"assistant", "researcher", "coder"}
     tools = {t["name"]: t for t in agents["assistant"]["tools"]}
-    assert set(tools) == {"create_task", "update_task", "list_tasks", "create_project"}
+    assert set(tools) == {
+        "create_task",
+        "update_task",
+        "list_tasks",
+        "create_project",
+        "delete_task",
+        "delete_project",
+    }
     schema = tools["create_task"]["parameters"]
     assert schema["required"] == ["title"]
     assert schema["properties"]["priority"]["enum"] == ["low", "medium", "high"]

@@ -29,8 +29,14 @@ def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
 async def stream(
     client: httpx.AsyncClient, user: TestUser, path: str = "/api/agent/chat/stream", **body: Any
 ) -> tuple[httpx.Response, list[SSEEvent]]:
+    """POST a streamed turn; its events after `run.created` (checked: first, ids 1, 2, ...)."""
     r = await client.post(path, json=body or {"message": "Hi"}, headers=user.headers)
-    return r, parse_sse(r.text)
+    events = parse_sse(r.text)
+    if r.status_code == 200:
+        assert events[0].event == "run.created"
+        assert events[0].json()["run_id"] == r.headers["X-Run-Id"]
+        assert [e.id for e in events] == [str(seq) for seq in range(1, len(events) + 1)]
+    return r, events[1:]
 
 
 def names(events: list[SSEEvent]) -> list[str]:
@@ -45,7 +51,7 @@ async def test_deltas_then_completed(
 
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/event-stream")
-    assert set(names(events[:-1])) == {"message.delta"} and len(events) > 2
+    assert set(names(events[:-1])) == {"message.delta"} and len(events) >= 2
     assert "".join(e.json()["delta"] for e in events[:-1]) == "Hello there, how can I help?"
     done = events[-1]
     assert done.event == "message.completed"
@@ -163,7 +169,7 @@ async def test_heartbeats_while_the_model_is_slow_then_timeout_event(
     comments = [line for line in r.text.splitlines() if line.startswith(":")]
     assert len(comments) >= 3 and all("heartbeat" in c for c in comments)
     events = parse_sse(r.text)
-    assert names(events) == ["error"] and events[0].json()["error"] == "llm_timeout"
+    assert names(events) == ["run.created", "error"] and events[1].json()["error"] == "llm_timeout"
 
 
 async def test_errors_before_the_stream_starts_are_plain_json(
@@ -200,7 +206,7 @@ async def test_client_disconnect_cancels_the_turn_and_its_upstream_call(
     chunks = await post_and_disconnect(
         app,
         "/api/agent/chat/stream",
-        {"message": "slow"},
+        {"message": "slow", "on_disconnect": "cancel"},
         user.headers,
         # Once the tool step is out and the model has stalled long enough for a heartbeat.
         disconnect_when=lambda sent: b": heartbeat" in sent.partition(b"event: tool.result")[2],
@@ -209,8 +215,10 @@ async def test_client_disconnect_cancels_the_turn_and_its_upstream_call(
 
     assert elapsed < 2.0, "the app waited for the upstream instead of cancelling it"
     events = parse_sse(b"".join(chunks).decode())
-    assert names(events) == ["tool.call", "tool.result"]
+    assert names(events) == ["run.created", "tool.call", "tool.result"]
     assert len(fake_llm.calls) == 2
+    run = await wait_for_run(client, user, events[0].json()["run_id"])
+    assert run["status"] == "cancelled"
     conversation_id = (await client.get("/api/conversations", headers=user.headers)).json()[0]["id"]
     r = await client.get(f"/api/conversations/{conversation_id}/history", headers=user.headers)
     assert [m["role"] for m in r.json()["messages"]] == ["user", "assistant", "tool"]
@@ -222,16 +230,35 @@ async def test_disconnect_before_the_first_step_keeps_the_users_message(
     settings.sse_heartbeat_s = 0.02
     settings.llm_max_retries = 0
     fake_llm.script(fake_llm.timeout())
-    await post_and_disconnect(
+    chunks = await post_and_disconnect(
         app,
         "/api/agent/chat/stream",
-        {"message": "are you there?"},
+        {"message": "are you there?", "on_disconnect": "cancel"},
         user.headers,
-        disconnect_when=lambda sent: b": heartbeat" in sent,
+        # Once the model was asked (and stalls): the user's message was stored before that.
+        disconnect_when=lambda sent: (
+            bool(fake_llm.calls) and b": heartbeat" in sent.partition(b"event: run.created")[2]
+        ),
     )
+    created = parse_sse(b"".join(chunks).decode())[0]
+    assert (await wait_for_run(client, user, created.json()["run_id"]))["status"] == "cancelled"
     [conversation] = (await client.get("/api/conversations", headers=user.headers)).json()
     r = await client.get(f"/api/conversations/{conversation['id']}/history", headers=user.headers)
     assert [(m["role"], m["content"]) for m in r.json()["messages"]] == [("user", "are you there?")]
+
+
+async def wait_for_run(
+    client: httpx.AsyncClient, user: TestUser, run_id: str, *, timeout_s: float = 5.0
+) -> dict[str, Any]:
+    """Poll GET /api/runs/{id} until the run has ended (or paused for an approval)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = await client.get(f"/api/runs/{run_id}", headers=user.headers)
+        assert r.status_code == 200, r.text
+        run: dict[str, Any] = r.json()
+        if run["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            return run
+        await asyncio.sleep(0.02)
 
 
 async def post_and_disconnect(

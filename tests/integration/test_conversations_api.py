@@ -132,7 +132,7 @@ async def test_another_users_conversation_is_404_everywhere(
         ("/api/agent/chat", {"message": "hi", "conversation_id": mine["id"]}),
         (
             "/api/agents/assistant/chat",
-            {"messages": [{"role": "user", "content": "hi"}], "session_id": mine["id"]},
+            {"messages": [{"role": "user", "content": "hi"}], "conversation_id": mine["id"]},
         ),
         ("/api/agent/chat/stream", {"message": "hi", "conversation_id": mine["id"]}),
     ]:

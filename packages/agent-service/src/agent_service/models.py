@@ -9,6 +9,7 @@ from agent_service.integrations.github.models import GitHubDelivery
 from agent_service.jobs.models import Job
 from agent_service.projects.models import Project
 from agent_service.quotas.models import TokenUsage
+from agent_service.runs.models import Run, RunEvent
 from agent_service.tasks.models import Task
 from agent_service.users.models import User
 
@@ -23,6 +24,8 @@ __all__ = [
     "Job",
     "Message",
     "Project",
+    "Run",
+    "RunEvent",
     "Task",
     "TokenUsage",
     "User",

@@ -24,23 +24,38 @@ logger = logging.getLogger("agent_service.sse")
 NamedEvent = tuple[str, BaseModel]
 
 
+def stored_event(seq: int, name: str, data: dict[str, Any]) -> ServerSentEvent:
+    """A stored event with its sequence number as `id:`, so a client can resume after it."""
+    return ServerSentEvent(data=json.dumps(data), event=name, id=str(seq))
+
+
 def sse_response(
-    events: AsyncGenerator[NamedEvent, None], *, heartbeat_s: float
+    events: AsyncGenerator[NamedEvent | ServerSentEvent, None],
+    *,
+    heartbeat_s: float,
+    headers: dict[str, str] | None = None,
 ) -> EventSourceResponse:
-    """Stream `(event name, payload)` pairs; a comment line every `heartbeat_s` keeps proxies open."""
+    """Stream `(event name, payload)` pairs (or ready events with ids); a comment line every
+    `heartbeat_s` keeps proxies open."""
     return EventSourceResponse(
         _encoded(events),
         ping=heartbeat_s,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
-        headers={"Cache-Control": "no-cache"},
+        headers={"Cache-Control": "no-cache", **(headers or {})},
     )
 
 
-async def _encoded(events: AsyncGenerator[NamedEvent, None]) -> AsyncIterator[ServerSentEvent]:
+async def _encoded(
+    events: AsyncGenerator[NamedEvent | ServerSentEvent, None],
+) -> AsyncIterator[ServerSentEvent]:
     try:
         async with aclosing(events):
-            async for name, payload in events:
-                yield ServerSentEvent(data=payload.model_dump_json(), event=name)
+            async for item in events:
+                if isinstance(item, ServerSentEvent):
+                    yield item
+                else:
+                    name, payload = item
+                    yield ServerSentEvent(data=payload.model_dump_json(), event=name)
     except AppError as exc:
         yield error_event(exc.body())
     except Exception:

@@ -59,7 +59,21 @@ class FinalAnswer:
     usage: Usage
 
 
-LoopEvent = TextDelta | ToolCallStarted | ToolStep | FinalAnswer
+@dataclass(frozen=True)
+class ApprovalRequired:
+    """The model asked for tools that need the user's approval: the turn pauses here.
+
+    The step's other calls already ran (`outcomes`); `awaiting` are the calls left unanswered
+    until the user decides.
+    """
+
+    message: ChatMessage
+    outcomes: tuple[ToolOutcome, ...]
+    awaiting: tuple[ToolCallRequest, ...]
+    usage: Usage
+
+
+LoopEvent = TextDelta | ToolCallStarted | ToolStep | FinalAnswer | ApprovalRequired
 
 
 async def run_agent(
@@ -74,7 +88,8 @@ async def run_agent(
     """Walk one turn; at most `max_steps` model calls, then 502 `agent_step_limit`.
 
     Parallel tool calls run one after another, in the order the model gave them: they share the
-    turn's transaction, and their results must go back in that order anyway.
+    turn's transaction, and their results must go back in that order anyway. A call to a tool
+    that `requires_approval` is not made: the turn ends with `ApprovalRequired` instead.
     """
     messages = [ChatMessage("system", agent.system_prompt), *history]
     specs = toolbox.specs
@@ -94,9 +109,16 @@ async def run_agent(
         if step == max_steps:
             raise AgentStepLimit(max_steps)
         outcomes: list[ToolOutcome] = []
+        awaiting: list[ToolCallRequest] = []
         for call in message.tool_calls:
             yield ToolCallStarted(call)
-            outcomes.append(await toolbox.call(call))
+            if toolbox.requires_approval(call):
+                awaiting.append(call)
+            else:
+                outcomes.append(await toolbox.call(call))
+        if awaiting:
+            yield ApprovalRequired(message, tuple(outcomes), tuple(awaiting), completion.usage)
+            return
         yield ToolStep(message, tuple(outcomes), completion.usage)
         messages += [message, *(outcome.as_message() for outcome in outcomes)]
 

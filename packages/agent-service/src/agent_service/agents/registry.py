@@ -10,6 +10,8 @@ from agent_service.agents.tool import Tool
 from agent_service.agents.tools import (
     create_project,
     create_task,
+    delete_project,
+    delete_task,
     github_reads,
     list_tasks,
     read_document_chunk,
@@ -33,9 +35,17 @@ ASSISTANT = AgentType(
         "You are a helpful assistant that manages the user's tasks and projects. Use the tools to "
         "create, list and update them; never claim a change you did not make with a tool. When a "
         "request is ambiguous (no title, unclear priority), ask one short question first. Refer to "
-        "tasks and projects by their titles, and keep answers brief."
+        "tasks and projects by their titles, and keep answers brief. Deleting asks the user to "
+        "approve first; if they deny it, accept that and do not retry."
     ),
-    tools=(create_task.TOOL, update_task.TOOL, list_tasks.TOOL, create_project.TOOL),
+    tools=(
+        create_task.TOOL,
+        update_task.TOOL,
+        list_tasks.TOOL,
+        create_project.TOOL,
+        delete_task.TOOL,
+        delete_project.TOOL,
+    ),
 )
 
 RESEARCHER = AgentType(

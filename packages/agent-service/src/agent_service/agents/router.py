@@ -1,18 +1,24 @@
-"""/api/agents and /api/agent: the agent catalogue and chat, whole (JSON) or streamed (SSE)."""
+"""/api/agents and /api/agent: the agent catalogue and chat, whole (JSON) or streamed (SSE).
+
+Every chat turn is a run (`agent_service.runs`): the route creates it and the executor drives
+it, so a client that goes away does not stop it. A JSON reply waits for the run's end; a stream
+follows its stored events, each with `id: <seq>` to resume from (`GET /api/runs/{id}/events`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
+import asyncio
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import anyio
+from fastapi import APIRouter, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse
 
 from agent_service.agents import service
 from agent_service.agents.dependencies import KnownAgentType, LLMDep
-from agent_service.agents.loop import ToolCallStarted
 from agent_service.agents.registry import list_agent_types
 from agent_service.agents.schemas import (
     AgentChatRequest,
@@ -20,28 +26,33 @@ from agent_service.agents.schemas import (
     AgentsPublic,
     ChatReply,
     ChatRequest,
-    MessageCompletedEvent,
-    MessageDeltaEvent,
-    ToolCallEvent,
+    RunOptions,
     ToolCallResult,
     ToolPublic,
-    ToolResultEvent,
 )
-from agent_service.agents.service import ToolFinished, TurnCompleted, TurnEvent
 from agent_service.conversations.models import Conversation
-from agent_service.conversations.schemas import UsagePublic, parse_json_text
-from agent_service.deps import CurrentUser, SessionDep, SettingsDep
-from agent_service.integrations.github.access import GitHubAccess
-from agent_service.llm.client import LLMClient
-from agent_service.llm.messages import ChatMessage, TextDelta
-from agent_service.settings import Settings
-from agent_service.sse import NamedEvent, sse_response
+from agent_service.conversations.schemas import UsagePublic
+from agent_service.deps import CurrentUser, SessionDep
+from agent_service.llm.messages import ChatMessage
+from agent_service.runs import service as runs
+from agent_service.runs.dependencies import ExecutorDep
+from agent_service.runs.exceptions import StoredRunError
+from agent_service.runs.executor import RunExecutor
+from agent_service.runs.models import Run
+from agent_service.runs.schemas import PendingToolCall
+from agent_service.runs.stream import run_event_stream
 
 router = APIRouter(prefix="/api", tags=["agents"])
 
+RUN_ID_HEADER = {"X-Run-Id": {"description": "The run of this turn.", "schema": {"type": "string"}}}
 SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "Named SSE events."}
+    200: {
+        "content": {"text/event-stream": {}},
+        "description": "Named SSE events, each with `id: <seq>`; the first is `run.created`.",
+        "headers": RUN_ID_HEADER,
+    }
 }
+JSON_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"headers": RUN_ID_HEADER}}
 
 
 @router.get("/agents", response_model=AgentsPublic)
@@ -62,59 +73,47 @@ async def list_agents(_user: CurrentUser) -> AgentsPublic:
     )
 
 
-@router.post("/agent/chat", response_model=ChatReply)
+@router.post("/agent/chat", response_model=ChatReply, responses=JSON_RESPONSES)
 async def chat(
-    body: ChatRequest, user: CurrentUser, session: SessionDep, llm: LLMDep, settings: SettingsDep
+    body: ChatRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    llm: LLMDep,
+    executor: ExecutorDep,
+    response: Response,
 ) -> ChatReply:
     """Send a message; no conversation id continues your latest conversation with the agent."""
     conversation = await service.start_turn(
-        session,
-        llm,
-        user.id,
-        agent_type=body.agent_type,
-        conversation_id=body.conversation_id,
+        session, llm, user.id, agent_type=body.agent_type, conversation_id=body.conversation_id
     )
     messages = [ChatMessage("user", body.message)]
-    turn = await service.chat(
-        session,
-        llm,
-        conversation,
-        messages,
-        max_steps=settings.agent_max_steps,
-        github=GitHubAccess.from_settings(settings),
-    )
-    return chat_reply(turn)
+    run = await start(executor, session, conversation, messages, body, stream=False)
+    response.headers["X-Run-Id"] = str(run.id)
+    return await wait_reply(executor, run, cancel_on_close=body.on_disconnect == "cancel")
 
 
 @router.post("/agent/chat/stream", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def chat_stream(
-    body: ChatRequest,
-    request: Request,
-    user: CurrentUser,
-    session: SessionDep,
-    llm: LLMDep,
-    settings: SettingsDep,
+    body: ChatRequest, user: CurrentUser, session: SessionDep, llm: LLMDep, executor: ExecutorDep
 ) -> EventSourceResponse:
-    """Like /api/agent/chat, streamed: message.delta, tool.call, tool.result, message.completed."""
+    """Like /api/agent/chat, streamed: run.created, message.delta, tool.call, tool.result, message.completed."""
     conversation = await service.start_turn(
-        session,
-        llm,
-        user.id,
-        agent_type=body.agent_type,
-        conversation_id=body.conversation_id,
+        session, llm, user.id, agent_type=body.agent_type, conversation_id=body.conversation_id
     )
     messages = [ChatMessage("user", body.message)]
-    return await streamed_turn(request, session, llm, conversation, messages, settings)
+    run = await start(executor, session, conversation, messages, body, stream=True)
+    return run_event_stream(executor, run.id, cancel_on_close=body.on_disconnect == "cancel")
 
 
-@router.post("/agents/{agent_type}/chat", response_model=ChatReply)
+@router.post("/agents/{agent_type}/chat", response_model=ChatReply, responses=JSON_RESPONSES)
 async def agent_chat(
     agent: KnownAgentType,
     body: AgentChatRequest,
     user: CurrentUser,
     session: SessionDep,
     llm: LLMDep,
-    settings: SettingsDep,
+    executor: ExecutorDep,
+    response: Response,
 ) -> ChatReply:
     """Append messages to a conversation with this agent type and get its answer."""
     conversation = await service.start_turn(
@@ -122,17 +121,12 @@ async def agent_chat(
         llm,
         user.id,
         agent_type=agent.name,
-        conversation_id=body.target_conversation_id,
+        conversation_id=body.conversation_id,
+        session_key=body.session_id,
     )
-    turn = await service.chat(
-        session,
-        llm,
-        conversation,
-        incoming(body),
-        max_steps=settings.agent_max_steps,
-        github=GitHubAccess.from_settings(settings),
-    )
-    return chat_reply(turn)
+    run = await start(executor, session, conversation, incoming(body), body, stream=False)
+    response.headers["X-Run-Id"] = str(run.id)
+    return await wait_reply(executor, run, cancel_on_close=body.on_disconnect == "cancel")
 
 
 @router.post(
@@ -141,11 +135,10 @@ async def agent_chat(
 async def agent_chat_stream(
     agent: KnownAgentType,
     body: AgentChatRequest,
-    request: Request,
     user: CurrentUser,
     session: SessionDep,
     llm: LLMDep,
-    settings: SettingsDep,
+    executor: ExecutorDep,
 ) -> EventSourceResponse:
     """Like /api/agents/{agent_type}/chat, streamed as server-sent events."""
     conversation = await service.start_turn(
@@ -153,82 +146,89 @@ async def agent_chat_stream(
         llm,
         user.id,
         agent_type=agent.name,
-        conversation_id=body.target_conversation_id,
+        conversation_id=body.conversation_id,
+        session_key=body.session_id,
     )
-    return await streamed_turn(request, session, llm, conversation, incoming(body), settings)
+    run = await start(executor, session, conversation, incoming(body), body, stream=True)
+    return run_event_stream(executor, run.id, cancel_on_close=body.on_disconnect == "cancel")
 
 
 def incoming(body: AgentChatRequest) -> Sequence[ChatMessage]:
     return [ChatMessage(m.role, m.content) for m in body.messages]
 
 
-def chat_reply(turn: TurnCompleted) -> ChatReply:
-    return ChatReply(
-        response=turn.response,
-        conversation_id=turn.conversation_id,
-        message_id=turn.message_id,
-        tool_calls=[
-            ToolCallResult(
-                id=o.call.id,
-                name=o.call.name,
-                arguments=parse_json_text(o.call.arguments),
-                result=parse_json_text(o.content),
-                is_error=o.is_error,
-            )
-            for o in turn.outcomes
-        ],
-        usage=UsagePublic.of(turn.usage),
-    )
-
-
-async def streamed_turn(
-    request: Request,
+async def start(
+    executor: RunExecutor,
     session: AsyncSession,
-    llm: LLMClient,
     conversation: Conversation,
     messages: Sequence[ChatMessage],
-    settings: Settings,
-) -> EventSourceResponse:
-    """The turn runs inside the response, on its own session, after this handler returned."""
-    await session.commit()  # a conversation made for this turn, visible to the stream's session
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    turn = service.stream_turn(
-        sessionmaker,
-        llm,
-        conversation.user_id,
-        conversation.id,
-        messages,
-        max_steps=settings.agent_max_steps,
-        github=GitHubAccess.from_settings(settings),
+    options: RunOptions,
+    *,
+    stream: bool,
+) -> Run:
+    return await executor.start_run(
+        session, conversation, messages, stream=stream, strategy=options.multitask_strategy
     )
-    return sse_response(named_events(turn), heartbeat_s=settings.sse_heartbeat_s)
 
 
-async def named_events(
-    turn: AsyncGenerator[TurnEvent, None],
-) -> AsyncGenerator[NamedEvent, None]:
-    async with aclosing(turn) as events:
-        async for event in events:
-            yield named_event(event)
+async def wait_reply(executor: RunExecutor, run: Run, *, cancel_on_close: bool) -> ChatReply:
+    """Follow the run to its end and answer with what it did (its error, if it failed)."""
+    try:
+        return await _collect_reply(executor, run.id)
+    except asyncio.CancelledError:
+        if cancel_on_close:
+            with anyio.CancelScope(shield=True):
+                async with executor.sessionmaker() as session:
+                    current = await session.get(Run, run.id)
+                    if current is not None:
+                        await executor.cancel(session, current)
+        raise
 
 
-def named_event(event: TurnEvent) -> NamedEvent:
-    """A turn event as DESIGN.md's SSE event name and payload."""
-    if isinstance(event, TextDelta):
-        return "message.delta", MessageDeltaEvent(delta=event.text)
-    if isinstance(event, ToolCallStarted):
-        call = event.call
-        return "tool.call", ToolCallEvent(
-            id=call.id, name=call.name, arguments=parse_json_text(call.arguments)
-        )
-    if isinstance(event, ToolFinished):
-        o = event.outcome
-        return "tool.result", ToolResultEvent(
-            id=o.call.id, name=o.call.name, result=parse_json_text(o.content), is_error=o.is_error
-        )
-    return "message.completed", MessageCompletedEvent(
-        response=event.response,
-        conversation_id=event.conversation_id,
-        message_id=event.message_id,
-        usage=UsagePublic.of(event.usage),
+async def _collect_reply(executor: RunExecutor, run_id: uuid.UUID) -> ChatReply:
+    calls: dict[str, dict[str, Any]] = {}
+    results: list[ToolCallResult] = []
+    completed: dict[str, Any] | None = None
+    pending: list[dict[str, Any]] = []
+    conversation_id = ""
+    followed = runs.follow_events(
+        executor.sessionmaker, executor.notifier, run_id, poll_s=executor.settings.run_poll_s
     )
+    async for row in followed:
+        data = row.data
+        if row.event == "run.created":
+            conversation_id = data["conversation_id"]
+        elif row.event == "tool.call":
+            calls[data["id"]] = data
+        elif row.event == "tool.result":
+            arguments = calls.get(data["id"], {}).get("arguments", {})
+            results.append(ToolCallResult(arguments=arguments, **data))
+        elif row.event == "run.requires_action":
+            pending = data["tool_calls"]
+        elif row.event == "message.completed":
+            completed = data
+    if completed is not None:
+        return ChatReply(
+            response=completed["response"],
+            conversation_id=completed["conversation_id"],
+            message_id=completed["message_id"],
+            tool_calls=results,
+            usage=UsagePublic(**completed["usage"]),
+            run_id=run_id,
+        )
+    async with executor.sessionmaker() as session:
+        run = await session.get(Run, run_id)
+    if run is not None and run.status == "requires_action":
+        return ChatReply(
+            response="",
+            conversation_id=uuid.UUID(conversation_id),
+            message_id=None,
+            tool_calls=results,
+            usage=UsagePublic(**runs.run_public(run).usage.model_dump()),
+            run_id=run_id,
+            status="requires_action",
+            pending_tool_calls=[PendingToolCall(**call) for call in pending],
+        )
+    error = dict(run.error or {}) if run is not None else {}
+    error["headers"] = {**(error.get("headers") or {}), "X-Run-Id": str(run_id)}
+    raise StoredRunError(error)

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from agent_service.conversations.schemas import UsagePublic
+from agent_service.runs.schemas import MultitaskStrategy, OnDisconnect, PendingToolCall
+from agent_service.text import Text
 
 MAX_MESSAGE_CHARS = 32_000
 MAX_MESSAGES = 100
@@ -20,16 +22,34 @@ def _not_blank(text: str) -> str:
 
 
 Content = Annotated[
-    str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS), AfterValidator(_not_blank)
+    Text, Field(min_length=1, max_length=MAX_MESSAGE_CHARS), AfterValidator(_not_blank)
 ]
+Key = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
-class ChatRequest(BaseModel):
+class RunOptions(BaseModel):
+    """How a chat turn's run behaves when the conversation is busy or the client goes away."""
+
+    multitask_strategy: MultitaskStrategy = Field(
+        default="enqueue",
+        description=(
+            "When a run of the conversation is active: `enqueue` (run after it), `reject` (409 "
+            "run_in_progress), `interrupt` (cancel it, keep its work) or `rollback` (cancel it "
+            "and remove its messages and tool effects)."
+        ),
+    )
+    on_disconnect: OnDisconnect = Field(
+        default="continue",
+        description="`continue`: the run finishes and is stored; `cancel`: it stops.",
+    )
+
+
+class ChatRequest(RunOptions):
     """POST /api/agent/chat: one user message; no id continues your latest conversation."""
 
     message: Content
-    conversation_id: str | None = None
-    agent_type: str | None = Field(
+    conversation_id: Key | None = None
+    agent_type: Key | None = Field(
         default=None, description="Default: the conversation's type, or `assistant`."
     )
 
@@ -39,12 +59,17 @@ class IncomingMessage(BaseModel):
     content: Content
 
 
-class AgentChatRequest(BaseModel):
+class AgentChatRequest(RunOptions):
     """POST /api/agents/{agent_type}/chat: messages to append, the last one the user's."""
 
     messages: list[IncomingMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    conversation_id: str | None = None
-    session_id: str | None = Field(default=None, description="Another name for conversation_id.")
+    conversation_id: Key | None = None
+    session_id: Key | None = Field(
+        default=None,
+        description=(
+            "Your own key for a conversation: the conversation you keyed so, made on first use."
+        ),
+    )
 
     @field_validator("messages")
     @classmethod
@@ -61,10 +86,6 @@ class AgentChatRequest(BaseModel):
             raise ValueError("names another conversation than conversation_id; send one of them")
         return session_id
 
-    @property
-    def target_conversation_id(self) -> str | None:
-        return self.conversation_id or self.session_id
-
 
 class ToolCallResult(BaseModel):
     """A tool call of this turn: arguments and result as JSON objects (raw text if not JSON)."""
@@ -77,11 +98,16 @@ class ToolCallResult(BaseModel):
 
 
 class ChatReply(BaseModel):
+    """The turn's answer; `status` is `requires_action` when a tool waits for your approval."""
+
     response: str
     conversation_id: uuid.UUID
-    message_id: uuid.UUID
+    message_id: uuid.UUID | None
     tool_calls: list[ToolCallResult]
     usage: UsagePublic
+    run_id: uuid.UUID
+    status: Literal["completed", "requires_action"] = "completed"
+    pending_tool_calls: list[PendingToolCall] = Field(default_factory=list)
 
 
 class MessageDeltaEvent(BaseModel):

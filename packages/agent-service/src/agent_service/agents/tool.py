@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -36,6 +36,8 @@ class ToolContext:
     session: AsyncSession
     user_id: uuid.UUID
     github: GitHubAccess | None = None  # the coder's GitHub reads; None where not configured
+    # Undo records of what the tools changed ({"undo": kind, ...}), for a run rolled back.
+    effects: list[JSONObject] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Tool(Generic[ArgsT]):
     fn: Callable[[ToolContext, ArgsT], Awaitable[JSONObject]]
     # False for tools that only call out (GitHub): no transaction is held open over the network.
     transactional: bool = True
+    # True for destructive tools: the run pauses for the user's approval before calling it.
+    requires_approval: bool = False
 
     @cached_property
     def spec(self) -> ToolSpec:
@@ -79,6 +83,10 @@ class Toolbox:
     @property
     def specs(self) -> list[ToolSpec]:
         return [tool.spec for tool in self.tools.values()]
+
+    def requires_approval(self, call: ToolCallRequest) -> bool:
+        tool = self.tools.get(call.name)
+        return tool is not None and tool.requires_approval
 
     async def call(self, call: ToolCallRequest) -> ToolOutcome:
         tool = self.tools.get(call.name)
@@ -125,6 +133,11 @@ async def open_transaction(session: AsyncSession) -> None:
         # that reads and then writes fails at once with "database is locked" when another
         # connection (the job runner's poll) writes in between, since SQLite cannot upgrade it.
         await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def error_outcome(call: ToolCallRequest, code: str, detail: str, **extra: Any) -> ToolOutcome:
+    """A tool result the model reads as an error: `{"error": code, "detail": ..., **extra}`."""
+    return _error(call, code, detail, **extra)
 
 
 def _error(call: ToolCallRequest, code: str, detail: str, **extra: Any) -> ToolOutcome:

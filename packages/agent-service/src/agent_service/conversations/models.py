@@ -18,7 +18,10 @@ from agent_service.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
 class Conversation(IdMixin, TimestampMixin, Base):
     __tablename__ = "conversation"
-    __table_args__ = (Index("ix_conversation_user_id_updated_at", "user_id", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversation_user_id_updated_at", "user_id", "updated_at"),
+        UniqueConstraint("user_id", "session_key"),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     agent_type: Mapped[str] = mapped_column(String(64))
@@ -26,6 +29,8 @@ class Conversation(IdMixin, TimestampMixin, Base):
     # The next message's position: no MAX() query per append, and a stale count (a turn racing on
     # the same conversation) collides on the unique (conversation_id, position).
     message_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The client's own name for the conversation (a chat body's `session_id`), unique per user.
+    session_key: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class Message(IdMixin, Base):

@@ -6,11 +6,12 @@ caller that commits after `append_messages` commits an assistant tool call with 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,6 +66,41 @@ async def owned_conversation(
     if conversation is None:
         raise ConversationNotFound(conversation_id)
     return conversation
+
+
+async def keyed_conversation(
+    session: AsyncSession, user_id: uuid.UUID, *, agent_type: str, session_key: str
+) -> Conversation:
+    """The user's conversation named by the client's own `session_key`, made on first use.
+
+    Two first requests racing with one key make one conversation: the unique (user, key) lets
+    the loser read the winner's row instead of failing.
+    """
+    found = await _by_session_key(session, user_id, session_key)
+    if found is not None:
+        return found
+    conversation = Conversation(user_id=user_id, agent_type=agent_type, session_key=session_key)
+    try:
+        async with session.begin_nested():
+            session.add(conversation)
+            await session.flush()
+    except IntegrityError:
+        found = await _by_session_key(session, user_id, session_key)
+        if found is None:
+            raise
+        return found
+    return conversation
+
+
+async def _by_session_key(
+    session: AsyncSession, user_id: uuid.UUID, session_key: str
+) -> Conversation | None:
+    result = await session.execute(
+        select(Conversation).where(
+            Conversation.user_id == user_id, Conversation.session_key == session_key
+        )
+    )
+    return result.scalar_one_or_none()
 
 
 async def latest_conversation(
@@ -162,6 +198,57 @@ async def append_messages(
         await session.rollback()
         raise ConversationBusy(conversation_id) from exc
     return rows
+
+
+def open_tool_calls(rows: Sequence[Message]) -> list[dict[str, str]]:
+    """The tool calls of assistant messages that no tool message answers yet."""
+    answered = {row.tool_call_id for row in rows if row.role == "tool"}
+    return [
+        call
+        for row in rows
+        if row.role == "assistant"
+        for call in row.tool_calls or ()
+        if call["id"] not in answered
+    ]
+
+
+async def answer_open_tool_calls(
+    session: AsyncSession, conversation: Conversation, *, error: str, detail: str
+) -> list[Message]:
+    """Answer every open tool call with `{"error": error, "detail": ...}` (the caller commits).
+
+    A turn that ended between an assistant's tool calls and their results (cancelled, failed,
+    its process killed) leaves a history that strict OpenAI-compatible servers refuse; these
+    synthetic results make it one they accept, and tell the model what happened.
+    """
+    calls = open_tool_calls(await list_messages(session, conversation))
+    results = [
+        NewMessage(
+            ChatMessage(
+                "tool",
+                json.dumps({"error": error, "detail": detail}),
+                tool_call_id=call["id"],
+            ),
+            tool_name=call["name"],
+            is_error=True,
+        )
+        for call in calls
+    ]
+    return await append_messages(session, conversation, results) if results else []
+
+
+async def delete_messages_from(
+    session: AsyncSession, conversation: Conversation, position: int
+) -> None:
+    """Remove the messages at `position` and after (a rolled-back run's); the caller commits."""
+    await session.execute(
+        delete(Message).where(
+            Message.conversation_id == conversation.id, Message.position >= position
+        )
+    )
+    conversation.message_count = min(conversation.message_count, position)
+    conversation.updated_at = utcnow()
+    await session.flush()
 
 
 def _row(conversation_id: uuid.UUID, position: int, new: NewMessage) -> Message:

@@ -32,12 +32,14 @@ async def create_project(context: ToolContext, args: CreateProjectArgs) -> JSONO
     project = await projects.create_project(
         context.session, context.user_id, name=args.name, description=args.description
     )
+    context.effects.append({"undo": "delete_project", "project_id": str(project.id)})
     created = [
         await tasks.create_task(
             context.session, context.user_id, project_id=str(project.id), **task.model_dump()
         )
         for task in args.tasks
     ]
+    context.effects.extend({"undo": "delete_task", "task_id": str(t.id)} for t in created)
     return {
         "project": ProjectPublic.model_validate(project).model_dump(mode="json"),
         "tasks": [TaskPublic.model_validate(t).model_dump(mode="json") for t in created],

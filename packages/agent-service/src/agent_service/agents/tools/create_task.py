@@ -23,6 +23,7 @@ class CreateTaskArgs(BaseModel):
 
 async def create_task(context: ToolContext, args: CreateTaskArgs) -> JSONObject:
     task = await tasks.create_task(context.session, context.user_id, **args.model_dump())
+    context.effects.append({"undo": "delete_task", "task_id": str(task.id)})
     return {"task": TaskPublic.model_validate(task).model_dump(mode="json")}
 
 

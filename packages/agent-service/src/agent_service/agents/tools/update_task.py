@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent_service.agents.effects import task_snapshot
 from agent_service.agents.tool import JSONObject, Tool, ToolContext
 from agent_service.errors import InvalidRequest
 from agent_service.tasks import service as tasks
@@ -30,6 +31,7 @@ async def update_task(context: ToolContext, args: UpdateTaskArgs) -> JSONObject:
     if not changes:
         raise InvalidRequest("Nothing to change: give at least one field besides task_id.")
     task = await tasks.owned_task(context.session, context.user_id, args.task_id)
+    context.effects.append({"undo": "restore_task", "task": task_snapshot(task)})
     await tasks.update_task(context.session, task, changes)
     return {"task": TaskPublic.model_validate(task).model_dump(mode="json")}
 

@@ -1,0 +1,125 @@
+"""Wake-ups for followers of a run, waiters on a conversation and a run's owner, on every replica.
+
+The rows are the source of truth: a wake-up only says "read again". In one process (embedded
+SQLite) `wake` sets the waiting followers' events directly; on PostgreSQL a transaction that
+writes events also sends `pg_notify('agent_runs', key)`, delivered at its commit to every replica
+listening, which wakes its own followers. A missed notification costs a follower at most one poll
+interval, never an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+logger = logging.getLogger("agent_service.runs.notifier")
+
+CHANNEL = "agent_runs"
+
+
+def run_key(run_id: object) -> str:
+    return f"run:{run_id}"
+
+
+def conversation_key(conversation_id: object) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def cancel_key(run_id: object) -> str:
+    return f"cancel:{run_id}"
+
+
+class RunNotifier:
+    """In-process wake-ups; `PostgresRunNotifier` adds LISTEN/NOTIFY across replicas."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        # Called with a run id when another replica asks this one to cancel a run it owns.
+        self.on_cancel: Callable[[str], None] | None = None
+
+    @contextlib.contextmanager
+    def watch(self, key: str) -> Iterator[asyncio.Event]:
+        """An event set by the next `wake(key)`: watch first, then read rows, then wait."""
+        event = asyncio.Event()
+        self._waiters[key].add(event)
+        try:
+            yield event
+        finally:
+            self._waiters[key].discard(event)
+            if not self._waiters[key]:
+                del self._waiters[key]
+
+    def wake(self, *keys: str) -> None:
+        for key in keys:
+            if key.startswith("cancel:") and self.on_cancel is not None:
+                self.on_cancel(key.removeprefix("cancel:"))
+            for event in self._waiters.get(key, ()):
+                event.set()
+
+    async def announce(self, session: AsyncSession, *keys: str) -> None:
+        """Tell other replicas, at the commit of `session`'s transaction (no-op in one process)."""
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class PostgresRunNotifier(RunNotifier):
+    """LISTEN on one dedicated connection per process; NOTIFY inside the writing transaction."""
+
+    def __init__(self, dsn: str, *, reconnect_s: float = 1.0) -> None:
+        super().__init__()
+        self.dsn = dsn
+        self.reconnect_s = reconnect_s
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+
+    async def announce(self, session: AsyncSession, *keys: str) -> None:
+        for key in keys:
+            await session.execute(
+                text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": key}
+            )
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="run-notifier")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self.listening.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen_forever(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    async for notification in conn.notifies():
+                        self.wake(notification.payload)
+            except (psycopg.Error, OSError):
+                logger.warning(
+                    "run notifications lost their connection; reconnecting", exc_info=True
+                )
+            self.listening.clear()
+            await asyncio.sleep(self.reconnect_s)
+
+
+def build_notifier(database_url: str) -> RunNotifier:
+    """PostgreSQL: LISTEN/NOTIFY across replicas; anything else: in-process only."""
+    if database_url.startswith("postgresql"):
+        dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return PostgresRunNotifier(dsn)
+    return RunNotifier()

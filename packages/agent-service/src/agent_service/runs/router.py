@@ -1,0 +1,84 @@
+"""/api/runs: a chat turn's status, its events (replayed and followed), cancel and approval."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response
+from sse_starlette import EventSourceResponse
+
+from agent_service.conversations.dependencies import OwnedConversation
+from agent_service.deps import SessionDep
+from agent_service.errors import InvalidRequest
+from agent_service.pagination import PAGINATED, PageDep
+from agent_service.runs import service
+from agent_service.runs.dependencies import ExecutorDep, OwnedRun
+from agent_service.runs.schemas import ResumeRequest, RunPublic
+from agent_service.runs.stream import run_event_stream
+
+router = APIRouter(prefix="/api", tags=["runs"])
+
+SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "The run's events, `id: <seq>`."}
+}
+
+
+@router.get("/runs/{run_id}", response_model=RunPublic)
+async def get_run(run: OwnedRun) -> RunPublic:
+    """A run: its status, error, usage and the tool calls waiting for your approval."""
+    return service.run_public(run)
+
+
+@router.get("/runs/{run_id}/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
+async def run_events(
+    run: OwnedRun,
+    executor: ExecutorDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """The run's events from the start (or after Last-Event-ID), then live until it ends."""
+    return run_event_stream(executor, run.id, after=_sequence(last_event_id))
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunPublic)
+async def cancel_run(run: OwnedRun, session: SessionDep, executor: ExecutorDep) -> RunPublic:
+    """Stop the run, wherever it runs; it is `cancelled` within a second."""
+    await executor.cancel(session, run)
+    await session.refresh(run)
+    return service.run_public(run)
+
+
+@router.post("/runs/{run_id}/resume", status_code=202, response_model=RunPublic)
+async def resume_run(
+    run: OwnedRun, body: ResumeRequest, session: SessionDep, executor: ExecutorDep
+) -> RunPublic:
+    """Approve or deny the tool calls a run waits on; it continues (follow /events)."""
+    resumed = await executor.resume(session, run, body.decisions)
+    return service.run_public(resumed)
+
+
+@router.get(
+    "/conversations/{conversation_id}/runs", response_model=list[RunPublic], responses=PAGINATED
+)
+async def list_conversation_runs(
+    conversation: OwnedConversation, session: SessionDep, page: PageDep, response: Response
+) -> list[RunPublic]:
+    """The conversation's runs, newest first."""
+    items, total = await service.list_runs(
+        session, conversation.id, limit=page.limit, offset=page.offset
+    )
+    page.set_headers(response, total)
+    return [service.run_public(run) for run in items]
+
+
+def _sequence(last_event_id: str | None) -> int:
+    if last_event_id is None or not last_event_id.strip():
+        return 0
+    try:
+        seq = int(last_event_id)
+    except ValueError:
+        raise InvalidRequest(
+            f"Last-Event-ID must be an event's id (a number), not {last_event_id!r}."
+        ) from None
+    if seq < 0:
+        raise InvalidRequest("Last-Event-ID must not be negative.")
+    return seq

@@ -1,0 +1,214 @@
+"""Run rules: who may see a run, how it is created, read, followed and ended.
+
+The executor drives runs; this module is what every replica can do with their rows: a follower
+on any replica reads `run_event` rows in `seq` order and waits for a wake-up (or a short poll)
+between reads, so it sees each event exactly once whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent_service.conversations import service as conversations
+from agent_service.conversations.models import Conversation
+from agent_service.db import parse_id, utcnow
+from agent_service.llm.messages import ChatMessage
+from agent_service.runs.exceptions import RunNotFound
+from agent_service.runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Run, RunEvent
+from agent_service.runs.notifier import RunNotifier, cancel_key, conversation_key, run_key
+from agent_service.runs.schemas import PendingToolCall, RunPublic, RunUsage
+
+# A follower stops after these: the run ended, or paused until someone resumes it.
+STREAM_END_STATUSES = (*FINAL_STATUSES, "requires_action")
+
+END_DETAILS = {
+    "cancelled": "The run was cancelled before this tool call was answered.",
+    "interrupted": "The server stopped while this run was working; this tool call never finished.",
+    "failed": "The run failed before this tool call was answered.",
+}
+
+
+async def get_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) -> Run | None:
+    run = await session.get(Run, run_id)
+    return run if run is not None and run.user_id == user_id else None
+
+
+async def owned_run(session: AsyncSession, user_id: uuid.UUID, run_id: str) -> Run:
+    """Load-or-404: an unknown, malformed or another user's run id is 404."""
+    parsed = parse_id(run_id)
+    run = await get_run(session, user_id, parsed) if parsed else None
+    if run is None:
+        raise RunNotFound(run_id)
+    return run
+
+
+def run_public(run: Run) -> RunPublic:
+    usage = run.usage or {}
+    prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    return RunPublic(
+        id=run.id,
+        conversation_id=run.conversation_id,
+        status=run.status,
+        error=run.error,
+        usage=RunUsage(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        ),
+        pending_tool_calls=[
+            PendingToolCall(id=c["id"], name=c["name"], arguments=_json(c["arguments"]))
+            for c in run.pending_tool_calls or ()
+        ],
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
+
+
+def _json(text: str) -> dict[str, Any] | str:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, dict) else text
+
+
+async def create_run(
+    session: AsyncSession,
+    conversation: Conversation,
+    messages: Sequence[ChatMessage],
+    *,
+    stream: bool,
+) -> Run:
+    """A queued run with its first event, `run.created` (seq 1); the caller commits."""
+    run = Run(
+        id=uuid.uuid4(),
+        conversation_id=conversation.id,
+        user_id=conversation.user_id,
+        status="queued",
+        input=[{"role": m.role, "content": m.content} for m in messages],
+        stream=stream,
+        created_at=utcnow(),
+    )
+    session.add(run)
+    data = {"run_id": str(run.id), "conversation_id": str(conversation.id)}
+    session.add(RunEvent(run_id=run.id, seq=1, event="run.created", data=data))
+    await session.flush()
+    return run
+
+
+async def active_runs(session: AsyncSession, conversation_id: uuid.UUID) -> Sequence[Run]:
+    """The conversation's runs that are queued, running or waiting for an approval, oldest first."""
+    result = await session.execute(
+        select(Run)
+        .where(Run.conversation_id == conversation_id, Run.status.in_(ACTIVE_STATUSES))
+        .order_by(Run.created_at, Run.id)
+    )
+    return result.scalars().all()
+
+
+async def list_runs(
+    session: AsyncSession, conversation_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[Sequence[Run], int]:
+    """A conversation's runs, newest first."""
+    mine = Run.conversation_id == conversation_id
+    total = await session.scalar(select(func.count()).select_from(Run).where(mine)) or 0
+    result = await session.execute(
+        select(Run).where(mine).order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
+    )
+    return result.scalars().all(), total
+
+
+async def read_events(session: AsyncSession, run_id: uuid.UUID, after: int) -> Sequence[RunEvent]:
+    result = await session.execute(
+        select(RunEvent)
+        .where(RunEvent.run_id == run_id, RunEvent.seq > after)
+        .order_by(RunEvent.seq)
+    )
+    return result.scalars().all()
+
+
+async def last_seq(session: AsyncSession, run_id: uuid.UUID) -> int:
+    return int(
+        await session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)) or 0
+    )
+
+
+async def follow_events(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    notifier: RunNotifier,
+    run_id: uuid.UUID,
+    *,
+    after: int = 0,
+    poll_s: float = 1.0,
+) -> AsyncGenerator[RunEvent, None]:
+    """Every event after `after`, then live ones until the run ends (or pauses for approval).
+
+    The status is read before the events: a run's last events commit with its final status, so
+    once a final status is seen, the events read after it are all there are.
+    """
+    last = after
+    while True:
+        with notifier.watch(run_key(run_id)) as woken:
+            async with sessionmaker() as session:
+                status = await session.scalar(select(Run.status).where(Run.id == run_id))
+                rows = await read_events(session, run_id, last)
+            for row in rows:
+                last = row.seq
+                yield row
+            if status is None or status in STREAM_END_STATUSES:
+                return
+            if not rows:
+                try:
+                    async with asyncio.timeout(poll_s):
+                        await woken.wait()
+                except TimeoutError:
+                    pass
+
+
+async def request_cancel(session: AsyncSession, notifier: RunNotifier, run: Run) -> None:
+    """Ask for the run to stop (its owner, wherever it runs, learns it); the caller commits."""
+    await session.execute(
+        update(Run)
+        .where(Run.id == run.id, Run.status.in_(ACTIVE_STATUSES))
+        .values(cancel_requested=True)
+    )
+    await notifier.announce(session, cancel_key(run.id))
+
+
+async def end_run(
+    session: AsyncSession,
+    notifier: RunNotifier,
+    run: Run,
+    *,
+    status: str,
+    error: dict[str, Any] | None,
+    events: Sequence[RunEvent] = (),
+    error_seq: int,
+) -> None:
+    """Close a run that will not finish normally; the caller commits (then wakes followers).
+
+    Open tool calls of its conversation get a synthetic result saying why, so the next turn's
+    history is one a strict OpenAI-compatible server accepts; the `error` event (at `error_seq`,
+    after the buffered `events`) tells followers.
+    """
+    conversation = await session.get(Conversation, run.conversation_id)
+    if conversation is not None and run.first_position is not None:
+        await conversations.answer_open_tool_calls(
+            session, conversation, error=status, detail=END_DETAILS.get(status, status)
+        )
+    run.status = status
+    run.error = error
+    run.pending_tool_calls = None
+    run.owner = None
+    run.finished_at = utcnow()
+    session.add_all(events)
+    if error is not None:
+        public = {"error": error["error"], "detail": error["detail"]}
+        session.add(RunEvent(run_id=run.id, seq=error_seq, event="error", data=public))
+    await notifier.announce(session, run_key(run.id), conversation_key(run.conversation_id))
+    await session.flush()

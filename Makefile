@@ -7,6 +7,8 @@ UV := $(BIN)/uv
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Chats answered offline by the demo model unless LLM_API_KEY is in the environment (LLM= turns it off).
+LLM ?= $(if $(LLM_API_KEY),,demo)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format lock upgrade clean eval eval-accept bench
@@ -25,9 +27,9 @@ $(STAMP): $(UV) requirements.lock packages/agent-service/pyproject.toml packages
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies (needs only python3 and pip)
 
-run: install ## Migrate the embedded SQLite database in ./var and serve on http://127.0.0.1:8000 (docs at /docs)
+run: install ## Serve the web app on http://127.0.0.1:8000 (PORT=, HOST=; docs at /docs); without LLM_API_KEY, the demo model answers
 	$(BIN)/agent-service db upgrade
-	$(BIN)/agent-service serve --host $(HOST) --port $(PORT)
+	$(BIN)/agent-service serve --host $(HOST) --port $(PORT) $(if $(LLM),--llm $(LLM))
 
 test: install ## Run the whole suite on SQLite, then on PostgreSQL when one is reachable
 	$(BIN)/python scripts/run_tests.py

@@ -118,6 +118,20 @@ async def test_a_key_expires_after_24_hours_and_is_swept(
     assert await key_rows(app) == 1  # the expired keys are gone, the new one stays
 
 
+async def test_any_new_key_sweeps_other_users_expired_keys(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, other_user: TestUser
+) -> None:
+    clock = FrozenClock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    app.state.sessionmaker.configure(info={"clock": clock})
+    for key in ("a", "b", "c"):
+        await create_task(client, user, key)
+    clock.now += timedelta(hours=25)
+
+    await create_task(client, other_user, "new")
+
+    assert await key_rows(app) == 1
+
+
 async def test_without_a_key_every_request_is_new(
     client: httpx.AsyncClient, user: TestUser
 ) -> None:

@@ -48,7 +48,6 @@ NOT_STORED = frozenset({408, 409, 425, 429})
 MAX_STORED_BODY = 1024 * 1024
 # Headers not replayed: recomputed for the replay, or not ours to repeat.
 _DROPPED = frozenset({b"content-length", b"date", b"server", b"set-cookie", b"x-request-id"})
-SWEEP_EVERY_S = 300.0
 _POLL_S = (0.02, 0.05, 0.1, 0.2)
 
 
@@ -57,7 +56,6 @@ class IdempotencyMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._next_sweep = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _idempotency_key(scope)
@@ -74,11 +72,6 @@ class IdempotencyMiddleware:
             return
         request = _Keyed(self, scope, receive, send, state.sessionmaker, user_id, key.decode())
         await request.handle()
-
-    async def sweep_now_and_then(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        if time.monotonic() >= self._next_sweep:
-            self._next_sweep = time.monotonic() + SWEEP_EVERY_S
-            await service.sweep_expired_keys(sessionmaker)
 
 
 @dataclass
@@ -98,7 +91,6 @@ class _Keyed:
         self.hasher = BodyHasher(self.scope)
 
     async def handle(self) -> None:
-        await self.middleware.sweep_now_and_then(self.sessionmaker)
         row_id = await service.claim_key(self.sessionmaker, self.user_id, self.key)
         if row_id is not None:
             await _First(self, row_id).run(self.receive)

@@ -7,7 +7,7 @@ any number of concurrent requests claim a key, on SQLite and on PostgreSQL, acro
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio
 from sqlalchemy import delete, select, update
@@ -18,6 +18,7 @@ from agent_service.idempotency.models import IdempotencyKey
 from agent_service.quotas import clock
 
 KEY_TTL = timedelta(hours=24)
+SWEEP_BATCH = 100  # expired keys deleted by each new claim
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
@@ -25,15 +26,12 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 async def claim_key(sessionmaker: Sessionmaker, user_id: uuid.UUID, key: str) -> uuid.UUID | None:
     """Insert the key's row: its id if this request is the first, None if another one was.
 
-    The user's expired keys are deleted in the same transaction, so an expired key is new again.
+    Expired keys are swept in the same transaction (a bounded batch, whoever they belong to), so
+    the table stays about one day of keys and an expired key is new again.
     """
     async with sessionmaker() as session:
         now = clock.now(session)
-        await session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.expires_at <= now
-            )
-        )
+        await _sweep(session, now, user_id)
         row = IdempotencyKey(user_id=user_id, key=key, created_at=now, expires_at=now + KEY_TTL)
         session.add(row)
         try:
@@ -42,6 +40,14 @@ async def claim_key(sessionmaker: Sessionmaker, user_id: uuid.UUID, key: str) ->
             await session.rollback()
             return None
         return row.id
+
+
+async def _sweep(session: AsyncSession, now: datetime, user_id: uuid.UUID) -> None:
+    expired = IdempotencyKey.expires_at <= now
+    oldest = select(IdempotencyKey.id).where(expired).order_by(IdempotencyKey.expires_at)
+    batch = oldest.limit(SWEEP_BATCH).scalar_subquery()
+    mine = (IdempotencyKey.user_id == user_id) & expired
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(batch) | mine))
 
 
 async def find_key(
@@ -93,13 +99,3 @@ async def release_key(sessionmaker: Sessionmaker, row_id: uuid.UUID) -> None:
         async with sessionmaker() as session:
             await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
             await session.commit()
-
-
-async def sweep_expired_keys(sessionmaker: Sessionmaker) -> int:
-    """Delete every user's expired keys (the middleware calls it now and then); how many."""
-    async with sessionmaker() as session:
-        result = await session.execute(
-            delete(IdempotencyKey).where(IdempotencyKey.expires_at <= clock.now(session))
-        )
-        await session.commit()
-        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -61,9 +61,9 @@ def test_markup_in_data_shows_as_text_and_never_runs(base_url: str) -> None:
         page.get_by_role("link", name="Tasks").click()
         expect(page.locator(".task-title")).to_have_text(SCRIPT_TITLE)
         expect(page.locator(".task")).to_contain_text(f"Project: {IMG_TITLE}")
+        screenshot(page, "11-markup-as-text")
         page.get_by_role("link", name="Projects").click()
         expect(page.locator(".project .row-title")).to_have_text(IMG_TITLE)
-        screenshot(page, "security-markup-as-text")
 
         assert page.locator("#main script, #main img").count() == 0
         assert dialogs == []

@@ -13,7 +13,7 @@ export async function usersPage(main) {
   const { items, total } = await apiList("/api/admin/users?limit=200");
   const counts = (user) => Object.entries(user.counts ?? {}).map(([name, n]) => `${n} ${name}`).join(", ");
   replace(main,
-    h("div", { class: "page-head" }, h("h1", {}, "Users"), h("span", { class: "muted" }, `${total} users`)),
+    h("div", { class: "page-head" }, h("h1", {}, "Users"), h("span", { class: "muted" }, `${total} user${total === 1 ? "" : "s"}`)),
     items.length ? table(["Email", "Name", "Role", "Verified", "Active", "Owns", "Created"], items.map((u) =>
       h("tr", {},
         h("td", {}, u.email), h("td", {}, u.name),
@@ -28,7 +28,7 @@ export async function deliveriesPage(main) {
   const { items, total } = await apiList("/api/integrations/github/deliveries?limit=200");
   const triage = (d) => (d.triage ? [d.triage.priority ?? "", " ", (d.triage.labels ?? []).join(", ")] : "");
   replace(main,
-    h("div", { class: "page-head" }, h("h1", {}, "GitHub deliveries"), h("span", { class: "muted" }, `${total} deliveries`)),
+    h("div", { class: "page-head" }, h("h1", {}, "GitHub deliveries"), h("span", { class: "muted" }, `${total} ${total === 1 ? "delivery" : "deliveries"}`)),
     items.length ? table(["Received", "Event", "Repository", "Issue", "Status", "Attempts", "Triage", "Error"], items.map((d) =>
       h("tr", {},
         h("td", {}, formatDate(d.created_at)),

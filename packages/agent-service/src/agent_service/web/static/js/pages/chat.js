@@ -8,6 +8,7 @@ import { eventJson } from "../sse.js";
 import { TurnView, renderHistory } from "./chat_view.js";
 
 const FINAL_RUN_EVENTS = new Set(["run.completed", "run.failed", "run.cancelled", "run.interrupted"]);
+const STOPPED_CODES = new Set(["run_cancelled", "run_interrupted"]);
 const MAX_RECONNECTS = 3;
 
 export async function chatPage(main) {
@@ -78,6 +79,7 @@ export async function chatPage(main) {
     state.conversationId = created.id;
     history.replaceState(null, "", `/chat?conversation=${encodeURIComponent(created.id)}`);
     replace(title, created.title || "Untitled");
+    refreshConversations().catch(() => {});
     return created.id;
   }
 
@@ -153,10 +155,11 @@ export async function chatPage(main) {
         turn.completed(data);
         break;
       case "error":
-        turn.error(data.detail ?? data.error ?? "The agent failed.");
+        if (STOPPED_CODES.has(data.error)) turn.runEnded("stopped", data.detail);
+        else turn.error(data.detail ?? data.error ?? "The agent failed.");
         break;
       default:
-        if (FINAL_RUN_EVENTS.has(event.event)) turn.runEnded(event.event.slice(4), data);
+        if (FINAL_RUN_EVENTS.has(event.event)) turn.runEnded(event.event.slice(4), data.detail);
     }
   }
 

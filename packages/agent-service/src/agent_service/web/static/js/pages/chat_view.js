@@ -30,6 +30,11 @@ class ToolCard {
         this.result));
   }
 
+  awaitApproval() {
+    this.status.className = "badge badge-requires_action";
+    replace(this.status, "needs your approval");
+  }
+
   finish(result, isError) {
     this.el.classList.toggle("is-error", Boolean(isError));
     this.status.className = `badge badge-${isError ? "failed" : "done"}`;
@@ -133,6 +138,7 @@ export class TurnView {
       h("div", { class: "approval-title" }, "The agent asks before it runs:"));
     for (const call of toolCalls) {
       const id = call.id ?? call.tool_call_id;
+      this.cards.get(id)?.awaitApproval();
       const reason = h("input", { type: "text", class: "reason", placeholder: "Reason (optional, sent on deny)" });
       const buttons = h("div", { class: "approval-actions" });
       const decide = async (approve) => {
@@ -162,9 +168,9 @@ export class TurnView {
     if (usage?.total_tokens) this.note(`${usage.total_tokens} tokens`);
   }
 
-  runEnded(status) {
+  runEnded(status, detail) {
     this.dropTyping();
-    if (status !== "completed") this.note(`Run ${status}.`);
+    if (status !== "completed") this.note(detail ? `Stopped: ${detail}` : `Run ${status}.`, "stopped");
     this.ended = true;
   }
 
@@ -174,14 +180,14 @@ export class TurnView {
     this.add(h("div", { class: "error-box", role: "alert" }, detail));
   }
 
-  note(text) {
-    this.add(h("div", { class: "turn-note" }, text));
+  note(text, kind = "") {
+    this.add(h("div", { class: `turn-note ${kind}` }, text));
   }
 
   settle() {
     this.dropTyping();
     for (const el of this.log.querySelectorAll(".is-streaming")) el.classList.remove("is-streaming");
-    if (!this.ended) this.note(this.stopRequested ? "Stopped." : "The answer ended early.");
+    if (!this.ended) this.note(this.stopRequested ? "Stopped." : "The answer ended early.", "stopped");
     this.ended = true;
     if (TurnView.active === this) TurnView.active = null;
   }

@@ -1,0 +1,132 @@
+"""The chat page drives runs, in a real Chromium against `agent-service serve` as a process and the
+kit's fake LLM served on 127.0.0.1: a tool that needs approval asks (approve runs it, deny answers
+the model with the reason), and Stop cancels a run that is still streaming."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from agent_testkit import FakeLLMServer
+from tests.browser import WebService, chromium, new_page, screenshot, web_service
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+PASSWORD = "runs-password-1"
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def scripted(llm: FakeLLMServer) -> Iterator[FakeLLMServer]:
+    """The module's fake, emptied before the test and checked after: every scripted answer used."""
+    llm.reset()
+    yield llm
+    assert llm.problems() == []
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMServer) -> Iterator[WebService]:
+    env = {"LLM_BASE_URL": llm.base_url, "LLM_API_KEY": "e2e-llm-key", "LLM_MODEL": "fake-model"}
+    with web_service(tmp_path_factory.mktemp("web-runs"), env) as running:
+        yield running
+
+
+@contextmanager
+def signed_up(service: WebService, email: str) -> Iterator[httpx.Client]:
+    """A new user's API client (the test's view of the state behind the page)."""
+    with httpx.Client(base_url=service.base_url, timeout=10) as client:
+        credentials = {"email": email, "password": PASSWORD}
+        assert client.post("/api/auth/register", json=credentials).status_code == 201
+        token = client.post("/api/auth/login", json=credentials).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+def open_chat(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#chat-input")).to_be_visible()
+
+
+def say(page: Page, message: str) -> None:
+    page.locator("#chat-input").fill(message)
+    page.get_by_role("button", name="Send").click()
+
+
+def test_approving_a_delete_runs_it(service: WebService, scripted: FakeLLMServer) -> None:
+    with signed_up(service, "approve@example.com") as api:
+        task = api.post("/api/tasks", json={"title": "Old chores"}).json()
+        scripted.script(
+            scripted.tool_call("delete_task", task_id=task["id"]),
+            scripted.reply("Deleted 'Old chores'."),
+        )
+        with chromium() as browser, new_page(browser, service.base_url) as page:
+            open_chat(page, "approve@example.com")
+            say(page, "Delete the old chores task")
+            card = page.locator(".approval-card")
+            expect(card.locator("code")).to_have_text("delete_task")
+            expect(card.locator("pre")).to_contain_text(task["id"])
+            expect(page.locator("#send")).to_be_disabled()  # the run waits for the decision
+            screenshot(page, "12-chat-approval")
+            card.get_by_role("button", name="Approve").click()
+
+            expect(page.locator(".tool-card .badge-done")).to_have_text("done")
+            expect(page.locator(".message-assistant").last).to_have_text(
+                re.compile("Deleted 'Old chores'.")
+            )
+            expect(page.locator("#send")).to_be_enabled()
+        assert api.get(f"/api/tasks/{task['id']}").status_code == 404
+    assert scripted.calls[1].tool_result("delete_task")
+
+
+def test_denying_a_delete_tells_the_model_why(service: WebService, scripted: FakeLLMServer) -> None:
+    with signed_up(service, "deny@example.com") as api:
+        task = api.post("/api/tasks", json={"title": "Keep me"}).json()
+        scripted.script(
+            scripted.tool_call("delete_task", task_id=task["id"]),
+            scripted.reply("All right, I kept it."),
+        )
+        with chromium() as browser, new_page(browser, service.base_url) as page:
+            open_chat(page, "deny@example.com")
+            say(page, "Delete the keep me task")
+            card = page.locator(".approval-card")
+            card.locator(".reason").fill("I still need it")
+            card.get_by_role("button", name="Deny").click()
+            expect(page.locator(".tool-card.is-error .badge")).to_have_text("error")
+            expect(page.locator(".tool-card .tool-output")).to_contain_text("I still need it")
+            expect(page.locator(".message-assistant").last).to_contain_text("I kept it")
+        assert api.get(f"/api/tasks/{task['id']}").status_code == 200
+    result = scripted.calls[1].tool_result("delete_task")
+    assert "denied" in str(result) and "I still need it" in str(result)
+
+
+def test_stop_cancels_a_streaming_run(service: WebService, scripted: FakeLLMServer) -> None:
+    scripted.script(scripted.reply("word " * 400, chunk_delay=0.05))
+    with signed_up(service, "stop@example.com") as api:
+        with chromium() as browser, new_page(browser, service.base_url) as page:
+            open_chat(page, "stop@example.com")
+            say(page, "Tell me a long story")
+            stop = page.get_by_role("button", name="Stop")
+            expect(page.locator(".message-assistant .message-text")).to_contain_text("word word")
+            stop.click()
+            expect(page.locator(".turn-note.stopped")).to_contain_text("Stopped")
+            expect(stop).to_be_hidden()
+            expect(page.locator("#send")).to_be_enabled()
+            screenshot(page, "13-chat-stopped")
+            conversation_id = page.evaluate(
+                "new URLSearchParams(location.search).get('conversation')"
+            )
+        [run] = api.get(f"/api/conversations/{conversation_id}/runs").json()
+        assert run["status"] == "cancelled"

@@ -116,6 +116,36 @@ async def test_make_a_project_with_tasks(client: httpx.AsyncClient, user: TestUs
     assert sorted(t["title"] for t in r.json()["tasks"]) == ["Build", "Design", "Ship"]
 
 
+async def wait_for_run(client: httpx.AsyncClient, user: TestUser, run_id: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            run = (await client.get(f"/api/runs/{run_id}", headers=user.headers)).json()
+            if run["status"] in ("completed", "failed", "cancelled", "interrupted"):
+                return dict(run)
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(("approve", "left"), [(True, []), (False, ["Renew the passport"])])
+async def test_delete_a_task_waits_for_approval(
+    client: httpx.AsyncClient, user: TestUser, approve: bool, left: list[str]
+) -> None:
+    await chat(client, user, "add a task to renew the passport")
+    reply = await chat(client, user, "delete the task renew the passport")
+    assert reply["status"] == "requires_action"
+    [pending] = reply["pending_tool_calls"]
+    assert pending["name"] == "delete_task"
+    assert [t["title"] for t in await tasks_of(client, user)] == ["Renew the passport"]
+
+    r = await client.post(
+        f"/api/runs/{reply['run_id']}/resume",
+        json={"decisions": [{"tool_call_id": pending["id"], "approve": approve}]},
+        headers=user.headers,
+    )
+    assert r.status_code == 202, r.text
+    assert (await wait_for_run(client, user, reply["run_id"]))["status"] == "completed"
+    assert [t["title"] for t in await tasks_of(client, user)] == left
+
+
 async def test_words_it_cannot_read_get_what_it_understood_and_can_do(
     client: httpx.AsyncClient, user: TestUser
 ) -> None:

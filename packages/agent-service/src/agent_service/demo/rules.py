@@ -47,10 +47,11 @@ ASSISTANT_HELP = (
     '- list tasks: "list my tasks" (or "show my done tasks")\n'
     '- complete one: "mark write the report as done"\n'
     '- make a project: "create a project Launch with tasks design, build and ship"\n'
+    '- delete one (after your approval): "delete the task write the report"\n'
     "For questions about an uploaded document, chat with the researcher agent."
 )
 RESEARCHER_HELP = (
-    "I'm the offline demo model. Upload a document (PDF, text or Markdown) in Documents, wait "
+    "I'm the offline demo model. Upload a document (PDF, text, Markdown or DOCX) in Documents, wait "
     "until it is ready, then ask me a question about it: I search your documents and quote the "
     "passage that answers, with its page."
 )

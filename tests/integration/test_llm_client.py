@@ -17,6 +17,7 @@ import pytest
 from agent_service.llm.client import LLMClient, build_http_client
 from agent_service.llm.errors import (
     LLMBadResponse,
+    LLMNotConfigured,
     LLMRateLimited,
     LLMRejected,
     LLMTimeout,
@@ -70,6 +71,17 @@ async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def llm(settings: Settings, http: httpx.AsyncClient, waits: Waits) -> LLMClient:
     return LLMClient(settings, http, sleep=waits.sleep)
+
+
+QUOTA_BODY = json.dumps(
+    {
+        "error": {
+            "message": "You exceeded your current quota.",
+            "type": "insufficient_quota",
+            "code": "insufficient_quota",
+        }
+    }
+)
 
 
 def with_fake_clock(settings: Settings, http: httpx.AsyncClient, waits: Waits) -> LLMClient:
@@ -334,3 +346,128 @@ async def test_the_retry_cap_still_applies_inside_the_deadline(
     with pytest.raises(LLMRateLimited):
         await llm.complete(HI)
     assert waits == [] and len(fake_llm.calls) == 1
+
+
+async def test_a_wait_as_long_as_the_cap_is_still_waited(
+    settings: Settings, llm: LLMClient, fake_llm: FakeLLM, waits: Waits
+) -> None:
+    settings.llm_retry_max_wait_s = 10
+    fake_llm.script(fake_llm.rate_limited(retry_after=10), fake_llm.reply("ok"))
+    await llm.complete(HI)
+    assert waits == [10]
+
+
+async def test_a_wait_that_would_end_exactly_at_the_deadline_is_not_started(
+    settings: Settings, http: httpx.AsyncClient, fake_llm: FakeLLM, waits: Waits
+) -> None:
+    """After 4 s of an 8 s deadline, a 4 s wait would leave no time for the attempt after it."""
+    settings.llm_deadline_s = 8.0
+    settings.llm_max_retries = 5
+    llm = with_fake_clock(settings, http, waits)
+    fake_llm.script(*[fake_llm.rate_limited(retry_after=4)] * 2)
+    with pytest.raises(LLMRateLimited):
+        await llm.complete(HI)
+    assert waits == [4] and len(fake_llm.calls) == 2
+
+
+# Other failures, each once
+
+
+async def test_a_dropped_connection_is_retried(
+    llm: LLMClient, fake_llm: FakeLLM, waits: Waits
+) -> None:
+    fake_llm.script(fake_llm.disconnect(), fake_llm.reply("ok"))
+    assert (await llm.complete(HI)).message.content == "ok"
+    assert len(fake_llm.calls) == 2 and len(waits) == 1
+
+
+async def test_an_exhausted_quota_is_not_retried(
+    llm: LLMClient, fake_llm: FakeLLM, waits: Waits
+) -> None:
+    fake_llm.script(fake_llm.malformed(QUOTA_BODY, status=429))
+    with pytest.raises(LLMUnavailable) as caught:
+        await llm.complete(HI)
+    assert "its quota is used up (1 attempt(s))" in caught.value.detail
+    assert len(fake_llm.calls) == 1 and waits == []
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_credentials_point_at_the_key(
+    llm: LLMClient, fake_llm: FakeLLM, waits: Waits, status: int
+) -> None:
+    fake_llm.script(fake_llm.server_error(status))
+    with pytest.raises(LLMRejected) as caught:
+        await llm.complete(HI)
+    assert caught.value.detail == (
+        f"The LLM provider refused our credentials (HTTP {status}): check LLM_API_KEY."
+    )
+    assert len(fake_llm.calls) == 1 and waits == []
+
+
+@pytest.mark.parametrize(
+    "body", ['{"choices": [{"message": ', "<html>oops</html>", '{"object": "list", "data": []}']
+)
+async def test_a_whole_200_that_is_not_a_completion_is_not_retried(
+    llm: LLMClient, fake_llm: FakeLLM, waits: Waits, body: str
+) -> None:
+    fake_llm.script(fake_llm.malformed(body))
+    with pytest.raises(LLMBadResponse):
+        await llm.complete(HI)
+    assert len(fake_llm.calls) == 1 and waits == []
+
+
+async def test_a_stream_cut_midway_is_one_attempt_unavailable(
+    llm: LLMClient, fake_llm: FakeLLM, waits: Waits
+) -> None:
+    fake_llm.script(fake_llm.cut_stream(after=2))
+    with pytest.raises(LLMUnavailable) as caught:
+        await streamed(llm)
+    assert "(1 attempt(s))" in caught.value.detail
+    assert len(fake_llm.calls) == 1 and waits == []
+
+
+# What is sent
+
+
+async def test_the_request_carries_the_key_the_model_and_what_was_asked(
+    settings: Settings, llm: LLMClient, fake_llm: FakeLLM
+) -> None:
+    schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
+    fake_llm.script(fake_llm.reply("{}"), fake_llm.reply("plain"))
+    await llm.complete(HI, response_format=schema)
+    await llm.complete(HI)
+    first, second = fake_llm.calls
+    assert first.headers["authorization"] == "Bearer test-llm-key"
+    assert first.request["model"] == settings.llm_model
+    assert first.request["response_format"] == schema
+    assert "response_format" not in second.request and "stream" not in second.request
+
+
+async def test_a_stream_asks_for_usage_and_reports_it(llm: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.script(fake_llm.reply("Hello."))
+    *_, completion = await streamed(llm)
+    [call] = fake_llm.calls
+    assert call.request["stream"] is True
+    assert call.request["stream_options"] == {"include_usage": True}
+    assert isinstance(completion, Completion)
+    assert completion.usage.completion_tokens > 0 and completion.usage.prompt_tokens > 0
+
+
+async def test_without_a_key_nothing_is_sent(
+    settings: Settings, http: httpx.AsyncClient, fake_llm: FakeLLM
+) -> None:
+    assert LLMClient(settings, http).configured is True
+    settings.llm_api_key = None
+    unconfigured = LLMClient(settings, http)
+    assert unconfigured.configured is False
+    with pytest.raises(LLMNotConfigured):
+        await unconfigured.complete(HI)
+    assert fake_llm.calls == []
+
+
+def test_the_pool_times_out_connecting_within_ten_seconds(settings: Settings) -> None:
+    settings.llm_timeout_s = 60
+    client = build_http_client(settings)
+    assert (client.timeout.connect, client.timeout.read) == (10.0, 60)
+    settings.llm_timeout_s = 3
+    assert build_http_client(settings).timeout.connect == 3

@@ -75,6 +75,7 @@ class RunState:
     writer: EventWriter
     context: ToolContext
     usage: Usage = field(default_factory=Usage)
+    recorded: Usage = field(default_factory=Usage)  # what the quota already counted
 
 
 class RunExecutor:
@@ -341,7 +342,7 @@ class RunExecutor:
         await self.notifier.announce(session, run_key(run.id))
         await _commit(session)
         self.notifier.wake(run_key(run.id))
-        return RunState(run, conversation, writer, context, usage)
+        return RunState(run, conversation, writer, context, usage, recorded=usage)
 
     async def _claim(self, session: AsyncSession, run: Run) -> bool:
         """queued → running, once no other run of the conversation runs (the unique index decides)."""
@@ -452,6 +453,7 @@ class RunExecutor:
             extra_events=[("run.requires_action", data)],
             status="requires_action",
         )
+        await self._record_usage(state)
 
     async def _apply_decisions(
         self, session: AsyncSession, state: RunState, decisions: Sequence[Decision]
@@ -495,7 +497,17 @@ class RunExecutor:
                         await asyncio.sleep(0.2)
                         await session.refresh(state.conversation)
         self.notifier.wake(run_key(run.id), conversation_key(run.conversation_id))
-        await hooks.after_run(self.sessionmaker, self.settings, run.user_id, state.usage)
+        await self._record_usage(state)
+
+    async def _record_usage(self, state: RunState) -> None:
+        """Count the tokens used since the last count (a run paused for approval counts twice)."""
+        new = Usage(
+            state.usage.prompt_tokens - state.recorded.prompt_tokens,
+            state.usage.completion_tokens - state.recorded.completion_tokens,
+        )
+        state.recorded = state.usage
+        if new.total_tokens > 0:
+            await hooks.after_run(self.sessionmaker, self.settings, state.run.user_id, new)
 
     async def _store_answer(
         self, session: AsyncSession, state: RunState, event: FinalAnswer, rows: list[RunEvent]
@@ -572,7 +584,7 @@ class RunExecutor:
                 return
             self.notifier.wake(run_key(run_id), conversation_key(run.conversation_id))
             if state is not None:
-                await hooks.after_run(self.sessionmaker, self.settings, run.user_id, state.usage)
+                await self._record_usage(state)
 
     async def _end_once(
         self,

@@ -140,9 +140,22 @@ async def test_the_total_counts_only_the_callers_items(
     assert r.json() == [] and r.headers["x-total-count"] == "0" and "link" not in r.headers
 
 
+async def test_a_conversations_runs_are_paginated_the_same_way(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    r = await client.post(
+        "/api/conversations", json={"agent_type": "assistant"}, headers=user.headers
+    )
+    runs = f"/api/conversations/{r.json()['id']}/runs"
+    r = await client.get(runs, headers=user.headers)
+    assert r.status_code == 200 and r.json() == [] and r.headers["x-total-count"] == "0"
+    r = await client.get(runs, params={"offset": 2**63}, headers=user.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "offset"
+
+
 async def test_the_openapi_documents_arrays_and_headers(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    for path in USER_LISTS + ADMIN_LISTS:
+    for path in [*USER_LISTS, *ADMIN_LISTS, "/api/conversations/{conversation_id}/runs"]:
         ok = spec["paths"][path]["get"]["responses"]["200"]
         assert ok["content"]["application/json"]["schema"]["type"] == "array", path
         assert {"X-Total-Count", "Link"} <= set(ok["headers"]), path

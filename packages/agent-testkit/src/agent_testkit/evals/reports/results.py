@@ -65,6 +65,8 @@ class EvalRun:
         ordered = sorted(results, key=lambda r: (r.case_id, r.epoch))
         scores = aggregate(ordered, seed=seed)
         compared = baseline.restricted(ordered) if baseline and selection else baseline
+        if compared is not None and selection and not compared.cases:
+            compared = None  # none of the selected cases is in the baseline: nothing to compare
         gate = compare(scores, compared, max_drop=max_drop, exact=is_exact(model, variation))
         return cls(
             ordered,

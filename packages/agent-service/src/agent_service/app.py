@@ -27,6 +27,7 @@ from agent_service.limits import RequestBodyLimit
 from agent_service.llm.client import LLMClient, build_http_client
 from agent_service.mail.service import build_mailer
 from agent_service.observability import RequestIdMiddleware
+from agent_service.openapi import install_openapi
 from agent_service.ops.metrics import MetricsMiddleware
 from agent_service.ops.router import router as ops_router
 from agent_service.projects.router import router as projects_router
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_offline_docs(app)
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app)  # every error status documented with the envelope
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: repeats are read limited
     app.add_middleware(RequestBodyLimit, max_bytes=settings.max_json_bytes)
     app.add_middleware(MetricsMiddleware)

@@ -3,14 +3,17 @@
 PostgreSQL cannot store NUL (`\\u0000`) in a text column (a `DataError`, so a 500), and SQLite
 stores it silently; neither is what a client meant. Every schema's text fields use `Text`, so a NUL
 is a 422 at the schema on every database, and the published schema says so with a `pattern`.
-Length limits stay on each field: `title: Text = Field(max_length=200)`.
+Length limits stay on each field: `title: Text = Field(max_length=200)`. A type with its own
+string constraints puts `NUL_FREE` after them: `Annotated[str, StringConstraints(...), NUL_FREE]`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 NUL_FREE_PATTERN = "^[^\\x00]*$"
 
@@ -21,6 +24,21 @@ def reject_nul(value: str) -> str:
     return value
 
 
-Text = Annotated[
-    str, AfterValidator(reject_nul), Field(json_schema_extra={"pattern": NUL_FREE_PATTERN})
-]
+class _NulFree:
+    """Annotation: refuse NUL after the other checks, and publish the rule as a `pattern`."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(reject_nul, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = NUL_FREE_PATTERN
+        return json_schema
+
+
+NUL_FREE = _NulFree()
+Text = Annotated[str, NUL_FREE]

@@ -9,9 +9,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agent_service.tasks.schemas import Description, TaskPriority, TaskPublic, TaskStatus, Title
-from agent_service.text import Text
+from agent_service.text import NUL_FREE
 
-Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NUL_FREE
+]
 MAX_TASKS_AT_CREATION = 50
 
 

@@ -9,9 +9,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from agent_service.text import Text
+from agent_service.openapi import not_nullable
+from agent_service.text import NUL_FREE, Text
 
-Title = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NUL_FREE
+]
 Description = Annotated[Text, Field(max_length=10_000)]
 
 
@@ -44,10 +47,10 @@ class TaskUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
-    description: Description | None = None
-    priority: TaskPriority | None = None
-    status: TaskStatus | None = None
+    title: Title | None = Field(default=None, json_schema_extra=not_nullable)
+    description: Description | None = Field(default=None, json_schema_extra=not_nullable)
+    priority: TaskPriority | None = Field(default=None, json_schema_extra=not_nullable)
+    status: TaskStatus | None = Field(default=None, json_schema_extra=not_nullable)
     project_id: str | None = None
 
     @field_validator("title", "description", "priority", "status")

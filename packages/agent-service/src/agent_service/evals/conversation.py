@@ -5,6 +5,12 @@ conversation), the same streamed (`{message: ..., stream: true}`: the SSE endpoi
 to a document (`{ask: ..., document: <file name>}` or `document_id: ...`: `POST
 /api/documents/{id}/ask`). Placeholders (`${task:Title}`) are filled in first: a user may paste an
 id, even one that is not theirs.
+
+Runs (the last chat turn's run, `${run}` in expectations): `{approve: true}` or `{approve: false,
+reason: ...}` decides every tool call the run waits on (`POST /api/runs/{id}/resume`), and the turn
+is the run's events from its start (`GET /api/runs/{id}/events`) until it ends; `{cancel: true}`
+stops it (`POST /api/runs/{id}/cancel`); a message turn may say what happens when a run of the
+conversation is still active: `{message: ..., multitask_strategy: reject}` (double texting).
 """
 
 from __future__ import annotations
@@ -28,19 +34,29 @@ async def converse(
         filled = substitute(raw, variables)
         spec: dict[str, Any] = {"message": filled} if isinstance(filled, str) else dict(filled)
         started = time.perf_counter()
+        run_id = transcript.variables.get("run")
         if "ask" in spec:
             document_id = spec.get("document_id") or variables[f"document:{spec['document']}"]
             turn = await _ask(client, str(document_id), str(spec["ask"]))
+        elif "approve" in spec:
+            turn = await _resume(client, run_id, bool(spec["approve"]), spec.get("reason"))
+        elif spec.get("cancel"):
+            turn = await _cancel(client, run_id)
         elif spec.get("stream"):
             turn, conversation_id = await _chat_stream(
                 client, agent, spec["message"], conversation_id
             )
         else:
-            turn, conversation_id = await _chat(client, agent, spec["message"], conversation_id)
+            options = {k: v for k, v in spec.items() if k == "multitask_strategy"}
+            turn, conversation_id = await _chat(
+                client, agent, spec["message"], conversation_id, options
+            )
         turn.latency_s = time.perf_counter() - started
         transcript.turns.append(turn)
         if conversation_id:  # for expectations: `/api/conversations/${conversation}/history`
             transcript.variables["conversation"] = conversation_id
+        if isinstance(turn.body, dict) and "run_id" in turn.body:  # for `/api/runs/${run}`
+            transcript.variables["run"] = str(turn.body["run_id"])
     return transcript
 
 
@@ -75,9 +91,14 @@ def _failed(message: str, response: httpx.Response) -> Turn:
 
 
 async def _chat(
-    client: httpx.AsyncClient, agent: str, message: str, conversation_id: str | None
+    client: httpx.AsyncClient,
+    agent: str,
+    message: str,
+    conversation_id: str | None,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Turn, str | None]:
-    r = await client.post(f"/api/agents/{agent}/chat", json=_body(message, conversation_id))
+    body = _body(message, conversation_id) | (options or {})
+    r = await client.post(f"/api/agents/{agent}/chat", json=body)
     if r.status_code != 200:
         return _failed(message, r), conversation_id
     body = r.json()
@@ -105,7 +126,14 @@ async def _chat_stream(
             await r.aread()
             return _failed(message, r), conversation_id
         events = [event async for event in aiter_sse(r)]
+    turn, found = turn_from_events(message, events)
+    return turn, found or conversation_id
+
+
+def turn_from_events(message: str, events: list[Any]) -> tuple[Turn, str | None]:
+    """A turn from a run's SSE events: its tool calls paired with their results, its answer."""
     turn = Turn(message, 200, body=[{"event": e.event, "data": e.data} for e in events])
+    conversation_id: str | None = None
     started: dict[str, tuple[str, Any]] = {}
     for event in events:
         data = event.json() if event.data else {}
@@ -122,6 +150,39 @@ async def _chat_stream(
         elif event.event == "error":
             turn.error, turn.detail = data.get("error"), data.get("detail")
     return turn, conversation_id
+
+
+async def _resume(
+    client: httpx.AsyncClient, run_id: str | None, approve: bool, reason: str | None
+) -> Turn:
+    """Decide every tool call the run waits on, then its events until it ends."""
+    label = "(approve)" if approve else f"(deny: {reason or 'no reason'})"
+    if run_id is None:
+        return Turn(label, 0, error="no_run", detail="no earlier chat turn started a run")
+    r = await client.get(f"/api/runs/{run_id}")
+    if r.status_code != 200:
+        return _failed(label, r)
+    decision: dict[str, Any] = {"approve": approve} | ({"reason": reason} if reason else {})
+    decisions = [{"tool_call_id": c["id"], **decision} for c in r.json()["pending_tool_calls"]]
+    r = await client.post(f"/api/runs/{run_id}/resume", json={"decisions": decisions or [{}]})
+    if r.status_code != 202:
+        return _failed(label, r)
+    async with client.stream("GET", f"/api/runs/{run_id}/events") as events_response:
+        if events_response.status_code != 200:
+            await events_response.aread()
+            return _failed(label, events_response)
+        events = [event async for event in aiter_sse(events_response)]
+    turn, _ = turn_from_events(label, events)
+    return turn
+
+
+async def _cancel(client: httpx.AsyncClient, run_id: str | None) -> Turn:
+    if run_id is None:
+        return Turn("(cancel)", 0, error="no_run", detail="no earlier chat turn started a run")
+    r = await client.post(f"/api/runs/{run_id}/cancel")
+    if r.status_code != 202:
+        return _failed("(cancel)", r)
+    return Turn("(cancel)", 202, reply="", body=r.json())
 
 
 async def _ask(client: httpx.AsyncClient, document_id: str, question: str) -> Turn:

@@ -2,6 +2,9 @@
 app speaks Chat Completions, the Responses API or Anthropic Messages, in-process and over loopback."""
 
 import json
+import os
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -119,3 +122,31 @@ async def test_respond_and_pacing_in_every_format(fake, api):
     r = await post(fake, api, stream=True)
     assert api in r.text.replace('\\"', '"')
     assert r.elapsed.total_seconds() >= 0.04
+
+
+def test_the_readme_example_of_an_app_in_another_process(fake_llm_server):
+    fake_llm_server.script(
+        fake_llm_server.reply("Hello from the fake."), fake_llm_server.reply("And from Claude.")
+    )
+    env = os.environ | {
+        "OPENAI_BASE_URL": fake_llm_server.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "ANTHROPIC_BASE_URL": fake_llm_server.base_url.removesuffix("/v1"),
+        "ANTHROPIC_API_KEY": "sk-test",
+    }
+    app = (
+        "import anthropic, openai; print(openai.OpenAI().responses.create(model='m', input='Hi')"
+        ".output_text); print(anthropic.Anthropic().messages.create(model='m', max_tokens=9, "
+        "messages=[{'role': 'user', 'content': 'Hi'}]).content[0].text)"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", app],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.stdout.splitlines() == ["Hello from the fake.", "And from Claude."], done.stderr
+    assert [c.api for c in fake_llm_server.calls] == ["responses", "messages"]
+    assert fake_llm_server.calls[0].last_user_message == "Hi"

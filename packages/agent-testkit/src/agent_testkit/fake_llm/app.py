@@ -260,7 +260,7 @@ def _malformed_sse(
 
     async def frames() -> AsyncIterator[bytes]:
         yield first
-        yield item.line.encode() + b"\n\n"
+        yield dialect.broken(item.line)
         if closing := dialect.closing():
             yield closing
 

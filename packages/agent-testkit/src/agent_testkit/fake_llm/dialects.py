@@ -72,6 +72,10 @@ class Dialect:
         """What ends a stream after a malformed line ("" when the format has no terminator)."""
         return b"data: [DONE]\n\n"
 
+    def broken(self, line: str) -> bytes:
+        """A scripted malformed SSE line as a frame."""
+        return line.encode() + b"\n\n"
+
     def error(
         self,
         status: int,
@@ -141,6 +145,12 @@ class MessagesDialect(Dialect):
     """Anthropic's Messages API (`/v1/messages`)."""
 
     api: Api = "messages"
+
+    def broken(self, line: str) -> bytes:
+        """Named as a delta: the anthropic SDK skips a frame whose event it does not know."""
+        if line.startswith("event:"):
+            return super().broken(line)
+        return b"event: content_block_delta\n" + super().broken(line)
 
     def body(self, item: Answer, call: RecordedCall, number: int) -> bytes:
         message_id, ids = anthropic_payloads.ids_for(number, item)

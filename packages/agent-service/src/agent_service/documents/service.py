@@ -60,6 +60,18 @@ async def create_document(
     return document, job
 
 
+async def file_keys_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    """The storage keys of a user's files: read before the user is deleted (its rows go with
+    it), removed with `remove_files` after the commit."""
+    ids = await session.scalars(select(Document.id).where(Document.user_id == user_id))
+    return [storage_key(document_id) for document_id in ids]
+
+
+async def remove_files(storage: ObjectStorage, keys: Sequence[str]) -> None:
+    for key in keys:
+        await storage.delete(key)
+
+
 async def remove_file(storage: ObjectStorage, document_id: uuid.UUID) -> None:
     """Delete a document's stored file (after its row is gone, or when its row never was)."""
     await storage.delete(storage_key(document_id))

@@ -8,9 +8,11 @@ from agent_service.auth import service as auth
 from agent_service.auth.models import TokenPurpose
 from agent_service.auth.passwords import passwords_for
 from agent_service.deps import AdminUser, CurrentUser, MailerDep, SessionDep, SettingsDep
+from agent_service.documents import service as documents
 from agent_service.mail.service import Mailer
 from agent_service.pagination import PAGINATED, PageDep
 from agent_service.settings import Settings
+from agent_service.storage.dependencies import StorageDep
 from agent_service.users import service
 from agent_service.users.dependencies import VisibleUser
 from agent_service.users.exceptions import AdminOnly
@@ -90,10 +92,12 @@ async def _mail_verification(
 
 
 @router.delete("/api/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(user: VisibleUser, session: SessionDep) -> Response:
+async def delete_user(user: VisibleUser, session: SessionDep, storage: StorageDep) -> Response:
     """Delete a user and everything it owns."""
+    files = await documents.file_keys_of_user(session, user.id)
     await service.delete_user(session, user)
     await session.commit()
+    await documents.remove_files(storage, files)  # after the commit: never a row without its file
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,9 +1,11 @@
 """Which recorded interaction answers a request, and, when none does, what differs from the closest.
 
-Every request is matched on method and URL (query order ignored) and, for JSON, on the body. Chat
-completions are matched on meaning instead of bytes: only the configured fields (`model`, `messages`,
-`tools`, `tool_choice`, `response_format`, `stream` by default), so temperature, seed, `user`,
-`stream_options` and the like may change without re-recording.
+Every request is matched on method and URL (query order ignored) and, for JSON, on the body. Model
+calls (Chat Completions, the Responses API, Anthropic Messages) are matched on meaning instead of bytes:
+only the configured fields (`model`, `messages`, `tools`, `tool_choice`, `response_format`, `stream` by
+default), so temperature, seed, `user`, `stream_options` and the like may change without re-recording.
+Responses `instructions`/`input` and Anthropic `system`/`messages` are read as chat messages first (the
+kit's `normalize`), tools as chat tools, and a Responses `previous_response_id` counts too.
 
 Inside messages, tool-call ids are compared by position, not value: `call_ZR5U...` was made up by the
 model while recording and comes back from the cassette on replay, but an app may also rewrite ids or
@@ -21,10 +23,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from agent_testkit.cassettes.model import RecordedRequest, header
+from agent_testkit.fake_llm import normalize
+from agent_testkit.fake_llm.normalize import Api
 
 DEFAULT_MATCH_ON = ("method", "url", "json_body")
 DEFAULT_CHAT_MATCH_ON = ("model", "messages", "tools", "tool_choice", "response_format", "stream")
 CHAT_PATH_SUFFIX = "/chat/completions"
+MODEL_PATH_SUFFIXES: dict[str, Api] = {
+    "/chat/completions": "chat",
+    "/responses": "responses",
+    "/messages": "messages",
+}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _MISSING = object()
 
@@ -74,9 +83,10 @@ class Matcher:
             return []
         if recorded.body.kind != live.body.kind:
             return [f"body: sent {live.body.kind}, recorded {recorded.body.kind}"]
-        if is_chat_request(live):
-            mine = chat_view(live.body.json, self.chat_match_on)
-            theirs = chat_view(recorded.body.json, self.chat_match_on)
+        api = model_api(live)
+        if api is not None:
+            mine = chat_view(live.body.json, self.chat_match_on, api)
+            theirs = chat_view(recorded.body.json, self.chat_match_on, api)
         else:
             mine, theirs = live.body.json, recorded.body.json
         difference = first_difference(mine, theirs)
@@ -84,10 +94,18 @@ class Matcher:
 
 
 def is_chat_request(request: RecordedRequest) -> bool:
+    return model_api(request) is not None
+
+
+def model_api(request: RecordedRequest) -> Api | None:
+    """The wire format of a model call ("chat", "responses", "messages"), or None for other requests."""
+    if request.method != "POST" or request.body.kind != "json":
+        return None
     path = urlsplit(request.url).path.rstrip("/")
-    return (
-        request.method == "POST" and path.endswith(CHAT_PATH_SUFFIX) and request.body.kind == "json"
-    )
+    for suffix, api in MODEL_PATH_SUFFIXES.items():
+        if path.endswith(suffix):
+            return api
+    return None
 
 
 def url_key(url: str) -> tuple[Any, ...]:
@@ -100,8 +118,8 @@ def url_key(url: str) -> tuple[Any, ...]:
 # -- chat bodies --------------------------------------------------------------------------------------
 
 
-def chat_view(body: Any, fields: Sequence[str]) -> dict[str, Any]:
-    """The part of a chat completion request that decides the answer, normalized."""
+def chat_view(body: Any, fields: Sequence[str], api: Api = "chat") -> dict[str, Any]:
+    """The part of a model call that decides the answer, normalized (in the chat shape)."""
     body = body if isinstance(body, dict) else {}
     view: dict[str, Any] = {}
     for name in fields:
@@ -109,9 +127,13 @@ def chat_view(body: Any, fields: Sequence[str]) -> dict[str, Any]:
         if name == "stream":
             view[name] = bool(value)
         elif name == "messages":
-            view[name] = normalize_messages(value or [])
+            view[name] = normalize_messages(normalize.messages(api, body))
+        elif name == "tools" and api != "chat":
+            view[name] = _clean(normalize.tools(api, body))
         else:
             view[name] = _clean(value)
+    if api == "responses" and body.get("previous_response_id"):
+        view["previous_response_id"] = body["previous_response_id"]
     return view
 
 
@@ -208,8 +230,9 @@ def _show(value: Any) -> str:
 def summarize(request: RecordedRequest) -> str:
     """One line to recognize a request by: method, URL and, for chat, the last user message."""
     text = request.describe()
-    if is_chat_request(request):
-        messages = request.body.json.get("messages") or []
+    api = model_api(request)
+    if api is not None:
+        messages = normalize.messages(api, request.body.json)
         users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
         if users:
             text += f" (last user message: {_show(_content(users[-1].get('content')))})"

@@ -159,7 +159,11 @@ def test_schemathesis_finds_no_server_error_or_contract_violation(live_service: 
                 nonlocal cases
                 cases += 1
                 case.call_and_validate(
-                    base_url=live_service, session=session, headers=headers, timeout=30
+                    base_url=live_service,
+                    session=session,
+                    headers=headers,
+                    additional_checks=[error_envelope],
+                    timeout=30,
                 )
 
             try:

@@ -5,6 +5,7 @@ marker, the "agent-testkit" option group, and the strictness check after each te
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator, Iterator
 from typing import Any, Protocol
 
@@ -118,7 +119,22 @@ def fake_llm(request: pytest.FixtureRequest) -> Iterator[FakeLLM]:
         try:
             yield fake
         finally:
-            uninstall(interception)
+            try:
+                flush_buffered_telemetry()
+            finally:
+                uninstall(interception)
+
+
+def flush_buffered_telemetry() -> None:
+    """Deliver what clients buffer for later (openai-agents' traces) while the fake still answers.
+
+    Otherwise the export happens after the test, or at exit, against the real host: failing, retrying,
+    and slowing the run's end. Only a client already imported is flushed.
+    """
+    agents = sys.modules.get("agents")
+    flush = getattr(agents, "flush_traces", None)
+    if callable(flush):
+        flush()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +27,7 @@ from agent_service.llm.errors import (
 from agent_service.llm.messages import ChatMessage, Completion, TextDelta
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM
-from tests.conftest import use_fake_llm
+from tests.conftest import TEST_JWT_SECRET, use_fake_llm
 
 HI = [ChatMessage("user", "Hi")]
 WAITED = re.compile(
@@ -50,11 +51,17 @@ class Waits(list[float]):
 
 
 @pytest.fixture
-def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
-    settings = use_fake_llm(settings, fake_llm.base_url)
-    settings.llm_max_retries = 2
-    settings.llm_deadline_s = 60.0
-    return settings
+def settings(fake_llm: FakeLLM, tmp_path: Path) -> Settings:
+    """No database: the client alone (so these tests, and mutation runs of them, start fast)."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        data_dir=tmp_path,
+        jwt_secret=TEST_JWT_SECRET,
+        llm_max_retries=2,
+        llm_deadline_s=60.0,
+    )
+    return use_fake_llm(settings, fake_llm.base_url)
 
 
 @pytest.fixture

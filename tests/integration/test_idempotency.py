@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -229,3 +230,39 @@ async def test_a_repeat_waits_for_the_first_then_gives_up_with_409(
     assert (r.status_code, r.json()["error"]) == (409, "idempotency_key_in_use")
     assert r.headers["retry-after"] == "1"
     assert await tasks_of(client, user) == []
+
+
+async def test_an_answer_whose_client_went_away_while_it_was_sent_is_kept(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser
+) -> None:
+    headers = {**keyed(user, "gone"), "Content-Type": "application/json"}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/tasks",
+        "raw_path": b"/api/tasks",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    messages = [{"type": "http.request", "body": b'{"title": "Once"}', "more_body": False}]
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("the client closed the connection")  # as a server's send does then
+
+    with pytest.raises(OSError, match="client closed"):
+        await app(scope, receive, send)
+
+    retried = await client.post("/api/tasks", content=b'{"title": "Once"}', headers=headers)
+    assert retried.status_code == 201
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert [t["title"] for t in await tasks_of(client, user)] == ["Once"]

@@ -169,6 +169,7 @@ class _First:
         self.headers: list[list[str]] = []
         self.body = bytearray()
         self.too_big = False
+        self.answered = False
         self.stored = False
 
     async def run(self, receive: Receive) -> None:
@@ -182,9 +183,12 @@ class _First:
         try:
             await self.keyed.middleware.app(self.keyed.scope, hashing_receive, self._send)
         except BaseException:
-            if not self.stored:
-                await service.release_key(self.keyed.sessionmaker, self.row_id)
+            with anyio.CancelScope(shield=True):
+                await self._finish()  # a whole answer is kept even if its client went away
             raise
+        await self._finish()
+
+    async def _finish(self) -> None:
         if self.stored:
             return
         if self._storable():
@@ -204,14 +208,15 @@ class _First:
                 await self._store(None, run_id=run_id)  # a repeat may follow the run at once
         elif message["type"] == "http.response.body" and not self.stored:
             self.body.extend(message.get("body", b""))
+            self.answered = not message.get("more_body", False)
             if len(self.body) > MAX_STORED_BODY:
                 self.too_big = True
                 self.body.clear()
-        await self.keyed.send(message)
+        await self.keyed.send(message)  # captured first: a client gone now does not undo it
 
     def _storable(self) -> bool:
         ok = 200 <= self.status < 500 and self.status not in NOT_STORED
-        return ok and self.body_read and not self.too_big
+        return ok and self.body_read and self.answered and not self.too_big
 
     async def _store(self, body: bytes | None, *, run_id: uuid.UUID | None) -> None:
         await service.complete_key(

@@ -181,3 +181,11 @@ async def test_cut_stream(fake_llm):
             model="claude-test", max_tokens=64, messages=BODY["messages"]
         ) as stream:
             _ = [e async for e in stream]
+
+
+async def test_count_tokens(fake_llm):
+    count = await anthropic.AsyncAnthropic().messages.count_tokens(
+        model="claude-test", messages=BODY["messages"], tools=TOOLS
+    )
+    assert count.input_tokens > 0
+    assert fake_llm.calls == []  # not a model call: takes no script item

@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from agent_testkit.fake_llm import payloads
+from agent_testkit.fake_llm import normalize, payloads
 from agent_testkit.fake_llm.dialects import (
     CHAT,
     JSON,
@@ -76,6 +76,14 @@ def create_app(fake: FakeLLM) -> Router:
     async def create_message(request: Request) -> Response:
         return await _model_call(fake, request, MESSAGES)
 
+    async def count_tokens(request: Request) -> Response:
+        parsed = await _parse_json(request, MESSAGES)
+        if isinstance(parsed, Response):
+            return parsed
+        messages = normalize.messages("messages", parsed)
+        tokens = payloads.prompt_tokens(messages, normalize.tools("messages", parsed))
+        return Response(json.dumps({"input_tokens": tokens}).encode(), media_type=JSON)
+
     async def get_response(request: Request) -> Response:
         stored = fake.stored_response(request.path_params["response_id"])
         if stored is None:
@@ -115,6 +123,7 @@ def create_app(fake: FakeLLM) -> Router:
             Route(f"{prefix}/responses", create_response, methods=["POST"]),
             Route(f"{prefix}/responses/{{response_id}}", get_response, methods=["GET"]),
             Route(f"{prefix}/messages", create_message, methods=["POST"]),
+            Route(f"{prefix}/messages/count_tokens", count_tokens, methods=["POST"]),
             Route(f"{prefix}/embeddings", create_embeddings, methods=["POST"]),
             Route(f"{prefix}/models", list_models, methods=["GET"]),
         ]

@@ -5,8 +5,9 @@ Like respx, we patch the network layer, not clients: `HTTPTransport.handle_reque
 `AsyncHTTPTransport.handle_async_request` of both httpx and httpx2 (the openai SDK >= 3 default). Every
 client whose requests would reach the network goes through them, whenever it was built; clients on
 their own transports (`httpx.ASGITransport`, `MockTransport`) never do, so an app's own test traffic
-passes untouched. A request to one of the fake's base URLs is answered by the fake's ASGI app; one to
-a known real LLM host is refused; anything else goes on to the original method.
+passes untouched. A request to one of the fake's base URLs (by default including the OpenAI and
+Anthropic ones) is answered by the fake's ASGI app; one to another known real LLM host is refused;
+anything else goes on to the original method.
 """
 
 from __future__ import annotations

@@ -168,3 +168,4 @@ def test_script_files_say_the_same() -> None:
     assert parse_item({"rate_limited": {"retry_after": HTTP_DATE}}) == FakeLLM.rate_limited(
         retry_after=HTTP_DATE
     )
+    assert parse_item({"overloaded": {}}) == FakeLLM.overloaded()

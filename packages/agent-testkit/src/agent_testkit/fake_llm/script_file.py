@@ -13,6 +13,7 @@
       - rate_limited: {retry_after: "Wed, 21 Oct 2026 07:28:00 GMT"}
       - rate_limited: {retry_after_ms: 500}
       - server_error: {status: 503}
+      - overloaded: {}             # 529, Anthropic's overloaded_error
       - timeout: {}
       - disconnect: {}
       - cut_stream: {after: 2, reply: "Cut short"}
@@ -99,6 +100,7 @@ _NO_ARGUMENTS: dict[str, Callable[[], ScriptItem]] = {
 _WITH_OPTIONS: dict[str, Callable[..., ScriptItem]] = {
     "rate_limited": items.rate_limited,
     "server_error": items.server_error,
+    "overloaded": items.overloaded,
     "malformed": items.malformed,
     **_NO_ARGUMENTS,
 }

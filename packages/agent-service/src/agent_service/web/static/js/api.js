@@ -78,12 +78,10 @@ export async function api(path, options = {}) {
 /** A list route: `{items, total}` from a JSON array and its `X-Total-Count` header. */
 export async function apiList(path, options = {}) {
   const response = await send(path, options);
-  const body = await response.json();
-  // Lists are JSON arrays; an `{items}` envelope is read too, for routes that keep one.
-  const items = Array.isArray(body) ? body : (body?.items ?? []);
+  const items = await response.json();
+  if (!Array.isArray(items)) throw new ApiError(500, { error: "not_a_list", detail: `${path} did not answer a list.` });
   const header = response.headers.get("X-Total-Count");
-  const total = header !== null ? Number(header) : (body?.total ?? items.length);
-  return { items, total };
+  return { items, total: header !== null ? Number(header) : items.length };
 }
 
 /** An SSE route read through fetch (POST bodies and the Authorization header need it). */

@@ -226,7 +226,7 @@ export async function chatPage(main) {
   });
 
   const catalogue = await api("/api/agents");
-  state.agents = Array.isArray(catalogue) ? catalogue : (catalogue?.items ?? []);
+  state.agents = catalogue.items; // the catalogue is an object, not a paginated list
   replace(agentSelect, state.agents.map((a) => h("option", { value: a.agent_type }, a.agent_type)));
   agentSelect.value = state.agentType;
   describeAgent();

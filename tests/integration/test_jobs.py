@@ -176,7 +176,7 @@ async def test_a_job_cut_short_by_a_dead_process_resumes_at_start_up(
     source = open_source(PDF_FIXTURES / "pdflatex-4-pages.pdf", DocumentKind.PDF)
     passages = [p for index in range(4) for p in page_passages(source, index)]
     document_id = uuid.uuid4()
-    stored = documents.stored_path(settings, document_id)
+    stored = settings.data_dir / documents.storage_key(document_id)  # the local storage backend
     stored.parent.mkdir(parents=True)
     stored.write_bytes((PDF_FIXTURES / "pdflatex-4-pages.pdf").read_bytes())
     async with database() as session:

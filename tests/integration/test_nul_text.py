@@ -116,5 +116,9 @@ async def test_nul_in_a_password_change_is_422(client: httpx.AsyncClient, user: 
 
 async def test_the_schema_publishes_the_rule(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    title = spec["components"]["schemas"]["TaskCreate"]["properties"]["title"]
-    assert title["pattern"] == "^[^\\x00]*$"
+    schemas = spec["components"]["schemas"]
+    assert schemas["ConversationCreate"]["properties"]["title"]["pattern"] == "^[^\\x00]*$"
+    # a title must also have a character that is not whitespace
+    assert (
+        schemas["TaskCreate"]["properties"]["title"]["pattern"] == "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+    )

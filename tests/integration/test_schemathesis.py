@@ -2,9 +2,10 @@
 
 The service runs in a real uvicorn on 127.0.0.1 (its own thread and event loop) against the
 suite's database (SQLite, or PostgreSQL with TEST_DATABASE_URL). Every operation of its published
-`/openapi.json` is fuzzed with valid and invalid inputs as an authenticated user, under all of
-schemathesis's checks (stateless ones) plus the envelope check below; at least 1,000 cases in all,
-derandomized so a failure is reproducible, bounded by the examples per operation.
+`/openapi.json` is fuzzed with valid and invalid inputs as an authenticated user (the admin routes
+also as an administrator), under all of schemathesis's stateless checks plus the envelope check
+below: at least 1,000 cases in all, derandomized so a failure is reproducible, bounded by the
+examples per operation.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from pydantic import SecretStr
-from schemathesis import GenerationMode
+from schemathesis import APIOperation, GenerationMode
 
 from agent_service.app import create_app
 from agent_service.db import create_engine
@@ -37,6 +38,8 @@ from tests.database import delete_all_rows
 from tests.service_process import free_port
 
 MIN_CASES = 1000
+ADMIN_EMAIL, ADMIN_PASSWORD = "fuzz-admin@example.com", "fuzzing-admin-pass-1"
+ADMIN_PATHS = ("/api/users", "/api/admin/", "/api/integrations/github/deliveries")
 EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 12}
 
 # A 400 answers valid data that breaks a rule no schema can state (an email already taken, an
@@ -98,6 +101,8 @@ def live_service(settings: Settings) -> Iterator[str]:
     fake_llm = FakeLLMServer(strict=False).start()
     use_fake_llm(settings, fake_llm.base_url)
     settings.github_webhook_secret = SecretStr("fuzzing-webhook-secret")
+    settings.first_admin_email = ADMIN_EMAIL
+    settings.first_admin_password = SecretStr(ADMIN_PASSWORD)
     port = free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
@@ -126,24 +131,26 @@ async def _empty_database(settings: Settings) -> None:
         await engine.dispose()
 
 
-def log_in(base_url: str) -> dict[str, str]:
-    credentials = {"email": "fuzz@example.com", "password": "fuzzing-pass-1"}
+def log_in(base_url: str, email: str, password: str, *, register: bool) -> dict[str, str]:
+    credentials = {"email": email, "password": password}
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        assert client.post("/api/auth/register", json=credentials).status_code == 201
+        if register:
+            assert client.post("/api/auth/register", json=credentials).status_code == 201
         r = client.post("/api/auth/login", json=credentials)
         assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-@pytest.mark.timeout(600)
-def test_schemathesis_finds_no_server_error_or_contract_violation(live_service: str) -> None:
-    headers = log_in(live_service)
-    schema = schemathesis.openapi.from_url(f"{live_service}/openapi.json", config=CONFIG)
-    session = requests.Session()
-    cases = 0
-    failures: dict[str, str] = {}
+class Fuzzer:
+    """Runs every operation's cases against the live service and collects what failed."""
 
-    for operation in (result.ok() for result in schema.get_all_operations()):
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.cases = 0
+        self.failures: dict[str, str] = {}
+
+    def fuzz(self, operation: APIOperation, headers: dict[str, str], who: str) -> None:
         for mode, examples in EXAMPLES.items():
 
             @given(case=operation.as_strategy(generation_mode=mode))
@@ -155,25 +162,38 @@ def test_schemathesis_finds_no_server_error_or_contract_violation(live_service: 
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=list(HealthCheck),
             )
-            def fuzz(case: schemathesis.Case) -> None:
-                nonlocal cases
-                cases += 1
+            def one_case(case: schemathesis.Case) -> None:
+                self.cases += 1
                 case.call_and_validate(
-                    base_url=live_service,
-                    session=session,
+                    base_url=self.base_url,
+                    session=self.session,
                     headers=headers,
                     additional_checks=[error_envelope],
                     timeout=30,
                 )
 
             try:
-                fuzz()
+                one_case()
             except Unsatisfiable:  # nothing invalid to send (e.g. no parameters at all)
                 continue
             except (Exception, BaseExceptionGroup) as exc:  # collect it, go on with the others
-                failures.setdefault(operation.label, f"{mode.value}: {exc}"[:1500])
+                self.failures.setdefault(operation.label, f"{who}, {mode.value}: {exc}"[:1500])
 
+
+@pytest.mark.timeout(600)
+def test_schemathesis_finds_no_server_error_or_contract_violation(live_service: str) -> None:
+    """Every operation as a user; the admin routes also as an administrator."""
+    user = log_in(live_service, "fuzz@example.com", "fuzzing-pass-1", register=True)
+    admin = log_in(live_service, ADMIN_EMAIL, ADMIN_PASSWORD, register=False)
+    schema = schemathesis.openapi.from_url(f"{live_service}/openapi.json", config=CONFIG)
+    fuzzer = Fuzzer(live_service)
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        fuzzer.fuzz(operation, user, "user")
+        if operation.path.startswith(ADMIN_PATHS):
+            fuzzer.fuzz(operation, admin, "admin")
+
+    failures = fuzzer.failures
     unexpected = {label: why for label, why in failures.items() if label not in KNOWN_FAILURES}
-    print(f"schemathesis: {cases} cases, {len(failures)} failing operations")
+    print(f"schemathesis: {fuzzer.cases} cases, {len(failures)} failing operations")
     assert not unexpected, "\n\n".join(f"{label}\n{why}" for label, why in unexpected.items())
-    assert cases >= MIN_CASES
+    assert fuzzer.cases >= MIN_CASES

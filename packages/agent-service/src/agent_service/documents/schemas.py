@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agent_service.conversations.schemas import UsagePublic
-from agent_service.text import Text
+from agent_service.text import NON_BLANK
 
 MAX_QUESTION_CHARS = 4000
 
@@ -60,7 +60,10 @@ def _not_blank(text: str) -> str:
 
 class AskRequest(BaseModel):
     question: Annotated[
-        Text, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(_not_blank)
+        str,
+        Field(min_length=1, max_length=MAX_QUESTION_CHARS),
+        AfterValidator(_not_blank),
+        NON_BLANK,
     ]
     stream: bool = Field(default=True, description="SSE when true (default), JSON when false.")
     top_k: int = Field(default=5, ge=1, le=20, description="How many passages to give the model.")

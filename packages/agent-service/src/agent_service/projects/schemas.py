@@ -9,10 +9,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agent_service.tasks.schemas import Description, TaskPriority, TaskPublic, TaskStatus, Title
-from agent_service.text import NUL_FREE
+from agent_service.text import NON_BLANK
 
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NUL_FREE
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NON_BLANK
 ]
 MAX_TASKS_AT_CREATION = 50
 

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from agent_service.openapi import not_nullable
-from agent_service.text import NUL_FREE, Text
+from agent_service.text import NON_BLANK, Text
 
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NUL_FREE
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NON_BLANK
 ]
 Description = Annotated[Text, Field(max_length=10_000)]
 

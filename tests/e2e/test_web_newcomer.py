@@ -119,6 +119,11 @@ def test_newcomer_path(service: WebService) -> None:
         page.get_by_role("link", name="Conversations").click()
         expect(page.locator("#conversation-list .row")).to_have_count(1)
         screenshot(page, "06-conversations")
+        page.get_by_role("link", name="Open").click()  # the history, tool call and result included
+        expect(page.locator(".message-user")).to_have_text(re.compile("Add a high-priority task"))
+        expect(page.locator(".tool-card .tool-name")).to_have_text("create_task")
+        expect(page.locator(".tool-card .badge-done")).to_have_count(1)
+        expect(page.locator(".message-assistant")).to_contain_text("Write the release notes")
         page.get_by_role("link", name="Projects").click()
         page.get_by_label("Name").fill("Launch")
         page.get_by_label("First tasks").fill("Write the announcement\nBook the room")

@@ -11,7 +11,7 @@ function table(headings, rows) {
 
 export async function usersPage(main) {
   const { items, total } = await apiList("/api/admin/users?limit=200");
-  const counts = (user) => Object.entries(user.counts ?? {}).map(([name, n]) => `${n} ${name}`).join(", ");
+  const counts = (user) => Object.entries(user.counts ?? {}).map(([name, n]) => `${n} ${name.replaceAll("_", " ")}`).join(", ");
   replace(main,
     h("div", { class: "page-head" }, h("h1", {}, "Users"), h("span", { class: "muted" }, `${total} user${total === 1 ? "" : "s"}`)),
     items.length ? table(["Email", "Name", "Role", "Verified", "Active", "Owns", "Created"], items.map((u) =>

@@ -1,6 +1,6 @@
 """Cassettes match Responses API and Anthropic Messages calls on meaning, as they do chat completions."""
 
-from agent_testkit.cassettes import Matcher, RecordedRequest
+from agent_testkit.cassettes import Matcher, RecordedRequest, Scrubber
 from agent_testkit.cassettes.matching import summarize
 from agent_testkit.cassettes.model import Body
 
@@ -67,3 +67,14 @@ def test_summaries_name_the_last_user_message() -> None:
     assert "(last user message: 'Hi')" in summarize(call(RESPONSES_URL, input="Hi"))
     messages = [{"role": "user", "content": [{"type": "text", "text": "Hello"}]}]
     assert "(last user message: 'Hello')" in summarize(call(MESSAGES_URL, messages=messages))
+
+
+def test_anthropic_account_headers_are_scrubbed() -> None:
+    scrubbed = Scrubber().headers_of(
+        {"x-api-key": ["sk-ant-x"], "anthropic-organization-id": ["org-1"], "request-id": ["r"]}
+    )
+    assert scrubbed == {
+        "x-api-key": ["<scrubbed>"],
+        "anthropic-organization-id": ["<scrubbed>"],
+        "request-id": ["r"],
+    }

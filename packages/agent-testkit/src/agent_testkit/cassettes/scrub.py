@@ -37,6 +37,7 @@ DEFAULT_HEADERS = frozenset(
         "x-amz-security-token",
         "openai-organization",  # account identifiers, not credentials, but nobody else's business
         "openai-project",
+        "anthropic-organization-id",
     }
 )
 DEFAULT_QUERY_PARAMS = frozenset(

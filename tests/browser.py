@@ -112,7 +112,7 @@ def mailed_link(mail_dir: Path, to: str, path: str, *, timeout: float = 10.0) ->
                 continue
             body = message.get_body(preferencelist=("plain",))
             assert body is not None, f"{eml.name} has no text part"
-            if match := pattern.search(body.get_content()):  # type: ignore[attr-defined]
+            if match := pattern.search(body.get_content()):
                 return match.group(0)
         time.sleep(0.1)
     raise AssertionError(f"no mail to {to} with a {path} link in {mail_dir} after {timeout}s")

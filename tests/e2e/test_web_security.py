@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from playwright.sync_api import Dialog, Page, expect
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect
 
 from tests.browser import chromium, new_page, screenshot, web_service
 
@@ -54,7 +54,12 @@ def test_markup_in_data_shows_as_text_and_never_runs(base_url: str) -> None:
 
     with chromium() as browser, new_page(browser, base_url) as page:
         dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        def dismiss(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
         sign_in(page, "xss@example.com")
         expect(page.locator(".conversation")).to_contain_text(IMG_TITLE)
 

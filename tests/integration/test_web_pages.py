@@ -86,7 +86,9 @@ async def test_the_shell_has_no_inline_script_style_or_handler(client: httpx.Asy
     parser = ShellParser()
     parser.feed((await client.get("/")).text)
     assert parser.inline == []
-    assert parser.scripts and all(s.get("src", "").startswith("/static/") for s in parser.scripts)
+    assert parser.scripts and all(
+        (s.get("src") or "").startswith("/static/") for s in parser.scripts
+    )
     assert parser.stylesheets == ["/static/app.css"]
 
 

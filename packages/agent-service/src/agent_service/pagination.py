@@ -68,8 +68,8 @@ class Page:
         """The offsets of the neighbouring pages, by relation; none when this page is all."""
         last = max(0, (total - 1) // self.limit * self.limit) if total else 0
         links: dict[str, int] = {}
-        if self.offset + self.limit < total:
-            links["next"] = self.offset + self.limit
+        if self.offset + self.limit < total and self.offset + self.limit <= MAX_OFFSET:
+            links["next"] = self.offset + self.limit  # never a link that would be refused
         if self.offset > 0:
             links["prev"] = min(max(0, self.offset - self.limit), last)
         if links:

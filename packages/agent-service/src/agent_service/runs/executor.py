@@ -346,12 +346,13 @@ class RunExecutor:
 
     async def _claim(self, session: AsyncSession, run: Run) -> bool:
         """queued → running, once no other run of the conversation runs (the unique index decides)."""
+        run_id, conversation_id = run.id, run.conversation_id  # a rollback expires `run`
         while True:
-            with self.notifier.watch(conversation_key(run.conversation_id)) as woken:
+            with self.notifier.watch(conversation_key(conversation_id)) as woken:
                 try:
                     claimed = await session.execute(
                         update(Run)
-                        .where(Run.id == run.id, Run.status == "queued")
+                        .where(Run.id == run_id, Run.status == "queued")
                         .values(status="running", owner=self.owner, heartbeat_at=utcnow())
                         .execution_options(synchronize_session=False)
                     )

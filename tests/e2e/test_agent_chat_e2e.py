@@ -60,6 +60,10 @@ def test_streamed_chat_with_a_tool_call(service: str, fake_llm_server: FakeLLMSe
             assert response.headers["content-type"].startswith("text/event-stream")
             events = list(iter_sse(response))
 
+        assert events[0].event == "run.created"
+        assert events[0].json()["run_id"] == response.headers["X-Run-Id"]
+        assert [e.id for e in events] == [str(seq) for seq in range(1, len(events) + 1)]
+        events = events[1:]
         names = [e.event for e in events]
         assert names[:2] == ["tool.call", "tool.result"]
         assert set(names[2:-1]) == {"message.delta"} and names[-1] == "message.completed"

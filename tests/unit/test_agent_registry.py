@@ -21,6 +21,8 @@ def test_the_three_agent_types() -> None:
         "update_task",
         "list_tasks",
         "create_project",
+        "delete_task",
+        "delete_project",
     ]
     assert all(agent.system_prompt and agent.description for agent in AGENT_TYPES.values())
 

@@ -93,7 +93,6 @@ class RunExecutor:
         self.model = model
         self.notifier = notifier
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.github = GitHubAccess.from_settings(settings)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._scopes: dict[uuid.UUID, anyio.CancelScope] = {}
         self._stopping = False
@@ -333,7 +332,7 @@ class RunExecutor:
             next_seq=next_seq,
             interval_s=self.settings.run_event_batch_s,
         )
-        context = ToolContext(session, run.user_id, self.github)
+        context = ToolContext(session, run.user_id, GitHubAccess.from_settings(self.settings))
         usage = Usage(**(run.usage or {}))
         if not resuming:
             run.first_position = conversation.message_count

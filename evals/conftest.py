@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--eval-max-drop", type=float, default=2.0, help="points a score may drop")
     group.addoption("--eval-concurrency", type=int, default=8, help="cases run at once")
     group.addoption(
+        "--eval-epochs", type=int, default=1, help="runs of each case (scripted: seeded variation)"
+    )
+    group.addoption(
         "--eval-out", default=str(ROOT / "var" / "evals" / "pytest"), help="where reports go"
     )
 
@@ -50,6 +53,8 @@ def eval_run(request: pytest.FixtureRequest) -> EvalRun:
         concurrency=request.config.getoption("eval_concurrency"),
         max_drop=request.config.getoption("eval_max_drop"),
         live=live_endpoint(Settings()) if model is ModelMode.LIVE else None,
+        epochs=request.config.getoption("eval_epochs"),
+        variation=0.1 if request.config.getoption("eval_epochs") > 1 else 0.0,
     )
     if model is ModelMode.LIVE and options.live is None:
         pytest.skip("--eval-model live needs LLM_API_KEY (and LLM_BASE_URL, LLM_MODEL)")

@@ -11,7 +11,7 @@ PORT ?= 8000
 LLM ?= $(if $(LLM_API_KEY),,demo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format lock upgrade clean eval eval-accept bench
+.PHONY: help install run test lint format lock upgrade clean eval eval-accept bench mutation
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ bench: install ## Run the benchmarks (loopback only, bounded); each prints its f
 	$(BIN)/python benchmarks/bench_documents.py
 	$(BIN)/python benchmarks/bench_json_limit.py
 	$(BIN)/python benchmarks/bench_agent_turn.py --clients 1 50
+
+mutation: install ## Mutation-test the critical modules (signature, tokens, tool, gate, sniff, llm client); fails under 90%
+	$(BIN)/python scripts/mutation.py
 
 lint: install ## ruff (lint + format check) and mypy (strict on source)
 	$(BIN)/ruff check .

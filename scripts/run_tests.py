@@ -3,6 +3,8 @@
 `TEST_DATABASE_URL` names the PostgreSQL server to use (the tests create a uniquely named
 database there and drop it); without it, the local 127.0.0.1:5432 is tried. With
 `REQUIRE_POSTGRES=1` (as in CI) an unreachable PostgreSQL is a failure, not a skip.
+Tests run in parallel, one pytest-xdist worker per core (`TEST_WORKERS` overrides; 0 runs them in
+this process), each worker on its own database. The ten slowest tests are printed after each run.
 Extra arguments go to pytest.
 """
 
@@ -27,10 +29,16 @@ def postgres_reachable(url: str) -> bool:
         return False
 
 
+def parallel_args() -> list[str]:
+    workers = int(os.environ.get("TEST_WORKERS") or os.cpu_count() or 1)
+    return ["-n", str(workers)] if workers > 1 else []
+
+
 def run_pytest(label: str, env: dict[str, str], args: list[str]) -> tuple[int, float]:
     print(f"\n=== tests on {label} ===", flush=True)
     started = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "pytest", *args], env=env)
+    command = [sys.executable, "-m", "pytest", *parallel_args(), "--durations=10", *args]
+    code = subprocess.call(command, env=env)
     return code, time.perf_counter() - started
 
 

@@ -225,7 +225,9 @@ async def test_a_job_cut_short_by_a_dead_process_resumes_at_start_up(
         async with database() as session:
             document = await session.get(Document, document_id)
             job = (await session.scalars(select(Job))).one()
-            return document is not None and document.status == "ready" and job.finished_at is not None
+            return (
+                document is not None and document.status == "ready" and job.finished_at is not None
+            )
 
     await run_app_until(settings, ready)
 

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_val
 
 from agent_service.conversations.schemas import UsagePublic
 from agent_service.runs.schemas import MultitaskStrategy, OnDisconnect, PendingToolCall
-from agent_service.text import Text
+from agent_service.text import NON_BLANK, Text
 
 MAX_MESSAGE_CHARS = 32_000
 MAX_MESSAGES = 100
@@ -22,7 +22,7 @@ def _not_blank(text: str) -> str:
 
 
 Content = Annotated[
-    Text, Field(min_length=1, max_length=MAX_MESSAGE_CHARS), AfterValidator(_not_blank)
+    str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS), AfterValidator(_not_blank), NON_BLANK
 ]
 Key = Annotated[Text, Field(min_length=1, max_length=200)]
 

@@ -19,6 +19,10 @@ from tests.database import postgres_database
 from tests.service_process import running_service
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Skips a browser module before its fixtures start a service for nothing.
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (Debian: apt-get install chromium)"
+)
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 DEFAULT_WAIT_MS = 15_000
 STARTUP_TIMEOUT = 90.0  # a loaded 2-core CI box can take most of a minute to import and migrate

@@ -12,9 +12,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from agent_testkit import github_webhook
-from tests.browser import WebService, chromium, mailed_link, new_page, screenshot, web_service
+from tests.browser import (
+    WebService,
+    chromium,
+    mailed_link,
+    needs_chromium,
+    new_page,
+    screenshot,
+    web_service,
+)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), needs_chromium]
 
 ADMIN = ("ops@example.com", "ops-password-1")
 WEBHOOK_SECRET = "web-e2e-webhook-secret"

@@ -70,7 +70,7 @@ def test_run_accept_then_the_gate(project: Path) -> None:
     assert (project / "var" / "evals" / "report.html").exists()
 
     code, output = run("accept")
-    assert code == 0 and "overall 83.33 over 3 cases, 2 slices" in output
+    assert code == 0 and "overall 83.33 over 3 cases (1 epoch each), 2 slices" in output
     baseline = json.loads((project / "evals" / "baseline.json").read_text())
     assert baseline["slices"] == {"errors": 100.0, "tasks": 75.0}
     assert baseline["cases"] == {"errors-timeout": 100.0, "tasks-create": 100.0, "tasks-half": 50.0}

@@ -153,7 +153,8 @@ def accept(
     Baseline.from_scores(run_.scores, model=run_.model).save(baseline)
     console.print(
         f"Wrote {baseline}: overall {run_.scores.overall:.2f} over {len(run_.outcomes)} cases "
-        f"({run_.epochs} epoch(s) each), {len(run_.scores.slices)} slices."
+        f"({run_.epochs} epoch{'' if run_.epochs == 1 else 's'} each), {len(run_.scores.slices)} slices.",
+        soft_wrap=True,
     )
 
 

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from agent_service.app import create_app
 from agent_service.settings import Settings
 from tests import factories
-from tests.database import delete_all_rows, migrated_database, postgres_database
+from tests.database import delete_all_rows, jobs_settled, migrated_database, postgres_database
 from tests.factories import TestUser
 
 TEST_JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4
@@ -108,11 +108,15 @@ def settings(database_url: str, tmp_path: Path, storage_url: str | None) -> Sett
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        try:
+    try:
+        async with application.router.lifespan_context(application):
             yield application
-        finally:
-            await delete_all_rows(application.state.engine)
+            await jobs_settled(application.state.engine)
+    finally:
+        # after the shutdown: no job or run still writes while the rows go (a disposed engine
+        # opens a new pool)
+        await delete_all_rows(application.state.engine)
+        await application.state.engine.dispose()
 
 
 @pytest.fixture

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_service import migrations
+from agent_service.jobs.models import Job, JobStatus
 from agent_service.models import Base
 
 
@@ -50,7 +54,44 @@ def migrated_database(tmp_dir: Path) -> Iterator[str]:
 
 
 async def delete_all_rows(engine: AsyncEngine) -> None:
-    """Leave the schema, drop the data: children first, so foreign keys never object."""
-    async with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            await conn.execute(delete(table))
+    """Leave the schema, drop the data: children first, so foreign keys never object.
+
+    On PostgreSQL a row lock held elsewhere (a transaction left open) would make this wait
+    forever; a lock timeout turns that into a failure naming what holds the lock.
+    """
+    postgres = engine.dialect.name == "postgresql"
+    try:
+        async with engine.begin() as conn:
+            if postgres:
+                await conn.execute(text("SET LOCAL lock_timeout = '15s'"))
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(delete(table))
+    except DBAPIError as exc:
+        if not postgres:
+            raise
+        async with engine.connect() as conn:
+            holders = (await conn.execute(text(OPEN_TRANSACTIONS))).all()
+        raise AssertionError(f"rows could not be deleted ({exc.orig}); open: {holders}") from exc
+
+
+async def jobs_settled(engine: AsyncEngine, *, within_s: float = 10.0) -> None:
+    """Wait (bounded) until no job is queued or running: a test that uploads a document and ends
+    leaves its processing job working. Stopped mid-transaction by the shutdown, a job's SQLite
+    connection keeps its write lock until it is garbage-collected, and the rows cannot be deleted.
+    A job that outlasts the wait (a test's deliberately stuck one) is cancelled by the shutdown."""
+    deadline = time.monotonic() + within_s
+    unfinished = select(func.count()).select_from(Job).where(Job.status.in_(UNFINISHED))
+    while time.monotonic() < deadline:
+        async with engine.connect() as conn:
+            if not await conn.scalar(unfinished):
+                return
+        await asyncio.sleep(0.02)
+
+
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+OPEN_TRANSACTIONS = """
+SELECT pid, state, now() - xact_start AS age, left(query, 200)
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+"""

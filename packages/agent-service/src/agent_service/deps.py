@@ -1,4 +1,8 @@
-"""Annotated dependencies shared by every router: session, settings, current user, admin."""
+"""Annotated dependencies shared by every router: session, settings, current user, admin.
+
+Dependencies that only read `app.state` are `async def`: FastAPI runs a plain `def` dependency in
+the threadpool, a thread hop per request for a dictionary lookup.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from agent_service.users.models import User
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
@@ -31,7 +35,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_mailer(request: Request) -> Mailer:
+async def get_mailer(request: Request) -> Mailer:
     return cast(Mailer, request.app.state.mailer)
 
 

@@ -50,16 +50,7 @@ PAGINATED: dict[int | str, dict[str, Any]] = {
 class Page:
     """One page of a list: the `limit` and `offset` asked for, and the URL they came with."""
 
-    def __init__(
-        self,
-        request: Request,
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_LIMIT, description="How many items to return.")
-        ] = DEFAULT_LIMIT,
-        offset: Annotated[
-            int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip.")
-        ] = 0,
-    ) -> None:
+    def __init__(self, request: Request, limit: int = DEFAULT_LIMIT, offset: int = 0) -> None:
         self.limit = limit
         self.offset = offset
         self._url = request.url
@@ -91,4 +82,16 @@ class Page:
             )
 
 
-PageDep = Annotated[Page, Depends()]
+async def page_of(
+    request: Request,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="How many items to return.")
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip.")] = 0,
+) -> Page:
+    """The `limit` and `offset` query parameters, validated (`async`: no threadpool hop, which
+    FastAPI makes for a class used as a dependency)."""
+    return Page(request, limit, offset)
+
+
+PageDep = Annotated[Page, Depends(page_of)]

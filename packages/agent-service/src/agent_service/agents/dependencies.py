@@ -10,7 +10,7 @@ from agent_service.agents.registry import AgentType, get_agent_type
 from agent_service.llm.client import LLMClient
 
 
-def get_llm(request: Request) -> LLMClient:
+async def get_llm(request: Request) -> LLMClient:
     return cast(LLMClient, request.app.state.llm)
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from agent_service.jobs.queue import JobQueue
 
 
-def get_job_queue(request: Request) -> JobQueue:
+async def get_job_queue(request: Request) -> JobQueue:
     return cast(JobQueue, request.app.state.job_queue)
 
 

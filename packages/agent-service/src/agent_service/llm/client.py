@@ -52,6 +52,7 @@ from agent_service.llm.messages import (
     completion_from_openai,
 )
 from agent_service.settings import Settings
+from agent_service.tls import tls_context
 
 logger = logging.getLogger("agent_service.llm")
 T = TypeVar("T")
@@ -66,6 +67,7 @@ MAX_PROVIDER_MESSAGE = 300
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     """The process's one connection pool to the LLM provider; the app's lifespan closes it."""
     return httpx.AsyncClient(
+        verify=tls_context(),
         timeout=httpx.Timeout(settings.llm_timeout_s, connect=min(settings.llm_timeout_s, 10.0)),
         limits=httpx.Limits(
             max_connections=settings.llm_max_connections,

@@ -12,7 +12,7 @@ from agent_service.runs.executor import RunExecutor
 from agent_service.runs.models import Run
 
 
-def get_executor(request: Request) -> RunExecutor:
+async def get_executor(request: Request) -> RunExecutor:
     return cast(RunExecutor, request.app.state.runs)
 
 

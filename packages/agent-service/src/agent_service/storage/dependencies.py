@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from agent_service.storage import ObjectStorage, build_storage
 
 
-def get_storage(request: Request) -> ObjectStorage:
+async def get_storage(request: Request) -> ObjectStorage:
     """Built on first use and kept on the app, so every request shares its HTTP pool."""
     state = request.app.state
     storage: ObjectStorage | None = getattr(state, "storage", None)

@@ -13,7 +13,7 @@ from typing import Literal, TypeAlias
 
 from starlette.responses import Response
 
-from agent_testkit.fake_llm import anthropic_payloads, normalize, payloads, responses_payloads
+from agent_testkit.fake_llm import normalize, payloads, responses_payloads
 from agent_testkit.fake_llm.normalize import Api
 from agent_testkit.fake_llm.recording import RecordedCall
 from agent_testkit.fake_llm.script import Reply, ToolCalls
@@ -142,7 +142,12 @@ class ResponsesDialect(Dialect):
 
 
 class MessagesDialect(Dialect):
-    """Anthropic's Messages API (`/v1/messages`)."""
+    """Anthropic's Messages API (`/v1/messages`).
+
+    Its payloads are built with the anthropic SDK's types, whose import takes seconds: each method
+    imports them when first called, so an app (and a test session) that only speaks OpenAI's
+    dialects never pays for it.
+    """
 
     api: Api = "messages"
 
@@ -153,12 +158,16 @@ class MessagesDialect(Dialect):
         return b"event: content_block_delta\n" + super().broken(line)
 
     def body(self, item: Answer, call: RecordedCall, number: int) -> bytes:
+        from agent_testkit.fake_llm import anthropic_payloads
+
         message_id, ids = anthropic_payloads.ids_for(number, item)
         return anthropic_payloads.body(
             item, call.request, message_id, ids, prompt=prompt_tokens(call)
         )
 
     def events(self, item: Answer, call: RecordedCall, number: int) -> Iterator[bytes]:
+        from agent_testkit.fake_llm import anthropic_payloads
+
         message_id, ids = anthropic_payloads.ids_for(number, item)
         for event in anthropic_payloads.events(
             item, call.request, message_id, ids, prompt=prompt_tokens(call)
@@ -166,6 +175,8 @@ class MessagesDialect(Dialect):
             yield sse_frame(anthropic_payloads.dump(event), event=getattr(event, "type", None))
 
     def opening(self, call: RecordedCall, number: int) -> bytes:
+        from agent_testkit.fake_llm import anthropic_payloads
+
         message_id, _ = anthropic_payloads.ids_for(number, Reply(""))
         first = anthropic_payloads.opening(call.request, message_id, prompt=prompt_tokens(call))
         return sse_frame(anthropic_payloads.dump(first), event="message_start")
@@ -183,6 +194,8 @@ class MessagesDialect(Dialect):
         param: str | None = None,
         code: str | None = None,
     ) -> Response:
+        from agent_testkit.fake_llm import anthropic_payloads
+
         request_id = f"req_fake_{kind}"
         body = anthropic_payloads.error_body(status, message, request_id=request_id)
         headers = {"request-id": request_id, **(headers or {})}

@@ -14,6 +14,7 @@ from typing import Any, cast
 import httpx
 
 from agent_service.integrations.github.exceptions import GitHubError, GitHubRateLimited
+from agent_service.tls import tls_context
 
 API_VERSION = "2022-11-28"
 DEFAULT_SECONDARY_LIMIT_WAIT = 60.0
@@ -61,7 +62,7 @@ class GitHubClient:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._owns_client = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout)
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, verify=tls_context())
         self._base_url = base_url.rstrip("/")
         self._clock = clock
         self._headers = {

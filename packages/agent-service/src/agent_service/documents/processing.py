@@ -22,6 +22,7 @@ from agent_service.documents.extract import DocumentUnreadable, Source, no_text,
 from agent_service.documents.models import Document, DocumentChunk, DocumentStatus
 from agent_service.documents.sniff import DocumentKind
 from agent_service.documents.textsearch import search_form
+from agent_service.jobs.exceptions import JobInterrupted
 from agent_service.jobs.registry import JobContext, JobHandler, Payload
 from agent_service.storage import ObjectNotFound, build_storage
 
@@ -93,6 +94,8 @@ async def _index(
     """Store the pages from `page` on, batch by batch, then mark the document ready."""
     embedder = embedder_for(context.settings, context.llm)
     while page < source.page_count:
+        if context.stopping.is_set():  # between batches: the pages so far are stored
+            raise JobInterrupted(f"stopped before page {page + 1} of {source.page_count}")
         batch, page_after = await anyio.to_thread.run_sync(read_batch, source, page)
         stored = await _store(
             context, document_id, batch, ordinal, page_after, source.page_count, embedder

@@ -3,6 +3,7 @@
     JobError
     ├── PermanentJobError   retrying cannot help (a corrupted file): fail at once
     └── RetryableJobError   may pass on a later attempt (a provider down): retry with backoff
+    JobInterrupted          the runner is stopping: the job is released, its attempt uncounted
 
 Any other exception is retried too, but its text is kept out of what users see (it may hold SQL).
 """
@@ -27,3 +28,12 @@ class RetryableJobError(JobError):
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class JobInterrupted(Exception):
+    """Raised by a handler between two steps when its runner is stopping (`context.stopping`).
+
+    Stopping there, with no transaction open, is why it exists: a task cancelled inside a database
+    call leaves its connection to the garbage collector, still holding its locks (a PostgreSQL row
+    lock, SQLite's write lock) until then. The job is released for the next runner.
+    """

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent_service.jobs import service
-from agent_service.jobs.exceptions import PermanentJobError, RetryableJobError
+from agent_service.jobs.exceptions import JobInterrupted, PermanentJobError, RetryableJobError
 from agent_service.jobs.models import JobStatus
 from agent_service.jobs.registry import JobContext, JobHandler
 from agent_service.jobs.service import ClaimedJob
@@ -54,6 +54,10 @@ async def execute_job(
     try:
         async with _heartbeat(context, job):
             await handler.run(context, job.payload)
+    except JobInterrupted:
+        logger.info("job interrupted: the runner is stopping", extra=extra)
+        await _release(context, job)
+        return Outcome(JobStatus.QUEUED)
     except asyncio.CancelledError:
         await asyncio.shield(_release(context, job))
         raise
@@ -111,9 +115,15 @@ async def _release(context: JobContext, job: ClaimedJob) -> None:
 async def _heartbeat(context: JobContext, job: ClaimedJob) -> AsyncIterator[None]:
     interval = context.settings.job_lease_s / 3
 
-    async def beat_forever() -> None:
+    finished = asyncio.Event()
+
+    async def beat_until_finished() -> None:
+        # not cancelled when the job ends: a beat is never cut inside its transaction
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), interval)
+            if finished.is_set():
+                return
             try:
                 async with context.sessionmaker() as session:
                     if not await service.beat(session, job):
@@ -121,10 +131,13 @@ async def _heartbeat(context: JobContext, job: ClaimedJob) -> AsyncIterator[None
             except SQLAlchemyError:
                 logger.warning("could not renew the lease of job %s", job.id, exc_info=True)
 
-    task = asyncio.create_task(beat_forever(), name=f"job-heartbeat-{job.id}")
+    task = asyncio.create_task(beat_until_finished(), name=f"job-heartbeat-{job.id}")
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        finished.set()
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:  # the job itself was cancelled: do not wait for the beat
+            task.cancel()
+            raise

@@ -21,6 +21,9 @@ from agent_service.jobs.registry import JobContext, JobHandler
 
 logger = logging.getLogger("agent_service.jobs")
 
+# How long a stopping runner waits for its jobs to reach a step where they can stop.
+STOP_GRACE_S = 10.0
+
 
 class InlineRunner:
     """Runs up to `concurrency` jobs at once; wakes on `submit` or every `poll_interval_s`."""
@@ -46,20 +49,31 @@ class InlineRunner:
         self._loop_task = asyncio.create_task(self._loop(), name="inline-job-runner")
 
     async def stop(self) -> None:
-        """Stop claiming, cancel running jobs (each releases itself) and wait for them."""
-        tasks = [t for t in (self._loop_task, *self._running) if t is not None]
-        for task in tasks:
+        """Stop claiming and ask running jobs to stop at their next step (each releases itself);
+        a job still running after `STOP_GRACE_S` is cancelled."""
+        self.context.stopping.set()
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task  # it sees `stopping` as soon as it wakes
+            self._loop_task = None
+        running = set(self._running)
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=STOP_GRACE_S)
+        for task in late:
+            logger.warning(
+                "job %s did not stop within %s s: cancelled", task.get_name(), STOP_GRACE_S
+            )
             task.cancel()
-        for task in tasks:
+        for task in late:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._loop_task = None
 
     async def submit(self, job_id: uuid.UUID) -> None:
         self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self.context.stopping.is_set():
             self._wake.clear()
             try:
                 await self._fill()
@@ -69,7 +83,7 @@ class InlineRunner:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
     async def _fill(self) -> None:
-        while len(self._running) < self.concurrency:
+        while len(self._running) < self.concurrency and not self.context.stopping.is_set():
             try:
                 async with self.context.sessionmaker() as session:
                     claimed = await service.claim_next_job(

@@ -213,7 +213,10 @@ async def test_client_disconnect_cancels_the_turn_and_its_upstream_call(
     )
     elapsed = time.monotonic() - started
 
-    assert elapsed < 2.0, "the app waited for the upstream instead of cancelling it"
+    # waiting for the upstream would take its whole 5 s timeout
+    assert elapsed < settings.llm_timeout_s, (
+        "the app waited for the upstream instead of cancelling it"
+    )
     events = parse_sse(b"".join(chunks).decode())
     assert names(events) == ["run.created", "tool.call", "tool.result"]
     assert len(fake_llm.calls) == 2

@@ -45,10 +45,11 @@ async def test_a_hung_provider_is_503_after_the_deadline_not_the_timeout_times_a
     elapsed = time.monotonic() - started
 
     assert r.status_code == 503 and r.json()["error"] == "llm_timeout"
-    assert 0.3 <= elapsed < 2.0  # 6 attempts of 5 s each were allowed before the deadline
     seconds, attempts, deadline = waited(r.json()["detail"])
     assert (attempts, deadline) == (1, 0.3)
-    assert 0.3 <= seconds <= elapsed
+    # the service's own measure of the wait: cut by the deadline, not by one attempt's 5 s timeout
+    # (6 attempts of 5 s each were allowed); the whole request's time depends on the machine's load
+    assert 0.3 <= seconds < 5.0 and seconds <= elapsed
     assert len(fake_llm.calls) == 1 and llm_waits == []
 
 
@@ -63,5 +64,6 @@ async def test_a_streamed_turn_ends_with_an_error_event_after_the_deadline(
     assert r.status_code == 200  # the stream had started: the error is its last event
     error = parse_sse(r.text)[-1]
     assert error.event == "error" and error.json()["error"] == "llm_timeout"
-    assert waited(error.json()["detail"])[1:] == (1, 0.3)
-    assert elapsed < 2.0 and len(fake_llm.calls) == 1
+    seconds, attempts, deadline = waited(error.json()["detail"])
+    assert (attempts, deadline) == (1, 0.3) and len(fake_llm.calls) == 1
+    assert 0.3 <= seconds < 5.0 and seconds <= elapsed

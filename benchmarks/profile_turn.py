@@ -1,0 +1,119 @@
+"""Where one chat turn's work goes: its SQL statements by kind, then a cProfile of N turns.
+
+    .venv/bin/python benchmarks/profile_turn.py [--turns 20] [--top 30]
+
+The service runs in this process (httpx.ASGITransport, SQLite in a temporary folder) and the kit's
+FakeLLMServer answers on 127.0.0.1 in a thread: a `create_task` tool call, then a reply, as in
+`bench_agent_turn.py`. The statement count is the round trips a turn costs the database; the profile
+(sorted by own time, then cumulative) is where to cut CPU. The fake's thread is in the CPU figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.factories makes the verified user
+
+from agent_service import migrations  # noqa: E402
+from agent_service.app import create_app  # noqa: E402
+from agent_service.settings import Settings  # noqa: E402
+from agent_testkit import FakeLLMServer  # noqa: E402
+from tests import factories  # noqa: E402
+
+
+def statement_kind(statement: str) -> str:
+    """`SELECT`, `INSERT run_event`, `UPDATE run`…: the verb and, for writes, the table."""
+    words = statement.split()
+    verb = words[0].upper()
+    if verb in {"INSERT", "DELETE"} and len(words) > 2:
+        return f"{verb} {words[2]}"
+    if verb == "UPDATE" and len(words) > 1:
+        return f"{verb} {words[1]}"
+    return verb
+
+
+async def profile(server: FakeLLMServer, folder: Path, url: str, turns: int, top: int) -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        data_dir=folder / "data",
+        mail_dir=folder / "mail",
+        jwt_secret=SecretStr("p" * 64),
+        llm_api_key=SecretStr("profile-key"),
+        llm_base_url=server.base_url,
+        llm_model="fake-model",
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        user = await factories.make_user(app.state.sessionmaker, settings)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+            async def turn(number: int) -> None:
+                server.script(
+                    server.tool_call("create_task", title=f"task {number}"), server.reply("Done.")
+                )
+                r = await client.post(
+                    "/api/agent/chat", json={"message": f"add task {number}"}, headers=user.headers
+                )
+                r.raise_for_status()
+
+            for number in range(5):  # warm caches (compiled statements, the first connection)
+                await turn(number)
+
+            kinds: Counter[str] = Counter()
+
+            def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+                kinds[statement_kind(statement)] += 1
+
+            event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+            await turn(-1)
+            event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+            print(f"SQL statements in one turn: {sum(kinds.values())}")
+            for kind, n in kinds.most_common():
+                print(f"  {n:>3}  {kind}")
+
+            profiler = cProfile.Profile()
+            cpu, wall = time.process_time(), time.perf_counter()
+            profiler.enable()
+            for number in range(turns):
+                await turn(number)
+            profiler.disable()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            print(
+                f"\n{turns} turns: {1000 * cpu / turns:.1f} ms CPU and {1000 * wall / turns:.1f} ms"
+            )
+            print("wall per turn (under cProfile, which slows Python code down about 2x)\n")
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("tottime").print_stats(top)
+            stats.sort_stats("cumulative").print_stats(top)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--top", type=int, default=30, help="functions shown per ordering")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="profile-turn-") as folder, FakeLLMServer() as server:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'profile.db'}"
+        migrations.upgrade(url)  # alembic runs its own event loop: before ours
+        asyncio.run(profile(server, Path(folder), url, args.turns, args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,6 +23,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (Debian: apt-get install chromium)"
 )
+# A browser module's marks: a process start, a browser and maybe a job are minutes on a loaded CI
+# box, seconds on a quiet one; skipped before its fixtures run when there is no Chromium.
+BROWSER_MODULE = [pytest.mark.e2e, pytest.mark.timeout(180), needs_chromium]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 DEFAULT_WAIT_MS = 15_000
 STARTUP_TIMEOUT = 90.0  # a loaded 2-core CI box can take most of a minute to import and migrate

@@ -13,16 +13,16 @@ from playwright.sync_api import Page, expect
 
 from agent_testkit import github_webhook
 from tests.browser import (
+    BROWSER_MODULE,
     WebService,
     chromium,
     mailed_link,
-    needs_chromium,
     new_page,
     screenshot,
     web_service,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), needs_chromium]
+pytestmark = BROWSER_MODULE
 
 ADMIN = ("ops@example.com", "ops-password-1")
 WEBHOOK_SECRET = "web-e2e-webhook-secret"

@@ -13,17 +13,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import (
+    BROWSER_MODULE,
     WebService,
     chromium,
     mailed_link,
-    needs_chromium,
     new_page,
     screenshot,
     web_service,
 )
 
-# A process start, a browser and a PDF job: minutes on a loaded CI box, seconds on a quiet one.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), needs_chromium]
+pytestmark = BROWSER_MODULE
 
 PDF = Path(__file__).resolve().parents[1] / "fixtures" / "pdf" / "pdflatex-4-pages.pdf"
 EMAIL = "newcomer@example.com"

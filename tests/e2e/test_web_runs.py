@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from agent_testkit import FakeLLMServer
-from tests.browser import WebService, chromium, needs_chromium, new_page, screenshot, web_service
+from tests.browser import BROWSER_MODULE, WebService, chromium, new_page, screenshot, web_service
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), needs_chromium]
+pytestmark = BROWSER_MODULE
 
 PASSWORD = "runs-password-1"
 

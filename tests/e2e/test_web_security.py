@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser import chromium, needs_chromium, new_page, screenshot, web_service
+from tests.browser import BROWSER_MODULE, chromium, new_page, screenshot, web_service
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180), needs_chromium]
+pytestmark = BROWSER_MODULE
 
 PASSWORD = "browser-password-1"
 SCRIPT_TITLE = "<script>alert(1)</script>"

@@ -156,7 +156,8 @@ def test_real_llm_host_is_refused_once_and_fails_the_test(user_project: pytest.P
             assert "refused a request to the real LLM host 'api.groq.com'" in str(error.value.__cause__)
         """
     )
-    result = user_project.runpytest()
+    # -rN: no short summary, whose echo of the message depends on the terminal's width (COLUMNS)
+    result = user_project.runpytest("-rN")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["*a request to a real LLM host was refused: https://api.groq.com/openai/v1/models*"]
@@ -225,7 +226,7 @@ def test_unknown_routes_fail_and_telemetry_is_quiet(user_project: pytest.Pyteste
             assert fake_llm.calls == []
         """
     )
-    result = user_project.runpytest()
+    result = user_project.runpytest("-rN")  # no short summary: its width depends on COLUMNS
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         ["*fake LLM got a request to a route it does not implement: POST /v1/audio/speech"]

@@ -1,6 +1,6 @@
 """Where one chat turn's work goes: its SQL statements by kind, then a cProfile of N turns.
 
-    .venv/bin/python benchmarks/profile_turn.py [--turns 20] [--top 30]
+    .venv/bin/python benchmarks/profile_turn.py [--turns 20] [--top 30] [--statements]
 
 The service runs in this process (httpx.ASGITransport, SQLite in a temporary folder) and the kit's
 FakeLLMServer answers on 127.0.0.1 in a thread: a `create_task` tool call, then a reply, as in
@@ -17,10 +17,12 @@ import pstats
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import greenlet
 import httpx
 from pydantic import SecretStr
 from sqlalchemy import event
@@ -46,7 +48,27 @@ def statement_kind(statement: str) -> str:
     return verb
 
 
-async def profile(server: FakeLLMServer, folder: Path, url: str, turns: int, top: int) -> None:
+def our_caller() -> str:
+    """The innermost frame of the service's own code that issued a statement: where to cut it.
+
+    SQLAlchemy's asyncio layer runs the statement in a greenlet; the service's `await` that asked
+    for it is on the parent greenlet's stack, so both stacks are searched.
+    """
+    stacks = [traceback.extract_stack()]
+    parent = greenlet.getcurrent().parent
+    if parent is not None and parent.gr_frame is not None:
+        stacks.append(traceback.extract_stack(parent.gr_frame))
+    for stack in stacks:
+        for frame in reversed(stack):
+            if "agent_service" in frame.filename:
+                module = frame.filename.split("agent_service/")[-1]
+                return f"{module}:{frame.lineno} {frame.name}"
+    return "?"
+
+
+async def profile(
+    server: FakeLLMServer, folder: Path, url: str, turns: int, top: int, listing: bool
+) -> None:
     settings = Settings(
         _env_file=None,
         database_url=url,
@@ -76,9 +98,13 @@ async def profile(server: FakeLLMServer, folder: Path, url: str, turns: int, top
                 await turn(number)
 
             kinds: Counter[str] = Counter()
+            issued: list[str] = []
 
             def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
                 kinds[statement_kind(statement)] += 1
+                if listing:
+                    first_line = " ".join(statement.split())[:90]
+                    issued.append(f"  {our_caller():<55} {first_line}")
 
             event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
             await turn(-1)
@@ -86,6 +112,9 @@ async def profile(server: FakeLLMServer, folder: Path, url: str, turns: int, top
             print(f"SQL statements in one turn: {sum(kinds.values())}")
             for kind, n in kinds.most_common():
                 print(f"  {n:>3}  {kind}")
+            if listing:
+                print("\nin order, with the service code that issued each:")
+                print("\n".join(issued))
 
             profiler = cProfile.Profile()
             cpu, wall = time.process_time(), time.perf_counter()
@@ -107,11 +136,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--top", type=int, default=30, help="functions shown per ordering")
+    parser.add_argument(
+        "--statements", action="store_true", help="list each statement and where it came from"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="profile-turn-") as folder, FakeLLMServer() as server:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'profile.db'}"
         migrations.upgrade(url)  # alembic runs its own event loop: before ours
-        asyncio.run(profile(server, Path(folder), url, args.turns, args.top))
+        asyncio.run(profile(server, Path(folder), url, args.turns, args.top, args.statements))
     return 0
 
 

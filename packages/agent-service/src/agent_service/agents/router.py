@@ -191,6 +191,7 @@ async def _collect_reply(executor: RunExecutor, run_id: uuid.UUID) -> ChatReply:
     completed: dict[str, Any] | None = None
     pending: list[dict[str, Any]] = []
     conversation_id = ""
+    await executor.settled(run_id)  # then its events are read once, not batch by batch
     followed = runs.follow_events(
         executor.sessionmaker, executor.notifier, run_id, poll_s=executor.settings.run_poll_s
     )

@@ -147,11 +147,11 @@ class RunExecutor:
         self.admit()
         await hooks.before_run(session, self.settings, conversation.user_id)
         await self._make_way(session, conversation, strategy)
-        run = await runs.create_run(session, conversation, messages, stream=stream)
-        run.owner = self.owner
-        run.heartbeat_at = utcnow()
+        run = await runs.create_run(
+            session, conversation, messages, stream=stream, owner=self.owner
+        )
         await session.commit()
-        self._spawn(run.id, self._drive(run.id))
+        self._spawn(run.id, self._drive(run.id, run.conversation_id))
         return run
 
     async def _make_way(
@@ -177,6 +177,17 @@ class RunExecutor:
             for run in active:
                 await self.roll_back(session, run.id)
         await session.refresh(conversation)
+
+    async def settled(self, run_id: uuid.UUID) -> None:
+        """Return once this process no longer drives the run: it ended, paused for approval or
+        was interrupted (at once if it is driven elsewhere or not at all).
+
+        A JSON reply waits here instead of following every event batch through the database;
+        cancelling the caller does not cancel the run.
+        """
+        task = self._tasks.get(run_id)
+        if task is not None:
+            await asyncio.wait({task})
 
     def _spawn(self, run_id: uuid.UUID, work: Any) -> None:
         task = asyncio.create_task(work, name=f"run-{run_id}")
@@ -281,18 +292,25 @@ class RunExecutor:
             await session.refresh(run)
             raise RunNotAwaitingApproval(run.id, run.status)
         await session.refresh(run)
-        self._spawn(run.id, self._drive(run.id, decisions=list(decisions)))
+        self._spawn(run.id, self._drive(run.id, run.conversation_id, decisions=list(decisions)))
         return run
 
     # -- driving ----------------------------------------------------------------------------
 
-    async def _drive(self, run_id: uuid.UUID, decisions: list[Decision] | None = None) -> None:
+    async def _drive(
+        self,
+        run_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        decisions: list[Decision] | None = None,
+    ) -> None:
         async with self.sessionmaker() as session:
             state: RunState | None = None
             with anyio.CancelScope() as scope:
                 self._scopes[run_id] = scope
                 try:
-                    state = await self._prepare(session, run_id, resuming=decisions is not None)
+                    state = await self._prepare(
+                        session, run_id, conversation_id, resuming=decisions is not None
+                    )
                     if state is None:
                         return
                     async with state.writer.flushing():
@@ -313,18 +331,32 @@ class RunExecutor:
                 await self._end(session, run_id, state, status, _end_error(status))
 
     async def _prepare(
-        self, session: AsyncSession, run_id: uuid.UUID, *, resuming: bool
+        self,
+        session: AsyncSession,
+        run_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        *,
+        resuming: bool,
     ) -> RunState | None:
-        """Claim the run (waiting for the conversation's running run, if any) and store its input."""
-        run = await session.get(Run, run_id)
-        if run is None:
-            return None
-        if not resuming and not await self._claim(session, run):
-            return None
-        conversation = await session.get(Conversation, run.conversation_id)
-        if conversation is None:
-            return None
-        next_seq = await runs.last_seq(session, run.id) + 1
+        """Claim the run (waiting for the conversation's running run, if any) and store its input.
+
+        A new run's claim and its input messages commit together: a run is never seen running
+        without the messages it answers.
+        """
+        if resuming:
+            run = await session.get(Run, run_id)
+            conversation = await session.get(Conversation, conversation_id)
+            if run is None or conversation is None:
+                return None
+            next_seq = await runs.last_seq(session, run.id) + 1
+        else:
+            claimed = await self._claim(session, run_id, conversation_id)
+            if claimed is None:
+                return None
+            run, conversation = claimed
+            next_seq = 2  # a queued run has only `run.created`: ending it while queued unqueues it
+            inputs = [NewMessage(ChatMessage(m["role"], m["content"])) for m in run.input]
+            await conversations.append_messages(session, conversation, inputs)
         writer = EventWriter(
             self.sessionmaker,
             self.notifier,
@@ -334,33 +366,47 @@ class RunExecutor:
         )
         context = ToolContext(session, run.user_id, GitHubAccess.from_settings(self.settings))
         usage = Usage(**(run.usage or {}))
-        if not resuming:
-            run.first_position = conversation.message_count
-            inputs = [NewMessage(ChatMessage(m["role"], m["content"])) for m in run.input]
-            await conversations.append_messages(session, conversation, inputs)
         await self.notifier.announce(session, run_key(run.id))
         await _commit(session)
         self.notifier.wake(run_key(run.id))
         return RunState(run, conversation, writer, context, usage, recorded=usage)
 
-    async def _claim(self, session: AsyncSession, run: Run) -> bool:
-        """queued → running, once no other run of the conversation runs (the unique index decides)."""
-        run_id, conversation_id = run.id, run.conversation_id  # a rollback expires `run`
+    async def _claim(
+        self, session: AsyncSession, run_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> tuple[Run, Conversation] | None:
+        """queued → running, once no other run of the conversation runs (the unique index decides).
+
+        One `UPDATE … RETURNING` claims the run, reads it back and records where its messages
+        start; the caller commits. None when the run is no longer queued (cancelled while it
+        waited) or its conversation is gone.
+        """
         while True:
             with self.notifier.watch(conversation_key(conversation_id)) as woken:
-                try:
-                    claimed = await session.execute(
-                        update(Run)
-                        .where(Run.id == run_id, Run.status == "queued")
-                        .values(status="running", owner=self.owner, heartbeat_at=utcnow())
-                        .execution_options(synchronize_session=False)
+                conversation = await session.get(
+                    Conversation, conversation_id, populate_existing=True
+                )
+                if conversation is None:
+                    return None
+                claim = (
+                    update(Run)
+                    .where(Run.id == run_id, Run.status == "queued")
+                    .values(
+                        status="running",
+                        owner=self.owner,
+                        heartbeat_at=utcnow(),
+                        first_position=conversation.message_count,
                     )
-                    await session.commit()
+                    .returning(Run)
+                    .execution_options(populate_existing=True)
+                )
+                try:
+                    run = (await session.scalars(claim)).one_or_none()
                 except IntegrityError:
                     await session.rollback()
                 else:
-                    await session.refresh(run)
-                    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+                    if run is None:
+                        await session.rollback()
+                    return (run, conversation) if run is not None else None
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.run_poll_s):
                         await woken.wait()

@@ -83,8 +83,13 @@ async def create_run(
     messages: Sequence[ChatMessage],
     *,
     stream: bool,
+    owner: str | None = None,
 ) -> Run:
-    """A queued run with its first event, `run.created` (seq 1); the caller commits."""
+    """A queued run with its first event, `run.created` (seq 1); the caller commits.
+
+    `owner` is the process that will drive it, written with the row (its heartbeat starts now).
+    """
+    now = utcnow()
     run = Run(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
@@ -92,7 +97,9 @@ async def create_run(
         status="queued",
         input=[{"role": m.role, "content": m.content} for m in messages],
         stream=stream,
-        created_at=utcnow(),
+        created_at=now,
+        owner=owner,
+        heartbeat_at=now if owner is not None else None,
     )
     session.add(run)
     data = {"run_id": str(run.id), "conversation_id": str(conversation.id)}

@@ -4,7 +4,7 @@
 
 The service runs in this process (httpx.ASGITransport, SQLite in a temporary folder) and the kit's
 FakeLLMServer answers on 127.0.0.1 in a thread: a `create_task` tool call, then a reply, as in
-`bench_agent_turn.py`. The statement count is the round trips a turn costs the database; the profile
+`bench_agent_turn.py`, each turn in a conversation of its own. The statement count is the round trips a turn costs the database; the profile
 (sorted by own time, then cumulative) is where to cut CPU. The fake's thread is in the CPU figure.
 """
 
@@ -85,13 +85,23 @@ async def profile(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
+            async def conversation() -> str:
+                r = await client.post(
+                    "/api/conversations", json={"agent_type": "assistant"}, headers=user.headers
+                )
+                r.raise_for_status()
+                return str(r.json()["id"])
+
+            # as in bench_agent_turn: a fresh conversation per turn, made beforehand (unmeasured),
+            # so every turn sends the model the same short history
+            fresh = [await conversation() for _ in range(turns + 6)]
+
             async def turn(number: int) -> None:
                 server.script(
                     server.tool_call("create_task", title=f"task {number}"), server.reply("Done.")
                 )
-                r = await client.post(
-                    "/api/agent/chat", json={"message": f"add task {number}"}, headers=user.headers
-                )
+                body = {"message": f"add task {number}", "conversation_id": fresh.pop()}
+                r = await client.post("/api/agent/chat", json=body, headers=user.headers)
                 r.raise_for_status()
 
             for number in range(5):  # warm caches (compiled statements, the first connection)

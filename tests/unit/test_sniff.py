@@ -68,6 +68,63 @@ def test_a_utf8_character_cut_by_the_sniff_window_is_still_text() -> None:
         sniff(b"text with a NUL \x00 inside", filename="t.txt", complete=True)
 
 
+def test_utf8_whose_bytes_windows_1252_leaves_undefined_is_text() -> None:
+    # "Á" is C3 81 in UTF-8, and 0x81 means nothing in Windows-1252: only UTF-8 reads this file
+    whole = "Á la carte\n".encode() * 10
+    assert sniff(whole, filename="t.txt", complete=True) is DocumentKind.TEXT
+    assert sniff(whole + "Á".encode()[:1], filename="t.txt", complete=False) is DocumentKind.TEXT
+
+
+def test_only_a_prefix_may_end_in_half_a_character() -> None:
+    """A whole file that ends mid-character is not UTF-8; here not Windows-1252 either."""
+    with pytest.raises(Refused, match="binary data"):
+        sniff("Á la carte\n".encode() * 10 + b"\xc3", filename="t.txt", complete=True)
+
+
+def test_invalid_utf8_before_a_cut_character_is_not_excused() -> None:
+    head = "Á la carte\n".encode() * 10 + b"\xff" + "😀".encode()[:3]
+    with pytest.raises(Refused, match="binary data"):
+        sniff(head, filename="t.txt", complete=False)
+
+
+def test_bytes_neither_utf8_nor_windows_1252_are_binary() -> None:
+    with pytest.raises(Refused, match="binary data"):
+        sniff(b"plain words \x81\x8d\x8f\x90\x9d more words", filename="t.txt", complete=True)
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"a" * 199 + b"\x1b", DocumentKind.TEXT),  # 0.5 %
+        (b"a" * 198 + b"\x1b\x1b", DocumentKind.TEXT),  # 1 %: the limit is allowed
+        (b"a" * 197 + b"\x1b\x1b\x1b", None),  # 1.5 %
+        (b"\x1b\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f" * 20, None),
+        (b"col\tcol\r\n\f\v" * 30, DocumentKind.TEXT),  # whitespace controls do not count
+    ],
+)
+def test_more_than_one_percent_control_characters_is_binary(
+    head: bytes, kind: DocumentKind | None
+) -> None:
+    if kind is None:
+        with pytest.raises(Refused, match="binary data"):
+            sniff(head, filename="log.txt", complete=True)
+    else:
+        assert sniff(head, filename="log.txt", complete=True) is kind
+
+
+def test_the_pdf_header_counts_within_the_first_1024_bytes() -> None:
+    text = b"plain words " * 100
+    at_the_edge = text[: 1024 - len(b"%PDF-")] + b"%PDF-1.7\n"
+    assert sniff(at_the_edge, filename="x", complete=True) is DocumentKind.PDF
+    one_byte_later = text[: 1024 - len(b"%PDF-") + 1] + b"%PDF-1.7\n"
+    assert sniff(one_byte_later, filename="x", complete=True) is DocumentKind.TEXT
+
+
+def test_one_markdown_sign_alone_is_not_markdown() -> None:
+    for head in (b"- a dash first\nthen prose\n", b"see [the docs](https://x.org) here\n"):
+        assert sniff(head, filename="notes.txt", complete=True) is DocumentKind.TEXT
+
+
 def test_a_docx_needs_word_document_xml(tmp_path: Path) -> None:
     good, bad = tmp_path / "good.docx", tmp_path / "bad.docx"
     for path, member in ((good, "word/document.xml"), (bad, "data.csv")):

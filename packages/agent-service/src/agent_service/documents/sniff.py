@@ -6,6 +6,7 @@ refused with a sentence naming what it looks like, when we can tell.
 
 from __future__ import annotations
 
+import codecs
 import re
 import zipfile
 from enum import StrEnum
@@ -104,16 +105,16 @@ def _is_text(head: bytes, complete: bool) -> bool:
     if text is None:
         return False
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f\v")
-    return controls <= MAX_CONTROL_RATIO * max(len(text), 1)
+    return controls <= MAX_CONTROL_RATIO * len(text)
 
 
 def _decode_prefix(head: bytes, complete: bool) -> str | None:
-    """UTF-8 (allowing a character cut at the end of a prefix), else an 8-bit encoding."""
-    for cut in range(0, 1 if complete else 4):
-        try:
-            return head[: len(head) - cut].decode("utf-8-sig")
-        except UnicodeDecodeError:
-            continue
+    """UTF-8 (a prefix may end in the first bytes of a character the window cut), else an 8-bit
+    encoding; None when it is neither."""
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=complete)
+    except UnicodeDecodeError:
+        pass
     try:
         return head.decode("cp1252")
     except UnicodeDecodeError:  # bytes cp1252 leaves undefined: 0x81, 0x8d, 0x8f, 0x90, 0x9d

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 import jwt
+import pytest
 
 from agent_service.auth.tokens import (
     create_access_token,
@@ -26,6 +27,22 @@ def test_access_token_round_trip() -> None:
 
 def test_token_without_type_or_version_is_refused() -> None:
     token = jwt.encode({"sub": "x", "exp": 2**40, "iat": 0}, SECRET, algorithm="HS256")
+    assert decode_access_token(token, secret=SECRET) is None
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"typ": "access"},  # no version: the caller would fail reading it, a 500 not a 401
+        {"typ": "access", "tv": "3"},
+        {"typ": "access", "tv": None},
+        {"typ": "refresh", "tv": 3},
+        {"tv": 3},
+    ],
+    ids=["no-version", "text-version", "null-version", "other-type", "no-type"],
+)
+def test_a_token_needs_both_the_access_type_and_an_integer_version(claims: dict) -> None:
+    token = jwt.encode({"sub": "x", "exp": 2**40, "iat": 0, **claims}, SECRET, algorithm="HS256")
     assert decode_access_token(token, secret=SECRET) is None
 
 

@@ -1,6 +1,7 @@
 """Cost of the fake LLM: one in-process call against a bare respx route, and the server's requests/s.
 
     .venv/bin/python benchmarks/bench_fake_llm.py [--calls N] [--server-requests N] [--max-seconds S]
+        [--json results.json]
 
 1. The same request through the same httpx.AsyncClient, answered by the in-process fake and by a respx
    route returning the fake's own canned JSON body. Rounds alternate; the ratio of medians is printed.
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -40,7 +43,7 @@ async def per_call_seconds(call: Callable[[], Awaitable[object]], calls: int) ->
     return (time.perf_counter() - start) / calls
 
 
-async def compare(calls: int, rounds: int) -> None:
+async def compare(calls: int, rounds: int) -> dict[str, Any]:
     fake = FakeLLM(strict=False, default=FakeLLM.reply(REPLY))
     url = fake.base_url + "/chat/completions"
     async with httpx.AsyncClient() as client:
@@ -68,15 +71,18 @@ async def compare(calls: int, rounds: int) -> None:
             for _ in range(rounds):
                 respx_plain.append(await per_call_seconds(plain, calls))
                 respx_sdk.append(await per_call_seconds(through_sdk, calls))
-    report("httpx.AsyncClient", fake_plain, respx_plain)
-    report("openai SDK on httpx", fake_sdk, respx_sdk)
+    return {
+        "httpx": report("httpx.AsyncClient", fake_plain, respx_plain),
+        "openai_sdk": report("openai SDK on httpx", fake_sdk, respx_sdk),
+    }
 
 
-def report(label: str, fake: list[float], bare: list[float]) -> None:
+def report(label: str, fake: list[float], bare: list[float]) -> dict[str, float]:
     f, r = statistics.median(fake), statistics.median(bare)
     print(
         f"{label:22s} in-process fake {f * 1e6:7.1f} us/call   respx {r * 1e6:7.1f} us/call   ratio {f / r:.2f}"
     )
+    return {"fake_us_per_call": f * 1e6, "respx_us_per_call": r * 1e6, "ratio": f / r}
 
 
 async def load(
@@ -109,7 +115,7 @@ async def load(
     print(done, time.perf_counter() - start)
 
 
-def server_throughput(total: int, max_seconds: float, concurrency: int) -> None:
+def server_throughput(total: int, max_seconds: float, concurrency: int) -> dict[str, Any]:
     """The server in this process, the load generator in another (as an app under test would be)."""
     with FakeLLMServer(strict=False, default=FakeLLM.reply(REPLY)) as server:
         path = "/v1/chat/completions"
@@ -126,6 +132,7 @@ def server_throughput(total: int, max_seconds: float, concurrency: int) -> None:
         f"server on 127.0.0.1     {done} requests in {elapsed:.2f} s = {done / elapsed:,.0f} req/s "
         f"({concurrency} keep-alive connections from another process)"
     )
+    return {"requests": done, "seconds": elapsed, "requests_per_s": done / elapsed}
 
 
 def main() -> None:
@@ -141,6 +148,7 @@ def main() -> None:
         "--max-seconds", type=float, default=15.0, help="server phase stops after this"
     )
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--load", help=argparse.SUPPRESS)  # internal: run as the load generator
     args = parser.parse_args()
     if args.load:
@@ -149,8 +157,10 @@ def main() -> None:
         limits = (args.server_requests, args.max_seconds, args.concurrency)
         asyncio.run(load(host, int(port), "/" + path, *limits))
         return
-    asyncio.run(compare(args.calls, args.rounds))
-    server_throughput(args.server_requests, args.max_seconds, args.concurrency)
+    results = asyncio.run(compare(args.calls, args.rounds))
+    results["server"] = server_throughput(args.server_requests, args.max_seconds, args.concurrency)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ database there and drop it); without it, the local 127.0.0.1:5432 is tried. With
 `REQUIRE_POSTGRES=1` (as in CI) an unreachable PostgreSQL is a failure, not a skip.
 Tests run in parallel, one pytest-xdist worker per core (`TEST_WORKERS` overrides; 0 runs them in
 this process), each worker on its own database. The ten slowest tests are printed after each run.
-Extra arguments go to pytest.
+Extra arguments go to pytest. The kit's own tests (packages/agent-testkit/tests) never touch the
+service's database, so a whole-suite run (no paths given) runs them on the SQLite pass only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import time
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SERVICE_TESTS = "tests"  # what depends on the database; the kit's tests are the rest of testpaths
 
 
 def postgres_reachable(url: str) -> bool:
@@ -52,7 +54,10 @@ def main() -> int:
 
     pg_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES
     if postgres_reachable(pg_url):
-        code, seconds = run_pytest("PostgreSQL", {**base_env, "TEST_DATABASE_URL": pg_url}, args)
+        names_paths = any(not arg.startswith("-") for arg in args)
+        pg_args = args if names_paths else [SERVICE_TESTS, *args]
+        pg_env = {**base_env, "TEST_DATABASE_URL": pg_url}
+        code, seconds = run_pytest("PostgreSQL (the service's tests)", pg_env, pg_args)
         results.append(("PostgreSQL", code, seconds))
     elif os.environ.get("REQUIRE_POSTGRES") == "1":
         print(f"PostgreSQL is required but not reachable at {pg_url!r}", file=sys.stderr)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     run_lease_s: float = Field(default=30.0, gt=0)
     run_event_batch_s: float = Field(default=0.1, gt=0)
     run_poll_s: float = Field(default=1.0, gt=0)
+    # How long a run retries storing its final answer (a locked or failing database) before it
+    # ends `failed` with the answer kept in its events.
+    run_final_store_s: float = Field(default=10.0, gt=0)
 
     mail_backend: Literal["file", "console", "smtp"] = "file"
     mail_dir: Path | None = None

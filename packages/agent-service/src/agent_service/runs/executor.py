@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ from agent_service.agents.loop import (
 from agent_service.agents.registry import get_agent_type
 from agent_service.agents.tool import Toolbox, ToolContext, ToolOutcome, error_outcome
 from agent_service.conversations import service as conversations
+from agent_service.conversations.exceptions import ConversationBusy
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.service import NewMessage
 from agent_service.db import utcnow
@@ -62,8 +64,6 @@ from agent_service.runs.writer import EventWriter
 from agent_service.settings import Settings
 
 logger = logging.getLogger("agent_service.runs")
-
-FINAL_STORE_DEADLINE_S = 10.0
 
 
 @dataclass
@@ -525,24 +525,34 @@ class RunExecutor:
     async def _complete(self, session: AsyncSession, state: RunState, event: FinalAnswer) -> None:
         """The answer, `message.completed` and the final status in one commit, retried; never lost."""
         state.usage += event.usage
-        run, writer = state.run, state.writer
-        deadline = time.monotonic() + FINAL_STORE_DEADLINE_S
+        writer = state.writer
+        # a failed attempt's rollback expires the rows: what the retries need is read first
+        run_id, conversation_id = state.run.id, state.run.conversation_id
+        deadline = time.monotonic() + self.settings.run_final_store_s
         with anyio.CancelScope(shield=True):
             async with writer.lock:
                 pending_rows = writer.take()
-                while True:
+                for attempt in itertools.count(1):
                     try:
-                        await self._store_answer(session, state, event, pending_rows)
+                        await self._store_answer(session, run_id, state, event, pending_rows)
                         break
-                    except SQLAlchemyError:
+                    # ConversationBusy is how the append reports any integrity error (a
+                    # trigger, a constraint added by hand): the answer is kept all the same
+                    except (SQLAlchemyError, ConversationBusy) as exc:
                         await session.rollback()
                         if time.monotonic() > deadline:
-                            logger.exception("could not store the answer of run %s", run.id)
-                            await self._fail_keeping_answer(run.id, pending_rows, event)
+                            logger.exception("could not store the answer of run %s", run_id)
+                            await self._fail_keeping_answer(run_id, pending_rows, event)
                             return
+                        logger.warning(
+                            "could not store the answer of run %s (attempt %d, %s); retrying",
+                            run_id,
+                            attempt,
+                            type(getattr(exc, "orig", None) or exc).__name__,
+                        )
                         await asyncio.sleep(0.2)
                         await session.refresh(state.conversation)
-        self.notifier.wake(run_key(run.id), conversation_key(run.conversation_id))
+        self.notifier.wake(run_key(run_id), conversation_key(conversation_id))
         await self._record_usage(state)
 
     async def _record_usage(self, state: RunState) -> None:
@@ -556,9 +566,14 @@ class RunExecutor:
             await hooks.after_run(self.sessionmaker, self.settings, state.run.user_id, new)
 
     async def _store_answer(
-        self, session: AsyncSession, state: RunState, event: FinalAnswer, rows: list[RunEvent]
+        self,
+        session: AsyncSession,
+        run_id: uuid.UUID,
+        state: RunState,
+        event: FinalAnswer,
+        rows: list[RunEvent],
     ) -> None:
-        run = await session.get(Run, state.run.id)
+        run = await session.get(Run, run_id)
         assert run is not None
         answer = NewMessage(event.message, usage=event.usage)
         [message] = await conversations.append_messages(session, state.conversation, [answer])

@@ -1,0 +1,127 @@
+"""The final answer is never lost: a failing store is retried, and past its deadline the run ends
+`failed` with the answer kept in its events.
+
+The fault is the database's own: a trigger refuses to insert the answer message (SQLite's
+`RAISE(ABORT)`, a PL/pgSQL exception on PostgreSQL), as a full disk or a constraint added by hand
+would. Dropping the trigger is the fault going away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from agent_service.settings import Settings
+from agent_testkit import FakeLLM
+from tests.conftest import use_fake_llm
+from tests.factories import TestUser
+from tests.integration.test_runs_api import events_of
+
+ANSWER = "The answer that must survive."
+
+SQLITE_FAULT = [
+    f"""CREATE TRIGGER refuse_answer BEFORE INSERT ON message
+    WHEN NEW.role = 'assistant' AND NEW.content = '{ANSWER}'
+    BEGIN SELECT RAISE(ABORT, 'injected fault: the answer cannot be stored'); END"""
+]
+POSTGRES_FAULT = [
+    """CREATE FUNCTION refuse_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'injected fault: the answer cannot be stored'; END $$""",
+    f"""CREATE TRIGGER refuse_answer BEFORE INSERT ON message FOR EACH ROW
+    WHEN (NEW.role = 'assistant' AND NEW.content = '{ANSWER}')
+    EXECUTE FUNCTION refuse_answer()""",
+]
+
+
+@pytest.fixture
+def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
+    settings = use_fake_llm(settings, fake_llm.base_url)
+    settings.run_final_store_s = 2.0
+    return settings
+
+
+async def inject_fault(app: FastAPI) -> None:
+    engine = app.state.engine
+    statements = POSTGRES_FAULT if engine.dialect.name == "postgresql" else SQLITE_FAULT
+    async with engine.begin() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+
+
+async def remove_fault(app: FastAPI) -> None:
+    engine = app.state.engine
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("DROP TRIGGER refuse_answer ON message"))
+            await conn.execute(text("DROP FUNCTION refuse_answer()"))
+        else:
+            await conn.execute(text("DROP TRIGGER refuse_answer"))
+
+
+def failed_attempts(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("could not store the answer" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_failing_store_is_retried_and_the_answer_arrives(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="agent_service.runs")
+    fake_llm.script(fake_llm.reply(ANSWER))
+    await inject_fault(app)
+    try:
+        chat = asyncio.create_task(
+            client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+        )
+        deadline = time.monotonic() + 10
+        while failed_attempts(caplog) == 0:  # the store failed at least once...
+            assert not chat.done(), chat.result().text
+            assert time.monotonic() < deadline, "the answer's store never failed"
+            await asyncio.sleep(0.02)
+    finally:
+        await remove_fault(app)  # ...and the fault goes away within the deadline
+    r = await asyncio.wait_for(chat, timeout=10)
+
+    assert r.status_code == 200, r.text
+    assert r.json()["response"] == ANSWER
+    r = await client.get(
+        f"/api/conversations/{r.json()['conversation_id']}/history", headers=user.headers
+    )
+    assert [m["content"] for m in r.json()["messages"]] == ["Hi", ANSWER]
+
+
+async def test_past_its_deadline_the_run_fails_with_the_answer_kept(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="agent_service.runs")
+    fake_llm.script(fake_llm.reply(ANSWER))
+    await inject_fault(app)
+    try:
+        r = await client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+    finally:
+        await remove_fault(app)
+
+    assert r.status_code == 500, r.text
+    assert r.json()["error"] == "internal_error"
+    assert failed_attempts(caplog) >= 2  # retried, then given up
+    run_id = r.headers["X-Run-Id"]
+    r = await client.get(f"/api/runs/{run_id}", headers=user.headers)
+    assert r.json()["status"] == "failed"
+
+    events = await events_of(client, user, run_id)
+    kept = [e.json()["delta"] for e in events if e.event == "message.delta"]
+    assert kept == [ANSWER]
+    assert events[-1].event == "error"

@@ -145,11 +145,12 @@ def _error(call: ToolCallRequest, code: str, detail: str, **extra: Any) -> ToolO
 
 
 def _invalid_arguments(call: ToolCallRequest, exc: ValidationError) -> ToolOutcome:
+    details = exc.errors()
     errors = [
         {"field": ".".join(str(p) for p in e["loc"]) or "arguments", "message": e["msg"]}
-        for e in exc.errors(include_url=False)
+        for e in details
     ]
-    if any(e["type"] == "json_invalid" for e in exc.errors()):
+    if any(e["type"] == "json_invalid" for e in details):
         detail = f"The arguments of {call.name!r} are not valid JSON: {call.arguments!r}."
     else:
         first = errors[0]

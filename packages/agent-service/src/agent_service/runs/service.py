@@ -27,6 +27,8 @@ from agent_service.runs.schemas import PendingToolCall, RunPublic, RunUsage
 
 # A follower stops after these: the run ended, or paused until someone resumes it.
 STREAM_END_STATUSES = (*FINAL_STATUSES, "requires_action")
+# The events a run writes in the same commit as its final status.
+FINAL_EVENTS = ("message.completed", "error")
 
 END_DETAILS = {
     "cancelled": "The run was cancelled before this tool call was answered.",
@@ -155,19 +157,29 @@ async def follow_events(
 ) -> AsyncGenerator[RunEvent, None]:
     """Every event after `after`, then live ones until the run ends (or pauses for approval).
 
-    The status is read before the events: a run's last events commit with its final status, so
-    once a final status is seen, the events read after it are all there are.
+    While events keep coming, one query per wake-up: `message.completed` and `error` commit with
+    the run's final status, so seeing one is seeing the end. When nothing new is there, the status
+    is read, then the events once more: once a final status is seen, the events read after it are
+    all there are.
     """
     last = after
     while True:
         with notifier.watch(run_key(run_id)) as woken:
             async with sessionmaker() as session:
-                status = await session.scalar(select(Run.status).where(Run.id == run_id))
                 rows = await read_events(session, run_id, last)
+                status = None
+                if not rows:
+                    status = await session.scalar(select(Run.status).where(Run.id == run_id))
+                    if status is None or status in STREAM_END_STATUSES:
+                        rows = await read_events(session, run_id, last)
             for row in rows:
                 last = row.seq
                 yield row
-            if status is None or status in STREAM_END_STATUSES:
+                if row.event in FINAL_EVENTS:
+                    return
+            if status is None and not rows:
+                return  # no such run (deleted with its conversation)
+            if status in STREAM_END_STATUSES:
                 return
             if not rows:
                 try:

@@ -26,7 +26,14 @@ def run_cli(*args: str, data_dir: Path | None = None) -> Result:
     return runner.invoke(cli, list(args), env=env, terminal_width=80)
 
 
-@pytest.mark.parametrize("command", [(), ("serve",), ("worker",), ("db",), ("db", "upgrade")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        *[(), ("serve",), ("worker",), ("db",), ("db", "upgrade"), ("db", "revision")],
+        *[("create-admin",), ("eval",)],
+        *[("eval", command) for command in ("run", "accept", "report", "judge-agreement")],
+    ],
+)
 def test_help_is_plain_and_fits_80_columns(command: tuple[str, ...]) -> None:
     result = run_cli(*command, "--help")
     assert result.exit_code == 0, result.output

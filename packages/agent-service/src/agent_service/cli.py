@@ -220,7 +220,7 @@ def db_upgrade(
 
 @db_app.command("revision")
 def db_revision(
-    message: Annotated[str, typer.Option("-m", help="What the revision does.")],
+    message: Annotated[str, typer.Option("-m", metavar="MESSAGE", help="What the revision does.")],
 ) -> None:
     """Autogenerate a migration from the models (for developers)."""
     from alembic import command
@@ -290,10 +290,12 @@ def _password_or_exit(password: str | None) -> str:
 
 @app.command("create-admin")
 def create_admin(
-    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The administrator's email.")],
+    # hidden: typer 0.29 prints "<str>" after a listed argument; the docstring says what it is
+    email: Annotated[str, typer.Argument(metavar="EMAIL", hidden=True)],
     password: Annotated[
         str | None,
         typer.Option(
+            metavar="PASSWORD",
             envvar="ADMIN_PASSWORD",
             help="For a new account; prompted for when not given (or set ADMIN_PASSWORD).",
         ),
@@ -306,8 +308,8 @@ def create_admin(
         ),
     ] = False,
 ) -> None:
-    """Create an administrator, or promote an existing user (its password kept unless
-    --set-password)."""
+    """Make EMAIL an administrator: a new account, or an existing user promoted (its password
+    kept unless --set-password)."""
     email = _email_or_exit(email)
     settings = Settings()
     exists = asyncio.run(_find_user(settings, email))

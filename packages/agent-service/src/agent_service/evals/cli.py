@@ -31,11 +31,18 @@ BASELINE = Path("evals/baseline.json")
 OUT = Path("var/evals")
 EXIT_REGRESSED, EXIT_USAGE = 1, 2
 
-BaselineOption = Annotated[Path, typer.Option(help="The committed baseline to compare with.")]
-OutOption = Annotated[Path, typer.Option(help="Where results.json, junit.xml and report.html go.")]
+BaselineOption = Annotated[
+    Path, typer.Option(metavar="FILE", help="The committed baseline to compare with.")
+]
+OutOption = Annotated[
+    Path, typer.Option(metavar="DIR", help="Where results.json, junit.xml and report.html go.")
+]
 MaxDropOption = Annotated[
     float,
-    typer.Option(help="Fail when the overall score or a slice drops by more than this (points)."),
+    typer.Option(
+        metavar="POINTS",
+        help="Fail when the overall score or a slice drops by more than this (points).",
+    ),
 ]
 
 
@@ -54,37 +61,49 @@ def run(
     model: Annotated[
         str,
         typer.Option(
-            help="scripted (the cases' scripts), replay (cassettes) or live (LLM_* settings)."
+            metavar="scripted|replay|live",
+            help="scripted (the cases' scripts), replay (cassettes) or live (LLM_* settings).",
         ),
     ] = "scripted",
-    golden: Annotated[Path, typer.Option(help="Folder of the golden case files.")] = GOLDEN,
+    golden: Annotated[
+        Path, typer.Option(metavar="DIR", help="Folder of the golden case files.")
+    ] = GOLDEN,
     baseline: BaselineOption = BASELINE,
-    cassettes: Annotated[Path, typer.Option(help="Folder of the cases' cassettes.")] = Path(
-        "evals/cassettes"
-    ),
+    cassettes: Annotated[
+        Path, typer.Option(metavar="DIR", help="Folder of the cases' cassettes.")
+    ] = Path("evals/cassettes"),
     out: OutOption = OUT,
     max_drop: MaxDropOption = 2.0,
-    concurrency: Annotated[int, typer.Option(min=1, help="Cases run at once.")] = 8,
+    concurrency: Annotated[int, typer.Option(metavar="N", min=1, help="Cases run at once.")] = 8,
     case: Annotated[
         list[str] | None,
-        typer.Option("--case", "-k", help="Only cases whose id or tag matches (glob; repeatable)."),
+        typer.Option(
+            "--case",
+            "-k",
+            metavar="PATTERN",
+            help="Only cases whose id or tag matches (glob; repeatable).",
+        ),
     ] = None,
     record: Annotated[
         bool, typer.Option(help="With --model live: record each case's cassette.")
     ] = False,
     epochs: Annotated[
-        int, typer.Option(min=1, help="Run each case this many times; scores are means.")
+        int,
+        typer.Option(metavar="N", min=1, help="Run each case this many times; scores are means."),
     ] = 1,
     variation: Annotated[
         float | None,
         typer.Option(
+            metavar="P",
             min=0.0,
             max=1.0,
             help="Scripted: the chance an epoch's final reply comes out vague "
             "(default 0.1 with --epochs > 1, else 0: exact).",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the variation and the intervals.")] = 0,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed of the variation and the intervals.")
+    ] = 0,
     gate: Annotated[bool, typer.Option(help="Exit 1 when a score regressed.")] = True,
     verbose: Annotated[
         bool, typer.Option(help="Show the service's warnings while cases run.")
@@ -133,8 +152,9 @@ def run(
 
 @eval_app.command("accept")
 def accept(
-    results: Annotated[Path, typer.Option(help="The results of `eval run` to accept.")] = OUT
-    / "results.json",
+    results: Annotated[
+        Path, typer.Option(metavar="FILE", help="The results of `eval run` to accept.")
+    ] = OUT / "results.json",
     baseline: BaselineOption = BASELINE,
 ) -> None:
     """Make a run's scores the new baseline (after a deliberate change, reviewed in its report)."""
@@ -160,10 +180,11 @@ def accept(
 
 @eval_app.command("report")
 def report(
-    results: Annotated[Path, typer.Option(help="The results of `eval run`.")] = OUT
+    results: Annotated[Path, typer.Option(metavar="FILE", help="The results of `eval run`.")] = OUT
     / "results.json",
     baseline: Annotated[
-        Path | None, typer.Option(help="Compare with this baseline instead of the run's own.")
+        Path | None,
+        typer.Option(metavar="FILE", help="Compare with this baseline instead of the run's own."),
     ] = None,
     out: OutOption = OUT,
     max_drop: MaxDropOption = 2.0,
@@ -189,21 +210,23 @@ def judge_agreement(
     model: Annotated[
         str,
         typer.Option(
-            help="scripted (the labelled set's `judge:` answers), replay (the cassette) or live."
+            metavar="scripted|replay|live",
+            help="scripted (the labelled set's `judge:` answers), replay (the cassette) or live.",
         ),
     ] = "scripted",
-    labelled: Annotated[Path, typer.Option(help="The labelled judge cases.")] = Path(
-        "evals/judge/labelled.yaml"
-    ),
-    cassette: Annotated[Path, typer.Option(help="The judge's cassette (replay, --record).")] = Path(
-        "evals/cassettes/judge-agreement.yaml"
-    ),
+    labelled: Annotated[
+        Path, typer.Option(metavar="FILE", help="The labelled judge cases.")
+    ] = Path("evals/judge/labelled.yaml"),
+    cassette: Annotated[
+        Path, typer.Option(metavar="FILE", help="The judge's cassette (replay, --record).")
+    ] = Path("evals/cassettes/judge-agreement.yaml"),
     record: Annotated[
         bool, typer.Option(help="With --model live: cache the judge's answers in the cassette.")
     ] = False,
     out: OutOption = OUT,
     min_kappa: Annotated[
-        float | None, typer.Option(help="Exit 1 when a rubric's Cohen's kappa is below this.")
+        float | None,
+        typer.Option(metavar="KAPPA", help="Exit 1 when a rubric's Cohen's kappa is below this."),
     ] = None,
 ) -> None:
     """Measure the judge: accuracy and Cohen's kappa per rubric against people's verdicts."""

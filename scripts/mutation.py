@@ -59,7 +59,11 @@ TARGETS: dict[str, list[str]] = {
         "tests/unit/test_agent_tool.py",
         "tests/integration/test_agent_loop.py",
     ],
-    f"{KIT}/agent_testkit/evals/gate.py": ["packages/agent-testkit/tests/test_evals_gate.py"],
+    f"{KIT}/agent_testkit/evals/gate.py": [
+        "packages/agent-testkit/tests/test_evals_gate.py",
+        "packages/agent-testkit/tests/test_evals_stats.py",  # the paired rule on simulated runs
+        "packages/agent-testkit/tests/test_evals_reports.py",  # checks as JUnit and HTML show them
+    ],
     f"{SERVICE}/agent_service/documents/sniff.py": ["tests/unit/test_sniff.py"],
     f"{SERVICE}/agent_service/llm/client.py": [
         "tests/unit/test_llm_waits.py",
@@ -86,6 +90,19 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         'if not getattr(raw.driver_connection, "in_transaction", True):',
         "True -> False",
     ): "the default is never read: aiosqlite's connection, the one SQLite driver, has the attribute",
+    (
+        "client.py",
+        "return _Failure(lambda _n: LLMBadResponse(str(exc)), retry=False)",
+        "False -> True",
+    ): "NotACompletion comes only from a stream's chunks, after the retries: nothing reads the flag",
+    ("gate.py", "@dataclass(frozen=True)", "True -> False"): "frozen only refuses assignments to"
+    " fields, which no code makes, and nothing hashes a baseline, check or change",
+    (
+        "gate.py",
+        "return -paired.mean > max_drop and paired.interval.high < 0, paired",
+        "Lt -> LtE",
+    ): "the t interval ends exactly at 0.0 only by a float coincidence, or with no spread and no"
+    " change: a mean drop of 0, never over max_drop",
 }
 
 SWAPS: dict[type[ast.AST], type[ast.AST]] = {

@@ -8,6 +8,7 @@ import pytest
 from agent_testkit.evals import (
     Baseline,
     CaseResult,
+    Check,
     GraderResult,
     aggregate,
     case_score,
@@ -154,3 +155,141 @@ def test_changed_cases_worst_first_with_reasons():
     ]
     assert changes[0].reason == "contains 'x': why"
     assert changes[-1].current is None
+
+
+BASELINE_FILE = """{
+  "version": 2,
+  "model": "scripted",
+  "overall": 80.0,
+  "slices": {
+    "errors": 70.0,
+    "safety": 75.0,
+    "tasks": 75.0
+  },
+  "cases": {
+    "a": 100.0,
+    "b": 50.0,
+    "c": 100.0,
+    "d": 70.0
+  }
+}
+"""
+
+
+def test_a_committed_baseline_file_is_rewritten_byte_for_byte(tmp_path):
+    """Accepting an unchanged run changes nothing in the file a project commits."""
+    (tmp_path / "committed.json").write_text(BASELINE_FILE)
+    Baseline.load(tmp_path / "committed.json").save(tmp_path / "var" / "evals" / "baseline.json")
+    assert (tmp_path / "var" / "evals" / "baseline.json").read_text() == BASELINE_FILE
+    Baseline.from_scores(aggregate(RESULTS)).save(tmp_path / "committed.json")
+    assert (tmp_path / "committed.json").read_text() == BASELINE_FILE
+
+
+def test_a_baseline_keeps_epochs_from_two_on():
+    two = [
+        CaseResult("a", ("tasks",), "assistant", 100, epoch=0),
+        CaseResult("a", ("tasks",), "assistant", 50, epoch=1),
+    ]
+    assert Baseline.from_scores(aggregate(two)).epochs == {"a": [100.0, 50.0]}
+    assert "epochs" in Baseline.from_scores(aggregate(two)).to_json()
+    assert Baseline.from_scores(aggregate(two[:1])).epochs == {}
+
+
+def test_a_drop_shown_as_max_drop_passes():
+    """Scores compare to the hundredth, as the reasons show them: 2.004 points is 2.00."""
+    report = compare(aggregate(RESULTS), baseline_with(tasks=77.004), max_drop=2.0)
+    assert report.passed
+    [check] = [c for c in report.checks if c.name == "slice tasks"]
+    assert check.delta == -2.0 and check.reason == "slice tasks 75.00 (baseline 77.00)"
+
+
+def test_a_deterministic_run_has_no_mde_and_no_warnings():
+    """Under the exact rule every drop is real: there is no noise to be underpowered against."""
+    report = compare(aggregate(RESULTS), baseline_with(tasks=75.5))
+    assert all(c.mde is None and c.warning == "" for c in report.checks)
+    assert report.warnings == []
+
+
+def test_a_gone_slice_says_which_rule_failed_it():
+    scores = aggregate(RESULTS)
+    baseline = Baseline(scores.overall, {**scores.slices, "documents": 90.0}, scores.cases)
+    report = compare(scores, baseline, max_drop=5.0, exact=False)
+    [gone] = report.failures
+    assert gone.to_json() == {
+        "name": "slice documents",
+        "baseline": 90.0,
+        "current": None,
+        "delta": None,
+        "passed": False,
+        "reason": "slice documents is gone (it scored 90.00)",
+        "rule": "paired",
+        "cases": 0,
+        "interval": None,
+        "paired": None,
+        "mde": None,
+        "warning": "",
+    }
+    assert gone.max_drop == 5.0
+
+
+def epochs_of(scores: dict[str, list[float]]) -> list[CaseResult]:
+    return [
+        CaseResult(case_id, ("s",), "assistant", score, epoch=n)
+        for case_id, epoch_scores in scores.items()
+        for n, score in enumerate(epoch_scores)
+    ]
+
+
+def test_the_paired_rule_lets_a_drop_of_exactly_max_drop_pass():
+    """Every case 2 points down: certainly a drop (no spread), but not over the 2 allowed."""
+    before = {f"c{n}": 50.0 + n for n in range(10)}
+    now = aggregate(epochs_of({c: [s - 2.0] for c, s in before.items()}))
+    report = compare(now, Baseline(54.5, {"s": 54.5}, before), max_drop=2.0, exact=False)
+    assert report.passed
+    check = report.checks[1]
+    assert check.paired.mean == -2.0 and check.paired.interval.high < 0
+    assert "within the noise" not in check.reason
+    assert check.reason.startswith("slice s 52.50 (baseline 54.50; paired over 10 cases")
+
+
+def test_two_shared_cases_are_enough_to_pair():
+    now = aggregate(epochs_of({"a": [40.0], "b": [60.0]}))
+    report = compare(now, Baseline(50.0, {"s": 50.0}, {"a": 50.0, "b": 50.0}), exact=False)
+    assert report.checks[1].paired is not None and report.checks[1].paired.n == 2
+
+
+def test_a_measured_spread_gives_the_mde_of_this_very_comparison():
+    before = {f"c{n:02}": 100.0 for n in range(100)}
+    now = aggregate(epochs_of({c: [80.0 if c == "c00" else 100.0] for c in before}))
+    report = compare(now, Baseline(100.0, {"s": 100.0}, before), exact=False)
+    check = report.checks[1]
+    assert 0 < check.paired.se < 1
+    assert check.mde == check.paired.mde > 0
+
+
+def test_no_measured_spread_keeps_the_mde_the_epochs_predict():
+    """Each case's mean moved by the same 2 points, but its epochs scatter: the slice is as noisy
+    as its epochs say, and far too small to see a 2-point drop."""
+    before = {f"c{n}": 52.0 for n in range(10)}
+    now = aggregate(epochs_of({c: [100.0, 0.0] for c in before}))
+    check = compare(now, Baseline(52.0, {"s": 52.0}, before), exact=False).checks[1]
+    assert check.paired.se == 0
+    assert check.mde > 2 and check.underpowered
+    assert check.warning == (
+        f"slice s can only detect drops of {check.mde:.1f} points or more (10 cases): "
+        "add cases or epochs"
+    )
+
+
+def test_only_an_mde_over_max_drop_warns():
+    base = {"name": "slice s", "baseline": 50.0, "current": 50.0, "passed": True, "reason": ""}
+    assert Check(**base, mde=2.0, max_drop=2.0).warning == ""
+    assert not Check(**base, mde=2.0, max_drop=2.0).underpowered
+    assert Check(**base, mde=2.01, max_drop=2.0).underpowered
+    assert Check(**base, mde=1.0, max_drop=2.0).warning == ""
+
+
+def test_a_new_case_sorts_as_no_change_between_drops_and_gains():
+    baseline = Baseline(0, {}, {"down": 50.0, "up": 50.0})
+    now = [result("down", 49.5, "tasks"), result("new", 100, "tasks"), result("up", 50.5, "tasks")]
+    assert [c.case_id for c in changed_cases(now, baseline)] == ["down", "new", "up"]

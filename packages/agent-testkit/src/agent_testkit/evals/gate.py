@@ -37,6 +37,12 @@ BASELINE_VERSION = 2
 EXACT, PAIRED = "exact", "paired"
 
 
+def _hundredths(points: float) -> float:
+    """Scores are compared and shown to the hundredth of a point, as the reasons print them: a
+    drop shown as 2.00 never fails a 2-point gate, and float noise never shows."""
+    return round(points, 2)
+
+
 class BaselineError(ValueError):
     """A baseline file that cannot be read."""
 
@@ -128,10 +134,10 @@ class Check:
     @property
     def delta(self) -> float | None:
         if self.paired is not None and self.paired.n:
-            return round(self.paired.mean, 2)
+            return _hundredths(self.paired.mean)
         if self.baseline is None or self.current is None:
             return None
-        return round(self.current - self.baseline, 2)
+        return _hundredths(self.current - self.baseline)
 
     @property
     def underpowered(self) -> bool:
@@ -159,7 +165,7 @@ class Check:
             "cases": self.cases,
             "interval": self.interval.to_json() if self.interval else None,
             "paired": self.paired.to_json() if self.paired else None,
-            "mde": None if self.mde is None else round(self.mde, 2),
+            "mde": None if self.mde is None else _hundredths(self.mde),
             "warning": self.warning,
         }
 
@@ -168,7 +174,7 @@ class Check:
 class GateReport:
     checks: list[Check]
     max_drop: float
-    has_baseline: bool = True
+    has_baseline: bool
     rule: str = EXACT
 
     @property
@@ -245,7 +251,8 @@ def _check(
     if baseline is None:
         return Check(label, None, now, True, "no baseline", **common)
     if now is None:
-        return Check(label, before, None, False, f"{label} is gone (it scored {before:.2f})")
+        reason = f"{label} is gone (it scored {before:.2f})"
+        return Check(label, before, None, False, reason, rule=rule, max_drop=max_drop)
     if before is None:
         return Check(label, None, now, True, f"{label} is new: {now:.2f}", **common)
     if rule == EXACT:
@@ -254,7 +261,7 @@ def _check(
 
 
 def _exact(label: str, before: float, now: float, max_drop: float, common: dict[str, Any]) -> Check:
-    drop = round(before - now, 2)
+    drop = _hundredths(before - now)
     if drop > max_drop:
         reason = f"{label} dropped {drop:.2f} points ({before:.2f} -> {now:.2f})"
         return Check(label, before, now, False, reason, **common)
@@ -319,7 +326,7 @@ class CaseChange:
     def delta(self) -> float | None:
         if self.baseline is None or self.current is None:
             return None
-        return round(self.current - self.baseline, 2)
+        return _hundredths(self.current - self.baseline)
 
 
 def changed_cases(results: list[CaseResult], baseline: Baseline | None) -> list[CaseChange]:

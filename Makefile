@@ -40,11 +40,8 @@ eval: install ## Run the golden set offline (scripted model) and fail if a score
 eval-accept: install ## Make the last `make eval` run the new evals/baseline.json (read var/evals/report.html first)
 	$(BIN)/agent-service eval accept
 
-bench: install ## Run the benchmarks (loopback only, bounded); each prints its figures
-	$(BIN)/python benchmarks/bench_fake_llm.py
-	$(BIN)/python benchmarks/bench_documents.py
-	$(BIN)/python benchmarks/bench_json_limit.py
-	$(BIN)/python benchmarks/bench_agent_turn.py --clients 1 50
+bench: install ## Run the benchmarks (loopback only, bounded, ~6 min), then one table of ratios and goals
+	$(BIN)/python benchmarks/run_all.py
 
 mutation: install ## Mutation-test the critical modules (signature, tokens, tool, gate, sniff, llm client); fails under 90%
 	$(BIN)/python scripts/mutation.py

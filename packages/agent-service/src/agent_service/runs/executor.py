@@ -329,6 +329,7 @@ class RunExecutor:
             if scope.cancelled_caught or scope.cancel_called:
                 status = "interrupted" if self._stopping else "cancelled"
                 await self._end(session, run_id, state, status, _end_error(status))
+        self.notifier.forget(run_id)  # not driven here any more: followers read the rows
 
     async def _prepare(
         self,
@@ -478,9 +479,11 @@ class RunExecutor:
                     state.context.effects.clear()
                 if status is not None:
                     run.status = status
-                session.add_all(writer.take())
+                rows = writer.take()
+                session.add_all(rows)
                 await self.notifier.announce(session, run_key(run.id))
                 await _commit(session)
+                writer.published(rows)
                 writer.in_step = False
         self.notifier.wake(run_key(state.run.id))
 
@@ -586,9 +589,8 @@ class RunExecutor:
         seq = rows[-1].seq + 1 if rows else state.writer.next_seq
         state.writer.next_seq = seq + 1
         fresh = [_copy(r) for r in rows]  # new objects: a failed attempt's rows were expunged
-        session.add_all(
-            [*fresh, RunEvent(run_id=run.id, seq=seq, event="message.completed", data=completed)]
-        )
+        fresh.append(RunEvent(run_id=run.id, seq=seq, event="message.completed", data=completed))
+        session.add_all(fresh)
         run.status = "completed"
         run.usage = _usage_json(state.usage)
         run.owner = None
@@ -599,6 +601,7 @@ class RunExecutor:
             session, run_key(run.id), conversation_key(run.conversation_id)
         )
         await session.commit()
+        state.writer.published(fresh)
 
     async def _fail_keeping_answer(
         self, run_id: uuid.UUID, rows: list[RunEvent], event: FinalAnswer

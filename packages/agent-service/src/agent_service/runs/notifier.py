@@ -5,6 +5,10 @@ SQLite) `wake` sets the waiting followers' events directly; on PostgreSQL a tran
 writes events also sends `pg_notify('agent_runs', key)`, delivered at its commit to every replica
 listening, which wakes its own followers. A missed notification costs a follower at most one poll
 interval, never an event.
+
+The process that drives a run also keeps the events it just committed (`publish`), so its own
+followers take them without a query (`recent`); a follower that finds a gap there, or nothing,
+reads the rows as before.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from sqlalchemy import text
@@ -36,11 +43,25 @@ def cancel_key(run_id: object) -> str:
     return f"cancel:{run_id}"
 
 
+# Events kept per run for this process's followers: a follower further behind reads the rows.
+RECENT_EVENTS = 256
+
+
+@dataclass(frozen=True)
+class CommittedEvent:
+    """A run event as committed: what a follower yields, read from memory or from its row."""
+
+    seq: int
+    event: str
+    data: dict[str, Any]
+
+
 class RunNotifier:
     """In-process wake-ups; `PostgresRunNotifier` adds LISTEN/NOTIFY across replicas."""
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._recent: dict[uuid.UUID, deque[CommittedEvent]] = {}
         # Called with a run id when another replica asks this one to cancel a run it owns.
         self.on_cancel: Callable[[str], None] | None = None
 
@@ -62,6 +83,22 @@ class RunNotifier:
                 self.on_cancel(key.removeprefix("cancel:"))
             for event in self._waiters.get(key, ()):
                 event.set()
+
+    def publish(self, run_id: uuid.UUID, events: Iterable[CommittedEvent]) -> None:
+        """Keep events just committed, in order, for `recent` (the caller wakes the followers)."""
+        tail = self._recent.setdefault(run_id, deque(maxlen=RECENT_EVENTS))
+        tail.extend(events)
+
+    def recent(self, run_id: uuid.UUID, after: int) -> list[CommittedEvent]:
+        """The run's kept events after `after`, if they follow it without a gap; else none."""
+        tail = self._recent.get(run_id)
+        if not tail or tail[-1].seq <= after or tail[0].seq > after + 1:
+            return []
+        return [e for e in tail if e.seq > after]
+
+    def forget(self, run_id: uuid.UUID) -> None:
+        """The run is no longer driven here: its followers read the rows."""
+        self._recent.pop(run_id, None)
 
     async def announce(self, session: AsyncSession, *keys: str) -> None:
         """Tell other replicas, at the commit of `session`'s transaction (no-op in one process)."""

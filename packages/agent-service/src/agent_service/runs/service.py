@@ -8,6 +8,7 @@ between reads, so it sees each event exactly once whoever wrote it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -22,7 +23,13 @@ from agent_service.db import parse_id, utcnow
 from agent_service.llm.messages import ChatMessage
 from agent_service.runs.exceptions import RunNotFound
 from agent_service.runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Run, RunEvent
-from agent_service.runs.notifier import RunNotifier, cancel_key, conversation_key, run_key
+from agent_service.runs.notifier import (
+    CommittedEvent,
+    RunNotifier,
+    cancel_key,
+    conversation_key,
+    run_key,
+)
 from agent_service.runs.schemas import PendingToolCall, RunPublic, RunUsage
 
 # A follower stops after these: the run ended, or paused until someone resumes it.
@@ -154,39 +161,45 @@ async def follow_events(
     *,
     after: int = 0,
     poll_s: float = 1.0,
-) -> AsyncGenerator[RunEvent, None]:
+) -> AsyncGenerator[CommittedEvent, None]:
     """Every event after `after`, then live ones until the run ends (or pauses for approval).
 
-    While events keep coming, one query per wake-up: `message.completed` and `error` commit with
-    the run's final status, so seeing one is seeing the end. When nothing new is there, the status
-    is read, then the events once more: once a final status is seen, the events read after it are
-    all there are.
+    One read per wake-up: events this process just committed come from memory, others from one
+    query. `message.completed` and `error` commit with the run's final status, so seeing one is
+    seeing the end. When nothing new is there, the status is read, then the events once more:
+    once a final status is seen, the events read after it are all there are.
     """
     last = after
     while True:
         with notifier.watch(run_key(run_id)) as woken:
-            async with sessionmaker() as session:
-                rows = await read_events(session, run_id, last)
-                status = None
-                if not rows:
-                    status = await session.scalar(select(Run.status).where(Run.id == run_id))
-                    if status is None or status in STREAM_END_STATUSES:
-                        rows = await read_events(session, run_id, last)
-            for row in rows:
-                last = row.seq
-                yield row
-                if row.event in FINAL_EVENTS:
+            events = notifier.recent(run_id, last)
+            status = None
+            if not events:
+                async with sessionmaker() as session:
+                    events = await _committed(session, run_id, last)
+                    if not events:
+                        status = await session.scalar(select(Run.status).where(Run.id == run_id))
+                        if status is None or status in STREAM_END_STATUSES:
+                            events = await _committed(session, run_id, last)
+            for event in events:
+                last = event.seq
+                yield event
+                if event.event in FINAL_EVENTS:
                     return
-            if status is None and not rows:
+            if status is None and not events:
                 return  # no such run (deleted with its conversation)
             if status in STREAM_END_STATUSES:
                 return
-            if not rows:
-                try:
-                    async with asyncio.timeout(poll_s):
-                        await woken.wait()
-                except TimeoutError:
-                    pass
+            # watched since before the read: whatever commits after it wakes this follower
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_s):
+                    await woken.wait()
+
+
+async def _committed(session: AsyncSession, run_id: uuid.UUID, after: int) -> list[CommittedEvent]:
+    return [
+        CommittedEvent(r.seq, r.event, r.data) for r in await read_events(session, run_id, after)
+    ]
 
 
 async def request_cancel(session: AsyncSession, notifier: RunNotifier, run: Run) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.runs.models import RunEvent
-from agent_service.runs.notifier import RunNotifier, run_key
+from agent_service.runs.notifier import CommittedEvent, RunNotifier, run_key
 
 logger = logging.getLogger("agent_service.runs.writer")
 
@@ -96,7 +96,12 @@ class EventWriter:
                 )
                 self._pending, self.next_seq = pending + self._pending, first_seq
                 return
+            self.published(rows)
         self.notifier.wake(run_key(self.run_id))
+
+    def published(self, rows: Sequence[RunEvent]) -> None:
+        """Rows just committed (holding `lock`, so in order), for this process's followers."""
+        self.notifier.publish(self.run_id, (CommittedEvent(r.seq, r.event, r.data) for r in rows))
 
     @contextlib.asynccontextmanager
     async def flushing(self) -> AsyncIterator[None]:

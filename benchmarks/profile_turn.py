@@ -1,6 +1,6 @@
 """Where one chat turn's work goes: its SQL statements by kind, then a cProfile of N turns.
 
-    .venv/bin/python benchmarks/profile_turn.py [--turns 20] [--top 30] [--statements]
+    .venv/bin/python benchmarks/profile_turn.py [--turns 20] [--top 30] [--statements] [--stream WORDS]
 
 The service runs in this process (httpx.ASGITransport, SQLite in a temporary folder) and the kit's
 FakeLLMServer answers on 127.0.0.1 in a thread: a `create_task` tool call, then a reply, as in
@@ -67,7 +67,13 @@ def our_caller() -> str:
 
 
 async def profile(
-    server: FakeLLMServer, folder: Path, url: str, turns: int, top: int, listing: bool
+    server: FakeLLMServer,
+    folder: Path,
+    url: str,
+    turns: int,
+    top: int,
+    listing: bool,
+    words: int,
 ) -> None:
     settings = Settings(
         _env_file=None,
@@ -97,11 +103,18 @@ async def profile(
             fresh = [await conversation() for _ in range(turns + 6)]
 
             async def turn(number: int) -> None:
-                server.script(
-                    server.tool_call("create_task", title=f"task {number}"), server.reply("Done.")
-                )
                 body = {"message": f"add task {number}", "conversation_id": fresh.pop()}
-                r = await client.post("/api/agent/chat", json=body, headers=user.headers)
+                if words:  # a streamed answer, one word per chunk, paced as a model writes
+                    text = " ".join(f"word{i}" for i in range(words))
+                    server.script(server.reply(text, chunk_delay=0.01))
+                    path = "/api/agent/chat/stream"
+                else:
+                    server.script(
+                        server.tool_call("create_task", title=f"task {number}"),
+                        server.reply("Done."),
+                    )
+                    path = "/api/agent/chat"
+                r = await client.post(path, json=body, headers=user.headers)
                 r.raise_for_status()
 
             for number in range(5):  # warm caches (compiled statements, the first connection)
@@ -149,11 +162,28 @@ def main() -> int:
     parser.add_argument(
         "--statements", action="store_true", help="list each statement and where it came from"
     )
+    parser.add_argument(
+        "--stream",
+        type=int,
+        default=0,
+        metavar="WORDS",
+        help="profile streamed turns instead: an answer of WORDS chunks, 10 ms apart, no tool",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="profile-turn-") as folder, FakeLLMServer() as server:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'profile.db'}"
         migrations.upgrade(url)  # alembic runs its own event loop: before ours
-        asyncio.run(profile(server, Path(folder), url, args.turns, args.top, args.statements))
+        asyncio.run(
+            profile(
+                server,
+                Path(folder),
+                url,
+                args.turns,
+                args.top,
+                args.statements,
+                args.stream,
+            )
+        )
     return 0
 
 

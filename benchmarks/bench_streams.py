@@ -10,7 +10,7 @@ Processes on 127.0.0.1, all started here:
   server writing pre-encoded chunks, so the model takes next to nothing from the shared cores;
   `fake` is the kit's FakeLLMServer answering `reply(text, chunk_delay=...)` (about 10x the CPU).
 - the service, `agent-service serve` (one process), streaming `POST /api/agent/chat/stream`, each
-  virtual client on a conversation of its own.
+  virtual client on a conversation of its own, the clients spread over --users users.
 - the floor, a bare Starlette + sse-starlette endpoint relaying the same upstream through the same
   openai SDK, with no database and no auth: what any streaming proxy pays.
 - the load, a raw-asyncio HTTP/1.1 client (uvloop) in its own process: N virtual clients, each
@@ -21,7 +21,9 @@ Servers are restarted for every level, so memory is measured from a fresh proces
 target: streams completed, shed, errors by kind; time to the first `message.delta` p50/p95; stream
 duration p50 (the upstream alone takes words x delay); the server's CPU per SSE event delivered;
 streams per core (completed streams times words x delay, over the server's CPU seconds: how many
-streams at the upstream's pace one core would carry at this load); RSS growth per open stream (peak RSS during the level minus RSS
+streams at the upstream's pace one core would carry at this load; the fair CPU comparison, as the
+service merges the deltas of each RUN_EVENT_BATCH_S into one event and so sends fewer, larger
+events than the floor once it lags: see ev/str); RSS growth per open stream (peak RSS during the level minus RSS
 before it, over the most streams open at once); and, for the service, a sample of completed
 streams checked against storage: the run is `completed` and the conversation holds the same answer.
 
@@ -238,8 +240,7 @@ class Spec:
     host: str
     port: int
     path: str
-    headers: dict[str, str]
-    bodies: list[dict[str, Any]]  # one per virtual client
+    clients: list[dict[str, Any]]  # one per virtual client: {"headers": {...}, "body": {...}}
     seconds: float
     grace_s: float
     expected: str
@@ -252,6 +253,7 @@ class Spec:
 @dataclass
 class Stream:
     status: str  # "200", "503 overloaded", "ConnectionResetError", ...
+    client: int = 0  # which virtual client (and so which user) made it
     events: int = 0
     first_delta_s: float | None = None
     seconds: float = 0.0
@@ -262,11 +264,11 @@ class Stream:
     ids: dict[str, str] = field(default_factory=dict)  # conversation_id, message_id
 
 
-def request_bytes(spec: Spec, body: dict[str, Any]) -> bytes:
-    payload = json.dumps(body).encode()
+def request_bytes(spec: Spec, client: dict[str, Any]) -> bytes:
+    payload = json.dumps(client["body"]).encode()
     head = f"POST {spec.path} HTTP/1.1\r\nHost: {spec.host}:{spec.port}\r\n"
     head += "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in spec.headers.items())
+    head += "".join(f"{name}: {value}\r\n" for name, value in client["headers"].items())
     head += f"Content-Length: {len(payload)}\r\n\r\n"
     return head.encode() + payload
 
@@ -289,11 +291,11 @@ class Load:
         self.open_peak = 0
         self.samples: list[tuple[float, int, int]] = []  # seconds, RSS KiB, open streams
 
-    async def stream(self, body: dict[str, Any]) -> Stream:
+    async def stream(self, client: int) -> Stream:
         started = time.perf_counter()
         reader, writer = await asyncio.open_connection(self.spec.host, self.spec.port)
         try:
-            writer.write(request_bytes(self.spec, body))
+            writer.write(request_bytes(self.spec, self.spec.clients[client]))
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             if status != 200:
@@ -301,7 +303,7 @@ class Load:
             self.open_now += 1
             self.open_peak = max(self.open_peak, self.open_now)
             try:
-                result = Stream("200")
+                result = Stream("200", client)
                 await self.follow(reader, result, started)
             finally:
                 self.open_now -= 1
@@ -352,14 +354,14 @@ class Load:
         elif name == b"error":
             result.outcome = f"error event {json.loads(fields[b'data']).get('error')}"
 
-    async def virtual_client(self, body: dict[str, Any], start_at: float, stop_at: float) -> None:
+    async def virtual_client(self, client: int, start_at: float, stop_at: float) -> None:
         await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
         shed_in_a_row = 0
         hard_stop = stop_at + self.spec.grace_s
         while time.perf_counter() < stop_at:
             try:
                 async with asyncio.timeout(hard_stop - time.perf_counter()):
-                    result = await self.stream(body)
+                    result = await self.stream(client)
             except TimeoutError:
                 result = Stream("200", outcome="unfinished at the level's end")
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -383,7 +385,8 @@ class Load:
 
     async def run(self) -> dict[str, Any]:
         spec = self.spec
-        await asyncio.gather(*(self.stream(b) for b in spec.bodies[:WARM_UP_STREAMS]))
+        warm_up = range(min(WARM_UP_STREAMS, len(spec.clients)))
+        await asyncio.gather(*(self.stream(client) for client in warm_up))
         await asyncio.sleep(1.0)
         self.streams.clear()
         rss_before = rss_kib(spec.server_pid)
@@ -394,8 +397,8 @@ class Load:
         sampler = asyncio.create_task(self.sample(started))
         await asyncio.gather(
             *(
-                self.virtual_client(body, started + ramp * i / len(spec.bodies), stop_at)
-                for i, body in enumerate(spec.bodies)
+                self.virtual_client(client, started + ramp * client / len(spec.clients), stop_at)
+                for client in range(len(spec.clients))
             )
         )
         wall = time.perf_counter() - started
@@ -427,17 +430,24 @@ class Load:
         failed = [s for s in self.streams if s.status == "200" and not s.completed and s.run_id]
         problems: list[str] = []
         base = f"http://{self.spec.host}:{self.spec.port}"
-        async with httpx.AsyncClient(base_url=base, headers=self.spec.headers, timeout=60) as c:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as c:
             for s in sample:
-                run = (await c.get(f"/api/runs/{s.run_id}")).json()
-                history = await c.get(f"/api/conversations/{s.ids['conversation_id']}/history")
+                headers = self.spec.clients[s.client]["headers"]
+                run = (await c.get(f"/api/runs/{s.run_id}", headers=headers)).json()
+                path = f"/api/conversations/{s.ids['conversation_id']}/history"
+                history = await c.get(path, headers=headers)
                 stored = {m["id"]: m["content"] for m in history.json()["messages"]}
                 if run.get("status") != "completed":
                     problems.append(f"run {s.run_id} is {run.get('status')!r}")
                 elif stored.get(s.ids["message_id"]) != self.spec.expected:
                     problems.append(f"run {s.run_id}: answer not stored as streamed")
             failed_runs = [
-                (await c.get(f"/api/runs/{s.run_id}")).json() for s in failed[: self.spec.verify]
+                (
+                    await c.get(
+                        f"/api/runs/{s.run_id}", headers=self.spec.clients[s.client]["headers"]
+                    )
+                ).json()
+                for s in failed[: self.spec.verify]
             ]
         return {
             "checked": len(sample),
@@ -488,6 +498,7 @@ def figures(raw: dict[str, Any], level: int, words: int, delay: float) -> dict[s
         "duration_p50_s": percentile([s["seconds"] for s in ok], 0.5),
         "ideal_duration_s": words * delay,
         "events": events,
+        "events_per_stream": sum(s["events"] for s in ok) / len(ok) if ok else float("nan"),
         "server_cpu_s": cpu["server"],
         "postgres_cpu_s": cpu["postgres"],
         "cpu_us_per_event": work_s / events * 1e6 if events else float("nan"),
@@ -513,7 +524,9 @@ def measure(spec: Spec, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "load", "--spec", str(spec_path), "--out", str(out_path)]
     limit = spec.seconds + spec.grace_s + 300
     subprocess.run(command, check=True, timeout=limit)
-    return figures(json.loads(out_path.read_text()), len(spec.bodies), args.words, args.chunk_delay)
+    return figures(
+        json.loads(out_path.read_text()), len(spec.clients), args.words, args.chunk_delay
+    )
 
 
 @dataclass
@@ -541,8 +554,8 @@ async def conversations(base_url: str, headers: dict[str, str], count: int) -> l
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-def login(base_url: str) -> str:
-    account = {"email": "bench@example.com", "password": "bench-password"}
+def login(base_url: str, user: int) -> str:
+    account = {"email": f"bench-{user}@example.com", "password": "bench-password"}
     with httpx.Client(base_url=base_url, timeout=30) as client:
         client.post("/api/auth/register", json=account)  # 409 after the first level
         r = client.post("/api/auth/login", json=account)
@@ -556,8 +569,7 @@ def level_spec(target: str, port: int, pid: int, run: Target, args: argparse.Nam
         host="127.0.0.1",
         port=port,
         path="/api/agent/chat/stream" if target == "service" else "/stream",
-        headers={},
-        bodies=[],
+        clients=[],
         seconds=args.seconds,
         grace_s=args.words * args.chunk_delay * 3 + 30,
         expected=answer_text(args.words),
@@ -575,11 +587,13 @@ def run_service_level(level: int, run: Target, args: argparse.Namespace) -> dict
     base = f"http://127.0.0.1:{port}"
     log = run.work / f"service-{level}.log"
     with process(command, f"{base}/readyz", log, run.env) as pid:
-        headers = {"Authorization": f"Bearer {login(base)}"}
-        ids = asyncio.run(conversations(base, headers, level))
+        users = [{"Authorization": f"Bearer {login(base, n)}"} for n in range(args.users)]
         spec = level_spec("service", port, pid, run, args)
-        spec.headers = headers
-        spec.bodies = [{"message": "Say the words.", "conversation_id": i} for i in ids]
+        for n, headers in enumerate(users):  # the clients spread evenly over the users
+            count = len(range(n, level, args.users))
+            for conversation_id in asyncio.run(conversations(base, headers, count)):
+                body = {"message": "Say the words.", "conversation_id": conversation_id}
+                spec.clients.append({"headers": headers, "body": body})
         return measure(spec, run.work, args)
 
 
@@ -590,7 +604,7 @@ def run_floor_level(level: int, run: Target, args: argparse.Namespace) -> dict[s
     log = run.work / f"floor-{level}.log"
     with process(command, f"http://127.0.0.1:{port}/healthz", log) as pid:
         spec = level_spec("floor", port, pid, run, args)
-        spec.bodies = [{"message": "Say the words."}] * level
+        spec.clients = [{"headers": {}, "body": {"message": "Say the words."}}] * level
         return measure(spec, run.work, args)
 
 
@@ -598,7 +612,7 @@ def run_floor_level(level: int, run: Target, args: argparse.Namespace) -> dict[s
 
 HEADER = (
     f"{'db':8s} {'level':>5s} {'target':8s} {'done':>5s} {'shed':>5s} {'errors':>6s} "
-    f"{'1st delta p50/p95 ms':>20s} {'dur p50 s':>9s} {'cpu us/ev':>9s} {'core%':>5s} "
+    f"{'1st delta p50/p95 ms':>20s} {'dur p50 s':>9s} {'ev/str':>6s} {'cpu us/ev':>9s} {'core%':>5s} "
     f"{'streams/core':>12s} {'open':>5s} {'KiB/stream':>10s} {'stored':>7s}  core% client/upstream/others"
 )
 
@@ -610,7 +624,7 @@ def print_row(backend: str, row: dict[str, Any]) -> None:
     print(
         f"{backend:8s} {row['level']:5d} {row['target']:8s} {row['completed']:5d} "
         f"{row['shed']:5d} {sum(row['errors'].values()):6d} {first:>20s} "
-        f"{row['duration_p50_s']:9.2f} {row['cpu_us_per_event']:9.0f} "
+        f"{row['duration_p50_s']:9.2f} {row['events_per_stream']:6.1f} {row['cpu_us_per_event']:9.0f} "
         f"{row['core_busy'] * 100:5.0f} {row['streams_per_core']:12.0f} {row['open_peak']:5d} "
         f"{row['kib_per_stream']:10.0f} {checked:>7s}  "
         f"{row['client_core_busy'] * 100:.0f}/{row['upstream_core_busy'] * 100:.0f}/"
@@ -640,7 +654,7 @@ def print_ratios(backend: str, row: dict[str, Any]) -> None:
     r = row["ratio"]
     print(
         f"{backend:8s} {row['level']:5d} {'svc/floor':8s} {'':18s} "
-        f"{r['first_delta_p50']:9.1f}x/{r['first_delta_p95']:.1f}x {'':9s} "
+        f"{r['first_delta_p50']:9.1f}x/{r['first_delta_p95']:.1f}x {'':16s} "
         f"{r['cpu_per_event']:8.1f}x {'':5s} {r['streams_per_core']:11.2f}x {'':5s} "
         f"{r['kib_per_stream']:9.1f}x",
         flush=True,
@@ -762,6 +776,7 @@ def parse_args() -> argparse.Namespace:
         default=2000,
         help="LLM_MAX_CONNECTIONS of the service and the floor's pool (default 2000: not the limit)",
     )
+    parser.add_argument("--users", type=int, default=20, help="users the clients are spread over")
     parser.add_argument("--verify", type=int, default=100, help="stored answers checked per level")
     parser.add_argument("--json-summary", type=Path, help="write the figures here as JSON")
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")

@@ -14,8 +14,8 @@ The score is killed / (all - equivalent).
 
 Last full run (killed/counted; equivalents apart): signature 5/5, tokens 4/4 (+1 equivalent),
 tool 16/16 (+4), gate 69/69 (+5), sniff 23/23 (+1), llm client 72/72 (+2): 189/189, 100 %, in
-2 min 46 s with 2 workers (6 min 18 s while other test runs shared the 2 cores). Before the tests
-of issue 10 item 6: 5/5, 3/5, 11/21, 42/79, 16/29, 73/74: 150/213, 70.4 %.
+2 min 46 s with 2 workers on an idle machine (up to 9 min while other test runs shared the
+cores). Before the tests of issue 10 item 6: 5/5, 3/5, 11/21, 42/79, 16/29, 73/74: 150/213, 70.4 %.
 
 Speed: each worker (one per core) is a process that has imported the third-party modules the
 tests import (pytest, FastAPI, SQLAlchemy, openai...: 5 to 8 s of every pytest start) and forks one

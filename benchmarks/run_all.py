@@ -187,8 +187,13 @@ BENCHMARKS = [
     Benchmark(
         "fake-llm",
         [
-            *("bench_fake_llm.py", "--calls", "200", "--rounds", "3"),
-            *("--server-requests", "3000", "--max-seconds", "5", "--json", "{json}"),
+            "bench_fake_llm.py",
+            "--server-requests",
+            "3000",
+            "--max-seconds",
+            "5",
+            "--json",
+            "{json}",
         ],
         fake_llm_rows,
         200,

@@ -83,15 +83,28 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     return set_pragmas
 
 
-def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 10_000) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+def create_engine(
+    url: str,
+    *,
+    sqlite_busy_timeout_ms: int = 10_000,
+    pool_size: int = 20,
+    max_overflow: int = 20,
+    pool_timeout_s: float = 10.0,
+) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    Turns hold a connection only between model calls, so checkouts are many and short: a pool big
+    enough that overflow connections (opened and closed each time) are rare, and a wait for one
+    bounded (then 503 `database_busy`), the same on both databases.
+    """
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000})
+        engine = create_async_engine(
+            url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}, **pool
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
         return engine
-    # Turns hold a connection only between model calls, so checkouts are many and short: a
-    # pool big enough that overflow connections (opened and closed each time) are rare.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    return create_async_engine(url, pool_pre_ping=True, **pool)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -183,7 +184,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _is_database_busy(exc: Exception) -> bool:
-    """SQLite gave up waiting for its write lock (busy_timeout passed under heavy writes)."""
+    """SQLite gave up waiting for its write lock (busy_timeout passed under heavy writes), or no
+    pooled connection freed up within DB_POOL_TIMEOUT_S."""
+    if isinstance(exc, SQLAlchemyTimeoutError):
+        return True
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Not in DESIGN.md: how long a SQLite writer waits for the lock before 503 database_busy.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    # Not in DESIGN.md: connections per process (pool, then overflow) and how long a request
+    # waits for one before 503 database_busy. Turns hold one only between model calls.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
     # Where people reach the service (links in mails). Unset: the address `serve` listens on.
     public_url: str | None = None
 
@@ -62,7 +67,9 @@ class Settings(BaseSettings):
     # still working waits for its result before 409 `idempotency_key_in_use`.
     idempotency_wait_s: float = Field(default=30.0, gt=0)
     # Turns one process runs at once; past it a new turn is 503 `overloaded` with Retry-After.
-    max_active_turns: int = Field(default=200, ge=1)
+    # Measured (benchmarks/bench_streams.py, docs/deployment.md): one process carries about 50
+    # streams at a model's pace per core before the first token is seconds late.
+    max_active_turns: int = Field(default=64, ge=1)
     # Not in DESIGN.md: runs. How often an owner renews its runs' lease (and polls for cancels
     # NOTIFY missed), how long a lease lasts before another replica marks the run interrupted,
     # how often a run's buffered events are written, and a follower's poll between wake-ups.

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -95,12 +95,16 @@ def create_engine(
 
     Turns hold a connection only between model calls, so checkouts are many and short: a pool big
     enough that overflow connections (opened and closed each time) are rare, and a wait for one
-    bounded (then 503 `database_busy`), the same on both databases.
+    bounded (then 503 `database_busy`), the same on both databases. An in-memory SQLite database
+    is one connection (SQLAlchemy's StaticPool): it takes no pool settings.
     """
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
     if url.startswith("sqlite"):
+        in_memory = make_url(url).database in (None, "", ":memory:")
         engine = create_async_engine(
-            url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}, **pool
+            url,
+            connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
+            **({} if in_memory else pool),
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
         return engine

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -46,22 +48,27 @@ def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
     return settings
 
 
-async def inject_fault(app: FastAPI) -> None:
+@asynccontextmanager
+async def answer_refused(
+    app: FastAPI, fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[None]:
+    """While inside: the model answers ANSWER and the database refuses to store it."""
+    caplog.set_level(logging.WARNING, logger="agent_service.runs")
+    fake_llm.script(fake_llm.reply(ANSWER))
     engine = app.state.engine
-    statements = POSTGRES_FAULT if engine.dialect.name == "postgresql" else SQLITE_FAULT
+    postgres = engine.dialect.name == "postgresql"
     async with engine.begin() as conn:
-        for statement in statements:
+        for statement in POSTGRES_FAULT if postgres else SQLITE_FAULT:
             await conn.execute(text(statement))
-
-
-async def remove_fault(app: FastAPI) -> None:
-    engine = app.state.engine
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text("DROP TRIGGER refuse_answer ON message"))
-            await conn.execute(text("DROP FUNCTION refuse_answer()"))
-        else:
-            await conn.execute(text("DROP TRIGGER refuse_answer"))
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            if postgres:
+                await conn.execute(text("DROP TRIGGER refuse_answer ON message"))
+                await conn.execute(text("DROP FUNCTION refuse_answer()"))
+            else:
+                await conn.execute(text("DROP TRIGGER refuse_answer"))
 
 
 def failed_attempts(caplog: pytest.LogCaptureFixture) -> int:
@@ -75,10 +82,7 @@ async def test_a_failing_store_is_retried_and_the_answer_arrives(
     fake_llm: FakeLLM,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="agent_service.runs")
-    fake_llm.script(fake_llm.reply(ANSWER))
-    await inject_fault(app)
-    try:
+    async with answer_refused(app, fake_llm, caplog):
         chat = asyncio.create_task(
             client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
         )
@@ -87,9 +91,7 @@ async def test_a_failing_store_is_retried_and_the_answer_arrives(
             assert not chat.done(), chat.result().text
             assert time.monotonic() < deadline, "the answer's store never failed"
             await asyncio.sleep(0.02)
-    finally:
-        await remove_fault(app)  # ...and the fault goes away within the deadline
-    r = await asyncio.wait_for(chat, timeout=10)
+    r = await asyncio.wait_for(chat, timeout=10)  # ...and the fault went away within the deadline
 
     assert r.status_code == 200, r.text
     assert r.json()["response"] == ANSWER
@@ -106,13 +108,8 @@ async def test_past_its_deadline_the_run_fails_with_the_answer_kept(
     fake_llm: FakeLLM,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="agent_service.runs")
-    fake_llm.script(fake_llm.reply(ANSWER))
-    await inject_fault(app)
-    try:
+    async with answer_refused(app, fake_llm, caplog):
         r = await client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
-    finally:
-        await remove_fault(app)
 
     assert r.status_code == 500, r.text
     assert r.json()["error"] == "internal_error"

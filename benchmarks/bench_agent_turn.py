@@ -34,9 +34,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:  # imported where a process serves it: the kit is slow to import
+    from agent_testkit import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -69,12 +72,16 @@ def serve_fake_llm(port: int) -> None:
             return reply("Done: the task is on your list.")
         return tool_call("create_task", title="Benchmark task")
 
-    server = FakeLLMServer(port=port, strict=False, default=respond(answer))
+    keep_serving(FakeLLMServer(port=port, strict=False, default=respond(answer)))
+
+
+def keep_serving(server: FakeLLMServer) -> None:
+    """Run a fake model in this process until SIGTERM, its call log kept short over a long run."""
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         time.sleep(5)
-        server.calls.clear()  # bounded memory over a long run
+        server.calls.clear()
 
 
 # -- the floor (its own process) -------------------------------------------------------------------

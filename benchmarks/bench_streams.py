@@ -41,7 +41,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_agent_turn import cpu_seconds, database, free_port, process
+from bench_agent_turn import cpu_seconds, database, free_port, keep_serving, process
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 JWT_SECRET = "bench-" + "0123456789abcdef" * 4
@@ -135,14 +134,9 @@ def serve_fake_upstream(port: int, words: int, delay: float) -> None:
     from agent_testkit import FakeLLMServer
     from agent_testkit.fake_llm import reply
 
-    fake = FakeLLMServer(
-        port=port, strict=False, default=reply(answer_text(words), chunk_delay=delay)
+    keep_serving(
+        FakeLLMServer(port=port, strict=False, default=reply(answer_text(words), chunk_delay=delay))
     )
-    fake.start()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    while True:
-        time.sleep(5)
-        fake.calls.clear()  # bounded memory over a long run
 
 
 # -- the floor (its own process) -------------------------------------------------------------------

@@ -36,6 +36,11 @@ def parallel_args() -> list[str]:
     return ["-n", str(workers)] if workers > 1 else []
 
 
+def names_paths(args: list[str]) -> bool:
+    """Whether pytest is given tests to run (a file or folder, maybe with ::name), not only options."""
+    return any(os.path.exists(arg.split("::")[0]) for arg in args if not arg.startswith("-"))
+
+
 def run_pytest(label: str, env: dict[str, str], args: list[str]) -> tuple[int, float]:
     print(f"\n=== tests on {label} ===", flush=True)
     started = time.perf_counter()
@@ -54,8 +59,7 @@ def main() -> int:
 
     pg_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES
     if postgres_reachable(pg_url):
-        names_paths = any(not arg.startswith("-") for arg in args)
-        pg_args = args if names_paths else [SERVICE_TESTS, *args]
+        pg_args = args if names_paths(args) else [SERVICE_TESTS, *args]
         pg_env = {**base_env, "TEST_DATABASE_URL": pg_url}
         code, seconds = run_pytest("PostgreSQL (the service's tests)", pg_env, pg_args)
         results.append(("PostgreSQL", code, seconds))

@@ -197,7 +197,8 @@ async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
         logger.warning("database busy on %s %s", request.method, request.url.path)
         body = {
             "error": "database_busy",
-            "detail": "The database is busy with other writes; retry in a moment.",
+            "detail": "The database is busy (its connections or its write lock are all taken); "
+            "retry in a moment.",
         }
         return error_response(503, body, {"Retry-After": "1"})
     logger.error(

@@ -173,22 +173,21 @@ async def follow_events(
     while True:
         with notifier.watch(run_key(run_id)) as woken:
             events = notifier.recent(run_id, last)
-            status = None
+            ended = False  # the run is gone, finished or paused: what is read now is all there is
             if not events:
                 async with sessionmaker() as session:
                     events = await _committed(session, run_id, last)
                     if not events:
                         status = await session.scalar(select(Run.status).where(Run.id == run_id))
-                        if status is None or status in STREAM_END_STATUSES:
+                        ended = status is None or status in STREAM_END_STATUSES
+                        if ended:
                             events = await _committed(session, run_id, last)
             for event in events:
                 last = event.seq
                 yield event
                 if event.event in FINAL_EVENTS:
                     return
-            if status is None and not events:
-                return  # no such run (deleted with its conversation)
-            if status in STREAM_END_STATUSES:
+            if ended:
                 return
             # watched since before the read: whatever commits after it wakes this follower
             with contextlib.suppress(TimeoutError):

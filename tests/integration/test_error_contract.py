@@ -42,6 +42,7 @@ async def test_query_validation_is_422(client: httpx.AsyncClient, admin: TestUse
     assert r.json()["errors"][0]["field"] == "limit"
 
 
+@pytest.mark.own_app  # it adds a route
 async def test_unhandled_error_is_500_without_internals(
     app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -80,6 +81,7 @@ async def test_openapi_declares_bearer_auth(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
 
 
+@pytest.mark.own_app  # it adds routes
 async def test_a_500_leaves_the_keep_alive_connection_usable(app: FastAPI) -> None:
     """Against a real uvicorn: one client, one connection, a 500 then a 200 on it."""
 

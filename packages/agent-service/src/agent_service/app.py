@@ -35,6 +35,7 @@ from agent_service.quotas.router import router as quotas_router
 from agent_service.runs.executor import start_executor
 from agent_service.runs.router import router as runs_router
 from agent_service.settings import Settings
+from agent_service.storage import build_storage
 from agent_service.tasks.router import router as tasks_router
 from agent_service.users import bootstrap
 from agent_service.users.router import router as users_router
@@ -57,6 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.mailer = build_mailer(settings)
+    app.state.storage = build_storage(settings)  # one pool to an object store per process
     llm_http = build_http_client(settings)  # one pool to the LLM provider per process
     app.state.llm = LLMClient(settings, llm_http)
     try:
@@ -93,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)  # every error status documented with the envelope
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: repeats are read limited
-    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_json_bytes)
+    app.add_middleware(RequestBodyLimit)  # MAX_JSON_BYTES, read per request
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(CloseConnectionOnUnreadBody)  # a refused upload is not read on

@@ -3,6 +3,8 @@
 A pure ASGI middleware: it counts the bytes as they arrive and answers 413 `request_too_large`
 (the one envelope) as soon as they pass `MAX_JSON_BYTES`, so a 500 MB body costs one network chunk
 of memory, not 500 MB. A declared `Content-Length` over the limit is refused before a byte is read.
+The limit is read per request from the app's settings (`scope["app"].state.settings`), as the
+idempotency middleware reads its own: the settings object is the one source, whoever built the app.
 
 Not Starlette's `RequestBodyLimitMiddleware`: it answers in plain text, and FastAPI turns the
 error it raises inside the body parser into a 400. The routes that read their own stream with
@@ -20,25 +22,27 @@ OWN_LIMIT_ROUTES = frozenset({("POST", "/api/documents"), ("POST", "/webhooks/gi
 
 
 class RequestBodyLimit:
-    """413 `request_too_large` once a request body passes `max_bytes`, with or without a length."""
+    """413 `request_too_large` once a request body passes `MAX_JSON_BYTES`, with or without a
+    length."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (scope["method"], scope["path"]) in OWN_LIMIT_ROUTES:
             await self.app(scope, receive, send)
             return
+        max_bytes: int = scope["app"].state.settings.max_json_bytes
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared > max_bytes:
+            await _refuse(max_bytes, scope, receive, send)
             return
-        await _LimitedRequest(self, scope, receive, send).run()
+        await _LimitedRequest(self.app, max_bytes, scope, receive, send).run()
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = RequestTooLarge(self.max_bytes)
-        await error_response(error.status_code, error.body())(scope, receive, send)
+
+async def _refuse(max_bytes: int, scope: Scope, receive: Receive, send: Send) -> None:
+    error = RequestTooLarge(max_bytes)
+    await error_response(error.status_code, error.body())(scope, receive, send)
 
 
 class _LimitedRequest:
@@ -48,36 +52,37 @@ class _LimitedRequest:
     either way the client gets the 413, unless the response had already started.
     """
 
-    def __init__(self, limit: RequestBodyLimit, scope: Scope, receive: Receive, send: Send):
-        self.limit, self.scope, self._receive, self._send = limit, scope, receive, send
+    def __init__(self, app: ASGIApp, max_bytes: int, scope: Scope, receive: Receive, send: Send):
+        self.app, self.max_bytes = app, max_bytes
+        self.scope, self._receive, self._send = scope, receive, send
         self.received = 0
         self.over = False
         self.started = False
 
     async def run(self) -> None:
         try:
-            await self.limit.app(self.scope, self.receive, self.send)
+            await self.app(self.scope, self.receive, self.send)
         except RequestTooLarge:
             if self.started:
                 raise
         if self.over and not self.started:
             self.started = True
-            await self.limit._refuse(self.scope, self._receive, self._send)
+            await _refuse(self.max_bytes, self.scope, self._receive, self._send)
 
     async def receive(self) -> Message:
         message = await self._receive()
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
-            if self.received > self.limit.max_bytes:
+            if self.received > self.max_bytes:
                 self.over = True
-                raise RequestTooLarge(self.limit.max_bytes)
+                raise RequestTooLarge(self.max_bytes)
         return message
 
     async def send(self, message: Message) -> None:
         if self.over:  # the app's answer to the interrupted body is replaced by the 413
             if message["type"] == "http.response.start" and not self.started:
                 self.started = True
-                await self.limit._refuse(self.scope, self._receive, self._send)
+                await _refuse(self.max_bytes, self.scope, self._receive, self._send)
             return
         if message["type"] == "http.response.start":
             self.started = True

@@ -6,15 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from agent_service.storage import ObjectStorage, build_storage
+from agent_service.storage import ObjectStorage
 
 
 async def get_storage(request: Request) -> ObjectStorage:
-    """Built on first use and kept on the app, so every request shares its HTTP pool."""
-    state = request.app.state
-    storage: ObjectStorage | None = getattr(state, "storage", None)
-    if storage is None:
-        storage = state.storage = build_storage(state.settings)
+    """The one built at startup (the app's lifespan), so every request shares its HTTP pool."""
+    storage: ObjectStorage = request.app.state.storage
     return storage
 
 

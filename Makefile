@@ -21,7 +21,7 @@ $(UV):
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
 $(STAMP): $(UV) requirements.lock packages/agent-service/pyproject.toml packages/agent-testkit/pyproject.toml
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e packages/agent-service -e packages/agent-testkit
 	@touch $(STAMP)
 

@@ -119,6 +119,7 @@ class PostgresRunNotifier(RunNotifier):
         self.reconnect_s = reconnect_s
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
+        self._first_attempt = asyncio.Event()  # connected, or failed once: startup goes on
 
     async def announce(self, session: AsyncSession, *keys: str) -> None:
         for key in keys:
@@ -127,10 +128,12 @@ class PostgresRunNotifier(RunNotifier):
             )
 
     async def start(self) -> None:
+        """Returns once listening, or at the first failure (a database that is down does not hold
+        the startup; /readyz says so and the loop keeps reconnecting), at most after 5 s."""
         self._task = asyncio.create_task(self._listen_forever(), name="run-notifier")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
-                await self.listening.wait()
+                await self._first_attempt.wait()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -144,12 +147,14 @@ class PostgresRunNotifier(RunNotifier):
                 async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
+                    self._first_attempt.set()
                     async for notification in conn.notifies():
                         self.wake(notification.payload)
             except (psycopg.Error, OSError):
                 logger.warning(
                     "run notifications lost their connection; reconnecting", exc_info=True
                 )
+            self._first_attempt.set()
             self.listening.clear()
             await asyncio.sleep(self.reconnect_s)
 

@@ -11,7 +11,7 @@ PORT ?= 8000
 LLM ?= $(if $(LLM_API_KEY),,demo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format lock upgrade clean eval eval-accept bench mutation
+.PHONY: help install run test quick lint format lock upgrade clean eval eval-accept bench mutation
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ run: install ## Serve the web app on http://127.0.0.1:8000 (PORT=, HOST=; docs a
 
 test: install ## Run the whole suite on SQLite, then on PostgreSQL when one is reachable
 	$(BIN)/python scripts/run_tests.py
+
+quick: install ## The inner loop: SQLite only, without the served processes, browsers and fuzzer (~100 s on 2 cores)
+	$(BIN)/python scripts/run_tests.py --sqlite-only -m "not e2e and not fuzz"
 
 eval: install ## Run the golden set offline (scripted model) and fail if a score regressed against evals/baseline.json
 	$(BIN)/agent-service eval run --model scripted

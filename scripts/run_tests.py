@@ -5,7 +5,7 @@ database there and drop it); without it, the local 127.0.0.1:5432 is tried. With
 `REQUIRE_POSTGRES=1` (as in CI) an unreachable PostgreSQL is a failure, not a skip.
 Tests run in parallel, one pytest-xdist worker per core (`TEST_WORKERS` overrides; 0 runs them in
 this process), each worker on its own database. The ten slowest tests are printed after each run.
-Extra arguments go to pytest. The kit's own tests (packages/agent-testkit/tests) never touch the
+Extra arguments go to pytest; `--sqlite-only` (`make quick`) skips the PostgreSQL pass. The kit's own tests (packages/agent-testkit/tests) never touch the
 service's database, so a whole-suite run (no paths given) runs them on the SQLite pass only.
 """
 
@@ -62,6 +62,8 @@ def run_pytest(label: str, env: dict[str, str], args: list[str]) -> tuple[int, f
 
 def main() -> int:
     args = sys.argv[1:]
+    sqlite_only = "--sqlite-only" in args
+    args = [arg for arg in args if arg != "--sqlite-only"]
     compile_sources()
     base_env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
     results: list[tuple[str, int, float]] = []
@@ -70,7 +72,9 @@ def main() -> int:
     results.append(("SQLite", code, seconds))
 
     pg_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES
-    if postgres_reachable(pg_url):
+    if sqlite_only:
+        print("\nThe PostgreSQL pass was not asked for (--sqlite-only).")
+    elif postgres_reachable(pg_url):
         pg_args = args if names_paths(args) else [SERVICE_TESTS, *args]
         pg_env = {**base_env, "TEST_DATABASE_URL": pg_url}
         code, seconds = run_pytest("PostgreSQL (the service's tests)", pg_env, pg_args)

@@ -182,6 +182,7 @@ class Fuzzer:
                 self.failures.setdefault(operation.label, f"{who}, {mode.value}: {exc}"[:1500])
 
 
+@pytest.mark.fuzz
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_schemathesis_finds_no_server_error_or_contract_violation(

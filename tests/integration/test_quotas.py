@@ -6,11 +6,13 @@ Time is injected with the app's clock (`sessionmaker.configure(info={"clock": ..
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from agent_service.quotas import service as quotas
 from agent_service.settings import Settings
@@ -118,6 +120,61 @@ async def test_usage_is_counted_without_a_quota(
         None,
         None,
     )
+
+
+COUNT_REFUSED = {
+    "sqlite": [
+        """CREATE TRIGGER refuse_count BEFORE INSERT ON token_usage
+        BEGIN SELECT RAISE(ABORT, 'injected fault: no count'); END"""
+    ],
+    "postgresql": [
+        """CREATE FUNCTION refuse_count() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'injected fault: no count'; END $$""",
+        """CREATE TRIGGER refuse_count BEFORE INSERT ON token_usage FOR EACH ROW
+        EXECUTE FUNCTION refuse_count()""",
+    ],
+}
+COUNT_ALLOWED = {
+    "sqlite": ["DROP TRIGGER refuse_count"],
+    "postgresql": ["DROP TRIGGER refuse_count ON token_usage", "DROP FUNCTION refuse_count()"],
+}
+
+
+async def test_a_count_that_cannot_be_written_never_costs_the_answer(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The count is written in the answer's transaction, inside a savepoint: the database refusing
+    it (a trigger here) rolls back the count only; the answer is stored and the run completes.
+    PostgreSQL is the strict case: there a refused statement aborts the whole transaction."""
+    caplog.set_level(logging.WARNING, logger="agent_service.runs")
+    engine = app.state.engine
+    dialect = engine.dialect.name
+    fake_llm.script(fake_llm.reply("Stored all the same."))
+    async with engine.begin() as conn:
+        for statement in COUNT_REFUSED[dialect]:
+            await conn.execute(text(statement))
+    try:
+        r = await chat(client, user, "hello")
+    finally:
+        async with engine.begin() as conn:
+            for statement in COUNT_ALLOWED[dialect]:
+                await conn.execute(text(statement))
+
+    assert r.status_code == 200, r.text
+    assert r.json()["response"] == "Stored all the same."
+    assert r.json()["usage"]["total_tokens"] > 0
+    history = await client.get(
+        f"/api/conversations/{r.json()['conversation_id']}/history", headers=user.headers
+    )
+    assert [m["content"] for m in history.json()["messages"]] == ["hello", "Stored all the same."]
+    assert (await usage(client, user))["tokens_used"] == 0  # refused both times, never half-counted
+    logged = [record.getMessage() for record in caplog.records]
+    assert "could not count the usage of a run with its answer" in logged
+    assert "could not record the usage of a run" in logged  # the retry in its own transaction
 
 
 async def test_usage_needs_a_token(client: httpx.AsyncClient) -> None:

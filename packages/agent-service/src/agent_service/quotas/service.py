@@ -1,8 +1,9 @@
 """Daily token quotas: what a user's runs used per UTC day, and the check before a new run.
 
-The runs executor calls `check_quota` before it starts a run and `record_usage` after a run
-ends (through `runs.hooks`); a run that starts under the quota finishes even if it crosses it,
-the next one is refused until the UTC day turns.
+The runs executor calls `check_quota` before it starts a run and `add_usage` in the transaction
+that stores its answer (`record_usage`, in a transaction of its own, when a run pauses or ends
+without one), through `runs.hooks`; a run that starts under the quota finishes even if it crosses
+it, the next one is refused until the UTC day turns.
 """
 
 from __future__ import annotations
@@ -46,21 +47,26 @@ async def record_usage(
     user_id: uuid.UUID,
     tokens: int,
 ) -> None:
-    """After a run: add its tokens to the user's count of today, quota or not (the usage route
-    shows it). One upsert that adds in the database, so concurrent runs never lose a count."""
+    """After a run: add its tokens to the user's count of today, in a transaction of its own."""
     if tokens <= 0:
         return
     async with sessionmaker() as session:
-        day = clock.now(session).date()
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(TokenUsage).values(user_id=user_id, day=day, tokens=tokens)
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=[TokenUsage.user_id, TokenUsage.day],
-                set_={"tokens": TokenUsage.tokens + insert.excluded.tokens},
-            )
-        )
+        await add_usage(session, user_id, tokens)
         await session.commit()
+
+
+async def add_usage(session: AsyncSession, user_id: uuid.UUID, tokens: int) -> None:
+    """Add `tokens` to the user's count of today, quota or not (the usage route shows it), in the
+    caller's transaction. One upsert that adds in the database: concurrent runs never lose a count."""
+    day = clock.now(session).date()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(TokenUsage).values(user_id=user_id, day=day, tokens=tokens)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[TokenUsage.user_id, TokenUsage.day],
+            set_={"tokens": TokenUsage.tokens + insert.excluded.tokens},
+        )
+    )
 
 
 async def usage_today(

@@ -560,10 +560,7 @@ class RunExecutor:
 
     async def _record_usage(self, state: RunState) -> None:
         """Count the tokens used since the last count (a run paused for approval counts twice)."""
-        new = Usage(
-            state.usage.prompt_tokens - state.recorded.prompt_tokens,
-            state.usage.completion_tokens - state.recorded.completion_tokens,
-        )
+        new = _uncounted(state)
         state.recorded = state.usage
         if new.total_tokens > 0:
             await hooks.after_run(self.sessionmaker, self.settings, state.run.user_id, new)
@@ -597,10 +594,13 @@ class RunExecutor:
         run.finished_at = utcnow()
         if state.context.effects:
             run.effects = [*(run.effects or []), *state.context.effects]
+        counted = await hooks.count_with_answer(session, run.user_id, _uncounted(state))
         await self.notifier.announce(
             session, run_key(run.id), conversation_key(run.conversation_id)
         )
         await session.commit()
+        if counted:
+            state.recorded = state.usage
         state.writer.published(fresh)
 
     async def _fail_keeping_answer(
@@ -761,6 +761,14 @@ def _json_or_text(text: str) -> Any:
     except ValueError:
         return text
     return value if isinstance(value, dict) else text
+
+
+def _uncounted(state: RunState) -> Usage:
+    """The tokens used since the quota last counted them."""
+    return Usage(
+        state.usage.prompt_tokens - state.recorded.prompt_tokens,
+        state.usage.completion_tokens - state.recorded.completion_tokens,
+    )
 
 
 def _usage_json(usage: Usage, *, total: bool = False) -> dict[str, int]:

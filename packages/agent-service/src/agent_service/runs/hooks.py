@@ -1,4 +1,4 @@
-"""The runs' two calls into per-user quotas: a check before a run, its usage recorded after."""
+"""The runs' calls into per-user quotas: a check before a run, its usage counted after."""
 
 from __future__ import annotations
 
@@ -31,3 +31,19 @@ async def after_run(
         await quotas.record_usage(sessionmaker, settings, user_id, usage.total_tokens)
     except SQLAlchemyError:
         logger.warning("could not record the usage of a run", exc_info=True)
+
+
+async def count_with_answer(session: AsyncSession, user_id: uuid.UUID, usage: Usage) -> bool:
+    """Count the tokens in the transaction that stores the run's answer, so both land in one
+    commit (no second transaction per turn, no count lost between the two). A savepoint keeps a
+    failure here from failing the answer: it is logged and False says the tokens were not counted.
+    """
+    if usage.total_tokens <= 0:
+        return True
+    try:
+        async with session.begin_nested():
+            await quotas.add_usage(session, user_id, usage.total_tokens)
+    except SQLAlchemyError:
+        logger.warning("could not count the usage of a run with its answer", exc_info=True)
+        return False
+    return True

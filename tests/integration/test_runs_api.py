@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM, SSEEvent, parse_sse
@@ -198,6 +199,55 @@ async def test_a_stream_is_never_more_than_a_batch_behind(
     delta_events = [e for e in events if e.event == "message.delta"]
     assert deltas(events) == LONG_ANSWER
     assert 2 <= len(delta_events) < len(LONG_ANSWER.split()), len(delta_events)
+
+
+def runs_in_insert(statement: str, parameters: Any) -> set[str]:
+    """The run ids of one INSERT of run events, however the driver is given its rows: one row or
+    many (executemany), each a dict (numbered names when several rows share one statement) or a
+    sequence with the columns repeated per row."""
+    columns = [c.strip() for c in statement.split("(", 1)[1].split(")", 1)[0].split(",")]
+    where, stride = columns.index("run_id"), len(columns)
+    many = isinstance(parameters, list) and isinstance(parameters[0], dict | tuple | list)
+    found = set()
+    for row in parameters if many else [parameters]:
+        if isinstance(row, dict):
+            found |= {str(v) for k, v in row.items() if k.split("__")[0] == "run_id"}
+        else:
+            found |= {str(v) for v in list(row)[where::stride]}
+    return found
+
+
+async def test_the_streams_of_many_runs_share_their_batches(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """The process writes every run's buffered events in one transaction per interval: five
+    answers streaming at once share INSERTs, and every stream still gets its whole answer."""
+    streams = 5
+    fake_llm.script(*(fake_llm.reply(LONG_ANSWER, chunk_delay=0.01) for _ in range(streams)))
+    inserts: list[set[str]] = []
+
+    def watch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("INSERT INTO run_event"):
+            inserts.append(runs_in_insert(statement, parameters))
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        replies = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/agent/chat/stream", json={"message": f"go {i}"}, headers=user.headers
+                )
+                for i in range(streams)
+            )
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+
+    for reply in replies:
+        assert deltas(parse_sse(reply.text)) == LONG_ANSWER
+    assert len(set().union(*inserts)) == streams
+    assert max(len(runs) for runs in inserts) > 1, inserts
 
 
 async def test_cancel_closes_the_model_stream_within_a_second(

@@ -60,7 +60,7 @@ from agent_service.runs.exceptions import (
 from agent_service.runs.models import FINAL_STATUSES, Run, RunEvent
 from agent_service.runs.notifier import RunNotifier, build_notifier, conversation_key, run_key
 from agent_service.runs.schemas import Decision, MultitaskStrategy
-from agent_service.runs.writer import EventWriter
+from agent_service.runs.writer import EventBatcher, EventWriter
 from agent_service.settings import Settings
 
 logger = logging.getLogger("agent_service.runs")
@@ -97,6 +97,7 @@ class RunExecutor:
         self._scopes: dict[uuid.UUID, anyio.CancelScope] = {}
         self._stopping = False
         self._heartbeat: asyncio.Task[None] | None = None
+        self.batcher = EventBatcher(sessionmaker, notifier, interval_s=settings.run_event_batch_s)
         notifier.on_cancel = self._cancel_requested
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -121,6 +122,7 @@ class RunExecutor:
             scope.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=10)
+        await self.batcher.aclose()
         await self.notifier.stop()
 
     @property
@@ -358,13 +360,7 @@ class RunExecutor:
             next_seq = 2  # a queued run has only `run.created`: ending it while queued unqueues it
             inputs = [NewMessage(ChatMessage(m["role"], m["content"])) for m in run.input]
             await conversations.append_messages(session, conversation, inputs)
-        writer = EventWriter(
-            self.sessionmaker,
-            self.notifier,
-            run.id,
-            next_seq=next_seq,
-            interval_s=self.settings.run_event_batch_s,
-        )
+        writer = self.batcher.writer(run.id, next_seq=next_seq)
         context = ToolContext(session, run.user_id, GitHubAccess.from_settings(self.settings))
         usage = Usage(**(run.usage or {}))
         await self.notifier.announce(session, run_key(run.id))

@@ -122,10 +122,13 @@ class PostgresRunNotifier(RunNotifier):
         self._first_attempt = asyncio.Event()  # connected, or failed once: startup goes on
 
     async def announce(self, session: AsyncSession, *keys: str) -> None:
-        for key in keys:
-            await session.execute(
-                text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": key}
-            )
+        """One statement for every key (a batch of events names many runs)."""
+        if not keys:
+            return
+        await session.execute(
+            text("SELECT pg_notify(:channel, key) FROM unnest(CAST(:keys AS text[])) AS key"),
+            {"channel": CHANNEL, "keys": list(keys)},
+        )
 
     async def start(self) -> None:
         """Returns once listening, or at the first failure (a database that is down does not hold

@@ -1,10 +1,12 @@
-"""The event writer of one run: text deltas coalesced, events written in batches, in order.
+"""The event writers of the runs driven here: deltas coalesced, events written in batches, in order.
 
-A token is not worth a transaction: deltas are buffered and merged, and the buffer is written
-every `interval_s` (or sooner when it grows past `max_pending`), so a follower is never more than
-one interval behind the model. Tool events go out with the step that records them, in the same
-transaction. One lock orders every write, so rows commit in `seq` order and a follower reading
-`seq > last` never skips one.
+A token is not worth a transaction, and neither is one run's tenth of a second: each run's
+`EventWriter` buffers its events (text deltas merged), and the process's one `EventBatcher` writes
+the buffers of every run it drives in one transaction every `interval_s` (sooner when a buffer
+grows past `max_pending`), so a follower is never more than one interval behind the model and a
+hundred streams cost ten commits a second, not a thousand. Tool events go out with the step that
+records them, in the same transaction. Each run's lock orders its writes, so its rows commit in
+`seq` order and a follower reading `seq > last` never skips one.
 """
 
 from __future__ import annotations
@@ -34,28 +36,22 @@ class PendingEvent:
 
 
 class EventWriter:
+    """One run's buffer of events and its next sequence number; made by `EventBatcher.writer`."""
+
     def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        notifier: RunNotifier,
-        run_id: uuid.UUID,
-        *,
-        next_seq: int,
-        interval_s: float = 0.1,
-        max_pending: int = 64,
+        self, batcher: EventBatcher, run_id: uuid.UUID, *, next_seq: int, max_pending: int
     ) -> None:
-        self.sessionmaker = sessionmaker
-        self.notifier = notifier
+        self.batcher = batcher
+        self.sessionmaker = batcher.sessionmaker
+        self.notifier = batcher.notifier
         self.run_id = run_id
         self.next_seq = next_seq
-        self.interval_s = interval_s
         self.max_pending = max_pending
         self.lock = asyncio.Lock()
         # True while a tool step's transaction is open on the run's session: a batch written on
         # another connection then could wait for that transaction's lock (SQLite), so it waits.
         self.in_step = False
         self._pending: list[PendingEvent] = []
-        self._due = asyncio.Event()
 
     def add(self, event: str, data: dict[str, Any]) -> None:
         if event == "message.delta" and self._pending and self._pending[-1].event == event:
@@ -63,7 +59,7 @@ class EventWriter:
         else:
             self._pending.append(PendingEvent(event, data))
         if len(self._pending) >= self.max_pending:
-            self._due.set()
+            self.batcher.due.set()
 
     def take(self) -> list[RunEvent]:
         """The buffered events as rows with their sequence numbers (call it holding `lock`)."""
@@ -78,25 +74,18 @@ class EventWriter:
         self._pending = []
         return rows
 
+    def batchable(self) -> bool:
+        """Something to write, no step open, and no write of its own under way."""
+        return bool(self._pending) and not self.in_step and not self.lock.locked()
+
     async def flush(self) -> None:
-        """Write the buffer in its own short transaction, unless a tool step is open."""
+        """Write this run's buffer now, in its own short transaction, unless a tool step is open
+        (before a tool opens its transaction, the text so far goes first)."""
         async with self.lock:
             if self.in_step or not self._pending:
                 return
-            pending, first_seq = list(self._pending), self.next_seq
-            rows = self.take()
-            try:
-                async with self.sessionmaker() as session:
-                    session.add_all(rows)
-                    await self.notifier.announce(session, run_key(self.run_id))
-                    await session.commit()
-            except SQLAlchemyError:
-                logger.warning(
-                    "could not write run events; retrying with the next batch", exc_info=True
-                )
-                self._pending, self.next_seq = pending + self._pending, first_seq
+            if not await self.batcher.write([self]):
                 return
-            self.published(rows)
         self.notifier.wake(run_key(self.run_id))
 
     def published(self, rows: Sequence[RunEvent]) -> None:
@@ -105,26 +94,95 @@ class EventWriter:
 
     @contextlib.asynccontextmanager
     async def flushing(self) -> AsyncIterator[None]:
-        """Write batches in the background while the block runs."""
-        stopping = asyncio.Event()
-        task = asyncio.create_task(
-            self._flush_periodically(stopping), name=f"run-events-{self.run_id}"
-        )
+        """The batcher writes this run's buffer while the block runs; what is left at the end is
+        the caller's to write with the run's last step (its answer, or the end)."""
+        self.batcher.register(self)
         try:
             yield
         finally:
-            with anyio.CancelScope(
-                shield=True
-            ):  # the batch in flight ends; nothing is cut half-way
-                stopping.set()
-                self._due.set()
-                await task
+            self.batcher.unregister(self)
 
-    async def _flush_periodically(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
+
+class EventBatcher:
+    """Writes the buffered events of every run this process drives, one transaction a batch.
+
+    Its task runs while some run is registered; a batch takes each ready run's lock (free, or the
+    run is skipped until the next batch), so a run's own writes and the batch never interleave.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        notifier: RunNotifier,
+        *,
+        interval_s: float = 0.1,
+        max_pending: int = 64,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.notifier = notifier
+        self.interval_s = interval_s
+        self.max_pending = max_pending
+        self.due = asyncio.Event()
+        self._writers: dict[uuid.UUID, EventWriter] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def writer(self, run_id: uuid.UUID, *, next_seq: int) -> EventWriter:
+        return EventWriter(self, run_id, next_seq=next_seq, max_pending=self.max_pending)
+
+    def register(self, writer: EventWriter) -> None:
+        self._writers[writer.run_id] = writer
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write_periodically(), name="run-events")
+
+    def unregister(self, writer: EventWriter) -> None:
+        self._writers.pop(writer.run_id, None)
+        if not self._writers:
+            self.due.set()  # the task sees no run left and ends now, not an interval later
+
+    async def aclose(self) -> None:
+        """Wait for the task to end (it ends once no run is registered)."""
+        if self._task is not None:
+            self.due.set()
+            with anyio.CancelScope(shield=True):
+                await self._task
+
+    async def _write_periodically(self) -> None:
+        while self._writers:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval_s):
-                    await self._due.wait()
-            self._due.clear()
-            if not stopping.is_set():
-                await self.flush()
+                    await self.due.wait()
+            self.due.clear()
+            ready = [w for w in self._writers.values() if w.batchable()]
+            if not ready:
+                continue
+            for writer in ready:
+                await writer.lock.acquire()  # free: taken at once
+            try:
+                written = await self.write(ready)
+            finally:
+                for writer in ready:
+                    writer.lock.release()
+            if written:
+                self.notifier.wake(*(run_key(w.run_id) for w in ready))
+
+    async def write(self, writers: Sequence[EventWriter]) -> bool:
+        """Write the writers' buffers in one transaction (the caller holds their locks); on a
+        failure the events go back to their buffers, to go with the next batch."""
+        kept = [(w, list(w._pending), w.next_seq) for w in writers]
+        taken = [(w, w.take()) for w in writers]
+        try:
+            async with self.sessionmaker() as session:
+                for _writer, rows in taken:
+                    session.add_all(rows)
+                await self.notifier.announce(session, *(run_key(w.run_id) for w in writers))
+                await session.commit()
+        except SQLAlchemyError:
+            logger.warning(
+                "could not write run events; retrying with the next batch", exc_info=True
+            )
+            for writer, pending, first_seq in kept:
+                writer._pending, writer.next_seq = pending + writer._pending, first_seq
+            return False
+        for writer, rows in taken:
+            writer.published(rows)
+        return True

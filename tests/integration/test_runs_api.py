@@ -250,6 +250,36 @@ async def test_the_streams_of_many_runs_share_their_batches(
     assert max(len(runs) for runs in inserts) > 1, inserts
 
 
+async def test_the_process_driving_a_run_streams_its_events_from_memory(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """Its stream reads the run's rows only until the first batch is in memory; after that every
+    batch comes from memory, and a wake-up that brings nothing new (on PostgreSQL, the echo of
+    the batch's own notification) reads nothing."""
+    fake_llm.script(fake_llm.reply(LONG_ANSWER, chunk_delay=0.01))
+    reads: list[str] = []
+
+    def watch(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("SELECT") and "FROM run_event" in statement:
+            reads.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        r = await client.post(
+            "/api/agent/chat/stream", json={"message": "go"}, headers=user.headers
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+
+    events = parse_sse(r.text)
+    assert deltas(events) == LONG_ANSWER
+    assert len([e for e in events if e.event == "message.delta"]) >= 2  # several batches
+    # before the first batch is in memory: `run.created`, the claim (and its echo on PostgreSQL);
+    # 14 reads on PostgreSQL when every echo was read
+    assert len(reads) <= 3, reads
+
+
 async def test_cancel_closes_the_model_stream_within_a_second(
     client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
 ) -> None:

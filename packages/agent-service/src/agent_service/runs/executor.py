@@ -305,6 +305,14 @@ class RunExecutor:
         conversation_id: uuid.UUID,
         decisions: list[Decision] | None = None,
     ) -> None:
+        try:
+            await self._drive_in_session(run_id, conversation_id, decisions)
+        finally:
+            self.notifier.forget(run_id)  # not driven here any more: followers read the rows
+
+    async def _drive_in_session(
+        self, run_id: uuid.UUID, conversation_id: uuid.UUID, decisions: list[Decision] | None
+    ) -> None:
         async with self.sessionmaker() as session:
             state: RunState | None = None
             with anyio.CancelScope() as scope:
@@ -331,7 +339,6 @@ class RunExecutor:
             if scope.cancelled_caught or scope.cancel_called:
                 status = "interrupted" if self._stopping else "cancelled"
                 await self._end(session, run_id, state, status, _end_error(status))
-        self.notifier.forget(run_id)  # not driven here any more: followers read the rows
 
     async def _prepare(
         self,

@@ -96,9 +96,18 @@ class RunNotifier:
             return []
         return [e for e in tail if e.seq > after]
 
+    def has_nothing_after(self, run_id: uuid.UUID, after: int) -> bool:
+        """The run is driven here and everything it committed up to now is in memory, none of it
+        after `after`: a wake-up that finds this (an echo of our own commit from PostgreSQL, or a
+        wake for events already taken) has nothing to read in the rows either."""
+        tail = self._recent.get(run_id)
+        return tail is not None and len(tail) > 0 and tail[-1].seq <= after
+
     def forget(self, run_id: uuid.UUID) -> None:
-        """The run is no longer driven here: its followers read the rows."""
+        """The run is no longer driven here: its followers read the rows (woken to do so, since
+        its last commits, such as the end of a failed run, may not have been published)."""
         self._recent.pop(run_id, None)
+        self.wake(run_key(run_id))
 
     async def announce(self, session: AsyncSession, *keys: str) -> None:
         """Tell other replicas, at the commit of `session`'s transaction (no-op in one process)."""

@@ -165,16 +165,18 @@ async def follow_events(
     """Every event after `after`, then live ones until the run ends (or pauses for approval).
 
     One read per wake-up: events this process just committed come from memory, others from one
-    query. `message.completed` and `error` commit with the run's final status, so seeing one is
+    query; a wake-up that memory shows brought nothing new (PostgreSQL echoing our own commit)
+    reads nothing. `message.completed` and `error` commit with the run's final status, so seeing one is
     seeing the end. When nothing new is there, the status is read, then the events once more:
     once a final status is seen, the events read after it are all there are.
     """
     last = after
+    woken_up = False  # by a wake-up (not the poll's timeout): the memory may answer alone
     while True:
         with notifier.watch(run_key(run_id)) as woken:
             events = notifier.recent(run_id, last)
             ended = False  # the run is gone, finished or paused: what is read now is all there is
-            if not events:
+            if not events and not (woken_up and notifier.has_nothing_after(run_id, last)):
                 async with sessionmaker() as session:
                     events = await _committed(session, run_id, last)
                     if not events:
@@ -189,10 +191,13 @@ async def follow_events(
                     return
             if ended:
                 return
-            # watched since before the read: whatever commits after it wakes this follower
+            # watched since before the read: whatever commits after it wakes this follower; a
+            # poll that times out always reads the rows
+            woken_up = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll_s):
                     await woken.wait()
+                    woken_up = True
 
 
 async def _committed(session: AsyncSession, run_id: uuid.UUID, after: int) -> list[CommittedEvent]:

@@ -264,9 +264,8 @@ async def test_the_process_driving_a_run_streams_its_events_from_memory(
     def watch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if statement.startswith("INSERT INTO run_event") and "message.delta" in str(parameters):
             batches.append(statement)
-        elif statement.startswith("SELECT") and "FROM run_event" in statement:
-            if len(batches) >= 2:
-                reads_later.append(statement)
+        elif statement.startswith("SELECT") and "FROM run_event" in statement and len(batches) > 1:
+            reads_later.append(statement)
 
     engine = app.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", watch)

@@ -125,6 +125,7 @@ class EventBatcher:
         self.due = asyncio.Event()
         self._writers: dict[uuid.UUID, EventWriter] = {}
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def writer(self, run_id: uuid.UUID, *, next_seq: int) -> EventWriter:
         return EventWriter(self, run_id, next_seq=next_seq, max_pending=self.max_pending)
@@ -140,30 +141,35 @@ class EventBatcher:
             self.due.set()  # the task sees no run left and ends now, not an interval later
 
     async def aclose(self) -> None:
-        """Wait for the task to end (it ends once no run is registered)."""
+        """Write what is ready one last time and end the task, even if a run that would not stop
+        is still registered (the shutdown does not wait for it)."""
+        self._closing = True
         if self._task is not None:
             self.due.set()
             with anyio.CancelScope(shield=True):
                 await self._task
 
     async def _write_periodically(self) -> None:
-        while self._writers:
+        while self._writers and not self._closing:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval_s):
                     await self.due.wait()
             self.due.clear()
-            ready = [w for w in self._writers.values() if w.batchable()]
-            if not ready:
-                continue
+            await self._write_ready()
+
+    async def _write_ready(self) -> None:
+        ready = [w for w in self._writers.values() if w.batchable()]
+        if not ready:
+            return
+        for writer in ready:
+            await writer.lock.acquire()  # free: taken at once
+        try:
+            written = await self.write(ready)
+        finally:
             for writer in ready:
-                await writer.lock.acquire()  # free: taken at once
-            try:
-                written = await self.write(ready)
-            finally:
-                for writer in ready:
-                    writer.lock.release()
-            if written:
-                self.notifier.wake(*(run_key(w.run_id) for w in ready))
+                writer.lock.release()
+        if written:
+            self.notifier.wake(*(run_key(w.run_id) for w in ready))
 
     async def write(self, writers: Sequence[EventWriter]) -> bool:
         """Write the writers' buffers in one transaction (the caller holds their locks); on a

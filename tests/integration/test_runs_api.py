@@ -338,20 +338,41 @@ async def test_a_json_turn_whose_run_is_cancelled_is_409(
     assert [(m["role"], m["content"]) for m in messages] == [("user", "go")]
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/agent/chat", "/api/agent/chat/stream", "/api/agents/assistant/chat/stream"]
+)
 async def test_past_max_active_turns_a_new_turn_is_503_at_once(
-    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, settings: Settings
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    settings: Settings,
+    path: str,
 ) -> None:
+    """Shed before anything else: no query, not even the token's user (a shed turn is cheap)."""
     settings.max_active_turns = 1
     fake_llm.script(fake_llm.timeout())
     conversation_id = await new_conversation(client, user)
     body = {"message": "go", "conversation_id": conversation_id}
     turn = asyncio.create_task(client.post("/api/agent/chat", json=body, headers=user.headers))
     run = await run_of(client, user, conversation_id)
+    statements: list[str] = []
 
+    def watch(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", watch)
     started = time.monotonic()
-    r = await client.post("/api/agent/chat", json={"message": "me too"}, headers=user.headers)
+    try:
+        message = {"messages": [{"role": "user", "content": "me too"}]}
+        sent = message if "/agents/" in path else {"message": "me too"}
+        r = await client.post(path, json=sent, headers=user.headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
     assert r.status_code == 503 and r.json()["error"] == "overloaded"
     assert r.headers["Retry-After"] == "1" and time.monotonic() - started < 1.0
+    assert statements == []
 
     await client.post(f"/api/runs/{run['id']}/cancel", headers=user.headers)
     assert (await asyncio.wait_for(turn, 5)).status_code == 409

@@ -35,7 +35,7 @@ from agent_service.conversations.schemas import UsagePublic
 from agent_service.deps import CurrentUser, SessionDep
 from agent_service.llm.messages import ChatMessage
 from agent_service.runs import service as runs
-from agent_service.runs.dependencies import ExecutorDep
+from agent_service.runs.dependencies import ADMITTED, ExecutorDep
 from agent_service.runs.exceptions import StoredRunError
 from agent_service.runs.executor import RunExecutor
 from agent_service.runs.models import Run
@@ -73,7 +73,9 @@ async def list_agents(_user: CurrentUser) -> AgentsPublic:
     )
 
 
-@router.post("/agent/chat", response_model=ChatReply, responses=JSON_RESPONSES)
+@router.post(
+    "/agent/chat", response_model=ChatReply, responses=JSON_RESPONSES, dependencies=ADMITTED
+)
 async def chat(
     body: ChatRequest,
     user: CurrentUser,
@@ -92,7 +94,12 @@ async def chat(
     return await wait_reply(executor, run, cancel_on_close=body.on_disconnect == "cancel")
 
 
-@router.post("/agent/chat/stream", response_class=EventSourceResponse, responses=SSE_RESPONSES)
+@router.post(
+    "/agent/chat/stream",
+    response_class=EventSourceResponse,
+    responses=SSE_RESPONSES,
+    dependencies=ADMITTED,
+)
 async def chat_stream(
     body: ChatRequest, user: CurrentUser, session: SessionDep, llm: LLMDep, executor: ExecutorDep
 ) -> EventSourceResponse:
@@ -105,7 +112,12 @@ async def chat_stream(
     return run_event_stream(executor, run.id, cancel_on_close=body.on_disconnect == "cancel")
 
 
-@router.post("/agents/{agent_type}/chat", response_model=ChatReply, responses=JSON_RESPONSES)
+@router.post(
+    "/agents/{agent_type}/chat",
+    response_model=ChatReply,
+    responses=JSON_RESPONSES,
+    dependencies=ADMITTED,
+)
 async def agent_chat(
     agent: KnownAgentType,
     body: AgentChatRequest,
@@ -130,7 +142,10 @@ async def agent_chat(
 
 
 @router.post(
-    "/agents/{agent_type}/chat/stream", response_class=EventSourceResponse, responses=SSE_RESPONSES
+    "/agents/{agent_type}/chat/stream",
+    response_class=EventSourceResponse,
+    responses=SSE_RESPONSES,
+    dependencies=ADMITTED,
 )
 async def agent_chat_stream(
     agent: KnownAgentType,

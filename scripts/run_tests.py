@@ -5,8 +5,9 @@ database there and drop it); without it, the local 127.0.0.1:5432 is tried. With
 `REQUIRE_POSTGRES=1` (as in CI) an unreachable PostgreSQL is a failure, not a skip.
 Tests run in parallel, one pytest-xdist worker per core (`TEST_WORKERS` overrides; 0 runs them in
 this process), each worker on its own database. The ten slowest tests are printed after each run.
-Extra arguments go to pytest; `--sqlite-only` (`make quick`) skips the PostgreSQL pass. The kit's own tests (packages/agent-testkit/tests) never touch the
-service's database, so a whole-suite run (no paths given) runs them on the SQLite pass only.
+Extra arguments go to pytest; `--sqlite-only` (`make quick`) skips the PostgreSQL pass. The kit's
+own tests (packages/agent-testkit/tests) never touch the service's database, so a whole-suite run
+(no paths given) runs them on the SQLite pass only.
 """
 
 from __future__ import annotations

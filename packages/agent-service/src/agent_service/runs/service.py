@@ -166,8 +166,8 @@ async def follow_events(
 
     One read per wake-up: events this process just committed come from memory, others from one
     query; a wake-up that memory shows brought nothing new (PostgreSQL echoing our own commit)
-    reads nothing. `message.completed` and `error` commit with the run's final status, so seeing one is
-    seeing the end. When nothing new is there, the status is read, then the events once more:
+    reads nothing. `message.completed` and `error` commit with the run's final status, so seeing
+    one is seeing the end. When nothing new is there, the status is read, then the events once more:
     once a final status is seen, the events read after it are all there are.
     """
     last = after

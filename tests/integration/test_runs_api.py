@@ -223,6 +223,8 @@ async def test_the_streams_of_many_runs_share_their_batches(
     """The process writes every run's buffered events in one transaction per interval: five
     answers streaming at once share INSERTs, and every stream still gets its whole answer."""
     streams = 5
+    # a conversation each, made first: five runs at once, none queued behind another
+    conversations = [await new_conversation(client, user) for _ in range(streams)]
     fake_llm.script(*(fake_llm.reply(LONG_ANSWER, chunk_delay=0.01) for _ in range(streams)))
     inserts: list[set[str]] = []
 
@@ -236,16 +238,18 @@ async def test_the_streams_of_many_runs_share_their_batches(
         replies = await asyncio.gather(
             *(
                 client.post(
-                    "/api/agent/chat/stream", json={"message": f"go {i}"}, headers=user.headers
+                    "/api/agent/chat/stream",
+                    json={"message": "go", "conversation_id": conversation_id},
+                    headers=user.headers,
                 )
-                for i in range(streams)
+                for conversation_id in conversations
             )
         )
     finally:
         event.remove(engine, "before_cursor_execute", watch)
 
     for reply in replies:
-        assert deltas(parse_sse(reply.text)) == LONG_ANSWER
+        assert deltas(parse_sse(reply.text)) == LONG_ANSWER, reply.text
     assert len(set().union(*inserts)) == streams
     assert max(len(runs) for runs in inserts) > 1, inserts
 

@@ -1,5 +1,6 @@
-"""The process's event batcher on a real database: its last write at close, and a close that
-does not wait for a run that never stops (the shutdown would hang on it)."""
+"""The process's event batcher on a real database: a batch the database refuses goes back to its
+buffer and is written by the next one, in order; its last write at close, and a close that does
+not wait for a run that never stops (the shutdown would hang on it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from agent_service.runs import service as runs
 from agent_service.runs.writer import EventBatcher
@@ -16,6 +18,24 @@ from agent_service.settings import Settings
 from agent_testkit import FakeLLM
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
+
+REFUSE_DELTAS = {
+    "sqlite": [
+        """CREATE TRIGGER refuse_deltas BEFORE INSERT ON run_event
+        WHEN NEW.event = 'message.delta'
+        BEGIN SELECT RAISE(ABORT, 'injected fault: no deltas'); END"""
+    ],
+    "postgresql": [
+        """CREATE FUNCTION refuse_deltas() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'injected fault: no deltas'; END $$""",
+        """CREATE TRIGGER refuse_deltas BEFORE INSERT ON run_event FOR EACH ROW
+        WHEN (NEW.event = 'message.delta') EXECUTE FUNCTION refuse_deltas()""",
+    ],
+}
+ALLOW_DELTAS = {
+    "sqlite": ["DROP TRIGGER refuse_deltas"],
+    "postgresql": ["DROP TRIGGER refuse_deltas ON run_event", "DROP FUNCTION refuse_deltas()"],
+}
 
 
 @pytest.fixture
@@ -28,6 +48,40 @@ async def a_finished_run(client: httpx.AsyncClient, user: TestUser, fake_llm: Fa
     r = await client.post("/api/agent/chat", json={"message": "hi"}, headers=user.headers)
     assert r.status_code == 200, r.text
     return str(r.json()["run_id"])
+
+
+async def test_a_refused_batch_is_written_by_the_next_in_order(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    run_id = uuid.UUID(await a_finished_run(client, user, fake_llm))
+    engine, sessionmaker = app.state.engine, app.state.sessionmaker
+    async with sessionmaker() as session:
+        next_seq = await runs.last_seq(session, run_id) + 1
+    batcher = EventBatcher(sessionmaker, app.state.runs.notifier, interval_s=600)
+    writer = batcher.writer(run_id, next_seq=next_seq)
+    writer.add("message.delta", {"delta": "kept "})
+    async with engine.begin() as conn:
+        for statement in REFUSE_DELTAS[engine.dialect.name]:
+            await conn.execute(text(statement))
+    try:
+        async with writer.lock:
+            assert not await batcher.write([writer])  # refused: back in the buffer
+    finally:
+        async with engine.begin() as conn:
+            for statement in ALLOW_DELTAS[engine.dialect.name]:
+                await conn.execute(text(statement))
+    writer.add("message.delta", {"delta": "and merged"})
+    writer.add("tool.call", {"id": "call_1"})
+
+    async with writer.lock:
+        assert await batcher.write([writer])
+
+    async with sessionmaker() as session:
+        rows = await runs.read_events(session, run_id, next_seq - 1)
+    assert [(r.seq, r.event, r.data) for r in rows] == [
+        (next_seq, "message.delta", {"delta": "kept and merged"}),
+        (next_seq + 1, "tool.call", {"id": "call_1"}),
+    ]
 
 
 async def test_close_writes_the_buffer_and_ends_with_a_run_still_registered(

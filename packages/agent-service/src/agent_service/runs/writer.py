@@ -38,15 +38,11 @@ class PendingEvent:
 class EventWriter:
     """One run's buffer of events and its next sequence number; made by `EventBatcher.writer`."""
 
-    def __init__(
-        self, batcher: EventBatcher, run_id: uuid.UUID, *, next_seq: int, max_pending: int
-    ) -> None:
+    def __init__(self, batcher: EventBatcher, run_id: uuid.UUID, *, next_seq: int) -> None:
         self.batcher = batcher
-        self.sessionmaker = batcher.sessionmaker
         self.notifier = batcher.notifier
         self.run_id = run_id
         self.next_seq = next_seq
-        self.max_pending = max_pending
         self.lock = asyncio.Lock()
         # True while a tool step's transaction is open on the run's session: a batch written on
         # another connection then could wait for that transaction's lock (SQLite), so it waits.
@@ -58,7 +54,7 @@ class EventWriter:
             self._pending[-1].data["delta"] += data["delta"]
         else:
             self._pending.append(PendingEvent(event, data))
-        if len(self._pending) >= self.max_pending:
+        if len(self._pending) >= self.batcher.max_pending:
             self.batcher.due.set()
 
     def take(self) -> list[RunEvent]:
@@ -73,6 +69,16 @@ class EventWriter:
             self.next_seq += 1
         self._pending = []
         return rows
+
+    def checkpoint(self) -> tuple[list[PendingEvent], int]:
+        """The buffer and next sequence number, for `rewind` if the write of `take()`'s rows
+        fails (they are not reused: a rolled-back session expires them)."""
+        return list(self._pending), self.next_seq
+
+    def rewind(self, checkpoint: tuple[list[PendingEvent], int]) -> None:
+        """Back to the checkpoint, with what was added since after it."""
+        pending, self.next_seq = checkpoint
+        self._pending = pending + self._pending
 
     def batchable(self) -> bool:
         """Something to write, no step open, and no write of its own under way."""
@@ -128,7 +134,7 @@ class EventBatcher:
         self._closing = False
 
     def writer(self, run_id: uuid.UUID, *, next_seq: int) -> EventWriter:
-        return EventWriter(self, run_id, next_seq=next_seq, max_pending=self.max_pending)
+        return EventWriter(self, run_id, next_seq=next_seq)
 
     def register(self, writer: EventWriter) -> None:
         self._writers[writer.run_id] = writer
@@ -174,7 +180,7 @@ class EventBatcher:
     async def write(self, writers: Sequence[EventWriter]) -> bool:
         """Write the writers' buffers in one transaction (the caller holds their locks); on a
         failure the events go back to their buffers, to go with the next batch."""
-        kept = [(w, list(w._pending), w.next_seq) for w in writers]
+        checkpoints = [(w, w.checkpoint()) for w in writers]
         taken = [(w, w.take()) for w in writers]
         try:
             async with self.sessionmaker() as session:
@@ -186,8 +192,8 @@ class EventBatcher:
             logger.warning(
                 "could not write run events; retrying with the next batch", exc_info=True
             )
-            for writer, pending, first_seq in kept:
-                writer._pending, writer.next_seq = pending + writer._pending, first_seq
+            for writer, checkpoint in checkpoints:
+                writer.rewind(checkpoint)
             return False
         for writer, rows in taken:
             writer.published(rows)

@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     # still working waits for its result before 409 `idempotency_key_in_use`.
     idempotency_wait_s: float = Field(default=30.0, gt=0)
     # Turns one process runs at once; past it a new turn is 503 `overloaded` with Retry-After.
-    # Measured (benchmarks/bench_streams.py, docs/deployment.md): one process carries about 50
-    # streams at a model's pace per core before the first token is seconds late.
+    # Measured (benchmarks/bench_streams.py, docs/deployment.md): one process carries about 80
+    # streams at a model's pace per core; at 128 the first token of 100 streams came 2.5x later.
     max_active_turns: int = Field(default=64, ge=1)
     # Not in DESIGN.md: runs. How often an owner renews its runs' lease (and polls for cancels
     # NOTIFY missed), how long a lease lasts before another replica marks the run interrupted,

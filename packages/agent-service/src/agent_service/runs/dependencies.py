@@ -17,17 +17,19 @@ async def get_executor(request: Request) -> RunExecutor:
     return cast(RunExecutor, request.app.state.runs)
 
 
-async def admit_turn(request: Request) -> None:
+ExecutorDep = Annotated[RunExecutor, Depends(get_executor)]
+
+
+async def admit_turn(executor: ExecutorDep) -> None:
     """503 `overloaded` past `MAX_ACTIVE_TURNS`, before anything else a turn's route does: a
     route lists it in `dependencies=`, which FastAPI solves first, so a shed turn costs no token
     check, no query and no session. The executor checks again when it starts the run."""
-    cast(RunExecutor, request.app.state.runs).admit()
+    executor.admit()
 
 
 async def owned_run(run_id: str, user: CurrentUser, session: SessionDep) -> Run:
     return await service.owned_run(session, user.id, run_id)
 
 
-ExecutorDep = Annotated[RunExecutor, Depends(get_executor)]
 ADMITTED = [Depends(admit_turn)]  # a route's `dependencies=` for one that starts a turn
 OwnedRun = Annotated[Run, Depends(owned_run)]

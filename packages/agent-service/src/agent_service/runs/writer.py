@@ -148,7 +148,10 @@ class EventBatcher:
 
     async def aclose(self) -> None:
         """Write what is ready one last time and end the task, even if a run that would not stop
-        is still registered (the shutdown does not wait for it)."""
+        is still registered (the shutdown does not wait for it). The last write is not cut short:
+        cancelled mid-statement, an aiosqlite connection can hang the loop's close; its wait is
+        bounded by the database (SQLite's busy_timeout; on PostgreSQL nothing else writes these
+        rows, so no lock holds the insert)."""
         self._closing = True
         if self._task is not None:
             self.due.set()

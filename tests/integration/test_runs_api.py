@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM, SSEEvent, parse_sse
 from tests.conftest import use_fake_llm
+from tests.database import statements_sent
 from tests.factories import TestUser
 from tests.integration.test_chat_stream import post_and_disconnect, wait_for_run
 
@@ -226,15 +226,7 @@ async def test_the_streams_of_many_runs_share_their_batches(
     # a conversation each, made first: five runs at once, none queued behind another
     conversations = [await new_conversation(client, user) for _ in range(streams)]
     fake_llm.script(*(fake_llm.reply(LONG_ANSWER, chunk_delay=0.01) for _ in range(streams)))
-    inserts: list[set[str]] = []
-
-    def watch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.startswith("INSERT INTO run_event"):
-            inserts.append(runs_in_insert(statement, parameters))
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", watch)
-    try:
+    with statements_sent(app.state.engine) as sent:
         replies = await asyncio.gather(
             *(
                 client.post(
@@ -245,11 +237,10 @@ async def test_the_streams_of_many_runs_share_their_batches(
                 for conversation_id in conversations
             )
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", watch)
 
     for reply in replies:
         assert deltas(parse_sse(reply.text)) == LONG_ANSWER, reply.text
+    inserts = [runs_in_insert(st, p) for st, p in sent if st.startswith("INSERT INTO run_event")]
     assert len(set().union(*inserts)) == streams
     assert max(len(runs) for runs in inserts) > 1, inserts
 
@@ -262,23 +253,17 @@ async def test_the_process_driving_a_run_streams_its_events_from_memory(
     notification) reads nothing. Counted from the second batch on (the first is published just
     after its commit); when every echo was read, PostgreSQL read the rows about ten times more."""
     fake_llm.script(fake_llm.reply(LONG_ANSWER, chunk_delay=0.01))
+    with statements_sent(app.state.engine) as sent:
+        r = await client.post(
+            "/api/agent/chat/stream", json={"message": "go"}, headers=user.headers
+        )
     batches: list[str] = []
     reads_later: list[str] = []
-
-    def watch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    for statement, parameters in sent:
         if statement.startswith("INSERT INTO run_event") and "message.delta" in str(parameters):
             batches.append(statement)
         elif statement.startswith("SELECT") and "FROM run_event" in statement and len(batches) > 1:
             reads_later.append(statement)
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", watch)
-    try:
-        r = await client.post(
-            "/api/agent/chat/stream", json={"message": "go"}, headers=user.headers
-        )
-    finally:
-        event.remove(engine, "before_cursor_execute", watch)
 
     assert deltas(parse_sse(r.text)) == LONG_ANSWER
     assert len(batches) >= 3, "the answer did not take several batches"
@@ -360,23 +345,14 @@ async def test_past_max_active_turns_a_new_turn_is_503_at_once(
     body = {"message": "go", "conversation_id": conversation_id}
     turn = asyncio.create_task(client.post("/api/agent/chat", json=body, headers=user.headers))
     run = await run_of(client, user, conversation_id)
-    statements: list[str] = []
-
-    def watch(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", watch)
+    listed = {"messages": [{"role": "user", "content": "me too"}]}
+    again = listed if "/agents/" in path else {"message": "me too"}
     started = time.monotonic()
-    try:
-        message = {"messages": [{"role": "user", "content": "me too"}]}
-        sent = message if "/agents/" in path else {"message": "me too"}
-        r = await client.post(path, json=sent, headers=user.headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", watch)
+    with statements_sent(app.state.engine) as sent:
+        r = await client.post(path, json=again, headers=user.headers)
     assert r.status_code == 503 and r.json()["error"] == "overloaded"
     assert r.headers["Retry-After"] == "1" and time.monotonic() - started < 1.0
-    assert statements == []
+    assert sent == []
 
     await client.post(f"/api/runs/{run['id']}/cancel", headers=user.headers)
     assert (await asyncio.wait_for(turn, 5)).status_code == 409

@@ -24,9 +24,8 @@ SOURCES = ("packages/agent-service/src", "packages/agent-testkit/src")
 
 
 def compile_sources() -> None:
-    """Write our packages' bytecode (only what changed) before the run. A run starts dozens of
-    Python processes (workers, served services) and each would compile the sources again where
-    PYTHONDONTWRITEBYTECODE is set, as on our CI box: about a second per process.
+    """Write our packages' bytecode (only what changed) before the run, once, rather than in the
+    dozens of processes a run starts at once (workers, served services), about a second each.
     `make install` does the same for the dependencies (`--compile-bytecode`)."""
     for source in SOURCES:
         compileall.compile_dir(source, quiet=1, workers=0)
@@ -44,8 +43,10 @@ def postgres_reachable(url: str) -> bool:
 
 
 def parallel_args() -> list[str]:
+    """One worker per core; a worker that runs out of tests takes some of another's (worksteal),
+    so a run no longer waits on the worker that was dealt the fuzzer's long shards."""
     workers = int(os.environ.get("TEST_WORKERS") or os.cpu_count() or 1)
-    return ["-n", str(workers)] if workers > 1 else []
+    return ["-n", str(workers), "--dist", "worksteal"] if workers > 1 else []
 
 
 def names_paths(args: list[str]) -> bool:
@@ -66,7 +67,11 @@ def main() -> int:
     sqlite_only = "--sqlite-only" in args
     args = [arg for arg in args if arg != "--sqlite-only"]
     compile_sources()
-    base_env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    # PYTHONDONTWRITEBYTECODE (set on our CI box) also stops pytest from caching the test modules
+    # and plugins it rewrites for assertions: each worker rewrote ~700 modules (langsmith,
+    # schemathesis, hypothesis come with pytest plugins), 4-6 s per worker per pass.
+    dropped = ("TEST_DATABASE_URL", "PYTHONDONTWRITEBYTECODE")
+    base_env = {k: v for k, v in os.environ.items() if k not in dropped}
     results: list[tuple[str, int, float]] = []
 
     code, seconds = run_pytest("SQLite", base_env, args)

@@ -19,7 +19,13 @@ from pydantic import SecretStr
 from agent_service.app import create_app
 from agent_service.settings import Settings
 from tests import factories
-from tests.database import delete_all_rows, jobs_settled, migrated_database, postgres_database
+from tests.database import (
+    RowEraser,
+    jobs_settled,
+    migrated_database,
+    postgres_database,
+    row_eraser,
+)
 from tests.factories import TestUser
 
 TEST_JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4
@@ -34,6 +40,13 @@ def pytest_report_header() -> str:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with migrated_database(tmp_path_factory.mktemp("db")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def rows(database_url: str) -> Iterator[RowEraser]:
+    """Empties the suite's database after a test (`rows.erase()`), through one kept connection."""
+    with row_eraser(database_url) as eraser:
+        yield eraser
 
 
 @pytest.fixture
@@ -128,17 +141,19 @@ def app_for(settings: Settings, *, own: bool = False) -> FastAPI:
 
 
 @pytest.fixture
-async def app(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[FastAPI]:
+async def app(
+    settings: Settings, rows: RowEraser, request: pytest.FixtureRequest
+) -> AsyncIterator[FastAPI]:
     application = app_for(settings, own=request.node.get_closest_marker("own_app") is not None)
     try:
         async with application.router.lifespan_context(application):
             yield application
             await jobs_settled(application.state.engine)
     finally:
-        # after the shutdown: no job or run still writes while the rows go (a disposed engine
-        # opens a new pool)
-        await delete_all_rows(application.state.engine)
+        # after the shutdown, no job or run still writes while the rows go; a SQLite connection
+        # a job left mid-transaction holds the write lock until its engine lets it go
         await application.state.engine.dispose()
+        rows.erase()
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from tests.conftest import (
     long_pdf,
     use_fast_jobs,
 )
+from tests.database import RowEraser
 from tests.factories import TestUser
 
 
@@ -136,17 +137,18 @@ def inline_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def database(inline_settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def database(
+    inline_settings: Settings, rows: RowEraser
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """The test database without a running app: these tests start and stop apps themselves."""
     from agent_service.db import create_engine, create_sessionmaker
-    from tests.database import delete_all_rows
 
     engine = create_engine(inline_settings.resolved_database_url)
     try:
         yield create_sessionmaker(engine)
     finally:
-        await delete_all_rows(engine)
         await engine.dispose()
+        rows.erase()
 
 
 async def make_owner(

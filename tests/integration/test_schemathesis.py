@@ -11,7 +11,6 @@ the minute of generating them (the service's side of it is a small part).
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -31,11 +30,10 @@ from pydantic import SecretStr
 from schemathesis import APIOperation, GenerationMode
 
 from agent_service.app import create_app
-from agent_service.db import create_engine
 from agent_service.settings import Settings
 from agent_testkit import FakeLLMServer
 from tests.conftest import use_fake_llm
-from tests.database import delete_all_rows
+from tests.database import RowEraser
 from tests.service_process import free_port
 
 SHARDS = 4
@@ -97,7 +95,7 @@ def error_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis
 
 
 @pytest.fixture
-def live_service(settings: Settings) -> Iterator[str]:
+def live_service(settings: Settings, rows: RowEraser) -> Iterator[str]:
     """The whole app (lifespan included) in a uvicorn thread, with a fake model and a webhook
     secret (a service without them answers 503 by design); the database emptied afterwards."""
     fake_llm = FakeLLMServer(strict=False).start()
@@ -122,15 +120,7 @@ def live_service(settings: Settings) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         fake_llm.stop()
-        asyncio.run(_empty_database(settings))
-
-
-async def _empty_database(settings: Settings) -> None:
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await delete_all_rows(engine)
-    finally:
-        await engine.dispose()
+        rows.erase()
 
 
 def log_in(base_url: str, email: str, password: str, *, register: bool) -> dict[str, str]:

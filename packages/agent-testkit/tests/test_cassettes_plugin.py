@@ -96,7 +96,9 @@ def upstream():
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 30
     while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the upstream did not start"
         time.sleep(0.005)
     app.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     yield app

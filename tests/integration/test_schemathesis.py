@@ -4,15 +4,19 @@ The service runs in a real uvicorn on 127.0.0.1 (its own thread and event loop) 
 suite's database (SQLite, or PostgreSQL with TEST_DATABASE_URL). Every operation of its published
 `/openapi.json` is fuzzed with valid and invalid inputs as an authenticated user (the admin routes
 also as an administrator), under all of schemathesis's stateless checks plus the envelope check
-below: about 1,400 cases in all, derandomized so a failure is reproducible, bounded by the
-examples per operation. The operations are dealt into SHARDS tests, so that parallel workers share
+below: about 700 cases a database, seeded so a failure is reproducible, bounded by the
+examples per operation. The seed names the database, so the SQLite and PostgreSQL passes of
+`make test` send different cases: about 1,400 in all, as many as when both sent the same
+1,400, for 30% less time each (generating cases is most of the fuzzer's time). The operations are dealt into SHARDS tests, so that parallel workers share
 the minute of generating them (the service's side of it is a small part).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +26,7 @@ import requests
 import schemathesis
 import uvicorn
 from email_validator import EmailNotValidError, validate_email
-from hypothesis import HealthCheck, Phase, given
+from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -40,7 +44,14 @@ SHARDS = 4
 MIN_CASES_PER_OPERATION = 10  # an operation that ran fewer was not really fuzzed
 ADMIN_EMAIL, ADMIN_PASSWORD = "fuzz-admin@example.com", "fuzzing-admin-pass-1"
 ADMIN_PATHS = ("/api/users", "/api/admin/", "/api/integrations/github/deliveries")
-EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 12}
+EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 6}
+DATABASE = "postgresql" if os.environ.get("TEST_DATABASE_URL") else "sqlite"
+
+
+def seed_of(operation: APIOperation, mode: GenerationMode) -> int:
+    """The same cases for an operation on every run against one database, others on the other."""
+    return zlib.crc32(f"{DATABASE} {operation.label} {mode.value}".encode())
+
 
 # A 400 answers valid data that breaks a rule no schema can state (an email already taken, an
 # unknown mail token), a 415 an uploaded file of a kind the service does not read (the schema can
@@ -145,11 +156,11 @@ class Fuzzer:
     def fuzz(self, operation: APIOperation, headers: dict[str, str], who: str) -> None:
         for mode, examples in EXAMPLES.items():
 
+            @seed(seed_of(operation, mode))
             @given(case=operation.as_strategy(generation_mode=mode))
             @hypothesis_settings(
                 max_examples=examples,
                 deadline=None,
-                derandomize=True,
                 database=None,
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=list(HealthCheck),
@@ -169,7 +180,9 @@ class Fuzzer:
             except Unsatisfiable:  # nothing invalid to send (e.g. no parameters at all)
                 continue
             except (Exception, BaseExceptionGroup) as exc:  # collect it, go on with the others
-                self.failures.setdefault(operation.label, f"{who}, {mode.value}: {exc}"[:1500])
+                self.failures.setdefault(
+                    operation.label, f"{who}, {mode.value}, {DATABASE}: {exc}"[:1500]
+                )
 
 
 @pytest.mark.fuzz

@@ -95,8 +95,15 @@ class RowEraser:
             self.script = f"BEGIN; {deletes} COMMIT;"
 
     def erase(self) -> None:
+        """Every row gone, or an error with the transaction rolled back: the connection serves
+        the rest of the run, so a failed script must not leave it holding a lock."""
         if isinstance(self.connection, sqlite3.Connection):
-            self.connection.executescript(self.script)
+            try:
+                self.connection.executescript(self.script)
+            except sqlite3.Error:
+                if self.connection.in_transaction:
+                    self.connection.execute("ROLLBACK")
+                raise
             return
         try:
             self.connection.execute(self.script)  # several statements: psycopg's simple query

@@ -34,7 +34,7 @@ run: install ## Serve the web app on http://127.0.0.1:8000 (PORT=, HOST=; docs a
 test: install ## Run the whole suite on SQLite, then on PostgreSQL when one is reachable
 	$(BIN)/python scripts/run_tests.py
 
-quick: install ## The inner loop: SQLite only, without the served processes, browsers and fuzzer (90-110 s on 2 cores)
+quick: install ## The inner loop: SQLite only, without the served processes, browsers and fuzzer (about 65 s on 2 cores)
 	$(BIN)/python scripts/run_tests.py --sqlite-only -m "not e2e and not fuzz"
 
 eval: install ## Run the golden set offline (scripted model) and fail if a score regressed against evals/baseline.json

@@ -74,7 +74,8 @@ def web_service(
 
 @contextmanager
 def chromium() -> Iterator[Browser]:
-    """The system Chromium, headless; the test is skipped (saying why) if it is not installed."""
+    """The system Chromium, headless; the test is skipped (saying why) if it is not installed.
+    Tests take it as the module-scoped `browser` fixture."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (Debian: apt-get install chromium)")
     with sync_playwright() as playwright:

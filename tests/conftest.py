@@ -49,6 +49,16 @@ def rows(database_url: str) -> Iterator[RowEraser]:
         yield eraser
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for a browser module's tests (a launch is ~0.7 s of CPU); each test
+    opens its own context with `tests.browser.new_page`, so no cookies or storage are shared."""
+    from tests.browser import chromium  # Playwright only where a browser is wanted
+
+    with chromium() as running:
+        yield running
+
+
 @pytest.fixture
 def isolated_database_url() -> Iterator[str]:
     """For a service process: its own empty PostgreSQL database, or "" (embedded SQLite)."""

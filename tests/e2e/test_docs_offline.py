@@ -9,13 +9,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, Route, expect
 
+from tests.browser import needs_chromium
 from tests.service_process import running_service
 
 # A browser and a service process on 2 shared cores: start-up alone has taken 60 s under load.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(200)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(200), needs_chromium]
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 EMAIL, PASSWORD = "docs@example.com", "docs-password-1"
@@ -38,12 +39,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser_page() -> Iterator[tuple[object, list[str]]]:
-    """A Chromium page whose every request off loopback is aborted (and listed)."""
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium (apt install chromium)")
-    from playwright.sync_api import Route, sync_playwright
-
+def browser_page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
+    """A page of its own context whose every request off loopback is aborted (and listed)."""
     blocked: list[str] = []
 
     def loopback_only(route: Route) -> None:
@@ -53,23 +50,18 @@ def browser_page() -> Iterator[tuple[object, list[str]]]:
             blocked.append(route.request.url)
             route.abort("internetdisconnected")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        try:
-            context = browser.new_context()
-            context.route("**/*", loopback_only)
-            yield context.new_page(), blocked
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        context.route("**/*", loopback_only)
+        yield context.new_page(), blocked
+    finally:
+        context.close()
 
 
 def test_swagger_ui_renders_offline_and_authorize_works(
-    service: str, browser_page: tuple[object, list[str]]
+    service: str, browser_page: tuple[Page, list[str]]
 ) -> None:
-    from playwright.sync_api import Page, expect
-
     page, blocked = browser_page
-    assert isinstance(page, Page)
     page.set_default_timeout(15_000)
     page.goto(f"{service}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Agent service")
@@ -94,11 +86,8 @@ def test_swagger_ui_renders_offline_and_authorize_works(
     assert blocked == [], f"the docs page tried to reach: {blocked}"
 
 
-def test_redoc_renders_offline(service: str, browser_page: tuple[object, list[str]]) -> None:
-    from playwright.sync_api import Page, expect
-
+def test_redoc_renders_offline(service: str, browser_page: tuple[Page, list[str]]) -> None:
     page, blocked = browser_page
-    assert isinstance(page, Page)
     page.set_default_timeout(15_000)
     page.goto(f"{service}/redoc")
     expect(page.locator("h1").first).to_contain_text("Agent service")

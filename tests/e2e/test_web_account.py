@@ -9,13 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from agent_testkit import github_webhook
 from tests.browser import (
     BROWSER_MODULE,
     WebService,
-    chromium,
     mailed_link,
     new_page,
     screenshot,
@@ -57,10 +56,12 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_a_forgotten_password_is_reset_from_the_mailed_link(service: WebService) -> None:
+def test_a_forgotten_password_is_reset_from_the_mailed_link(
+    service: WebService, browser: Browser
+) -> None:
     email = "forgetful@example.com"
     register(service, email, "old-password-1")
-    with chromium() as browser, new_page(browser, service.base_url) as page:
+    with new_page(browser, service.base_url) as page:
         page.goto("/login")
         page.get_by_role("link", name="Forgot your password?").click()
         page.get_by_label("Email").fill(email)
@@ -88,29 +89,30 @@ def test_a_forgotten_password_is_reset_from_the_mailed_link(service: WebService)
         expect(page.locator(".flash-error")).to_be_visible()
 
 
-def test_admins_see_users_and_deliveries_and_users_do_not(service: WebService) -> None:
+def test_admins_see_users_and_deliveries_and_users_do_not(
+    service: WebService, browser: Browser
+) -> None:
     register(service, "member@example.com", "member-password-1")
     body, headers = github_webhook(WEBHOOK_SECRET, PING.read_bytes(), event="ping")
     r = httpx.post(f"{service.base_url}/webhooks/github", content=body, headers=headers, timeout=10)
     assert r.status_code in (200, 202), r.text
 
-    with chromium() as browser:
-        with new_page(browser, service.base_url) as page:
-            sign_in(page, "member@example.com", "member-password-1")
-            expect(page.locator("#chat-input")).to_be_visible()
-            expect(page.get_by_role("link", name="Users")).to_have_count(0)
-            page.goto("/admin/users")
-            expect(page.locator("h1")).to_have_text("Not allowed")
+    with new_page(browser, service.base_url) as page:
+        sign_in(page, "member@example.com", "member-password-1")
+        expect(page.locator("#chat-input")).to_be_visible()
+        expect(page.get_by_role("link", name="Users")).to_have_count(0)
+        page.goto("/admin/users")
+        expect(page.locator("h1")).to_have_text("Not allowed")
 
-        with new_page(browser, service.base_url) as page:
-            sign_in(page, *ADMIN)
-            page.get_by_role("link", name="Users").click()
-            rows = page.locator("tbody tr")
-            expect(rows.filter(has_text="member@example.com")).to_have_count(1)
-            expect(rows.filter(has_text=ADMIN[0]).locator(".badge-admin")).to_have_text("admin")
-            screenshot(page, "09-admin-users")
+    with new_page(browser, service.base_url) as page:
+        sign_in(page, *ADMIN)
+        page.get_by_role("link", name="Users").click()
+        rows = page.locator("tbody tr")
+        expect(rows.filter(has_text="member@example.com")).to_have_count(1)
+        expect(rows.filter(has_text=ADMIN[0]).locator(".badge-admin")).to_have_text("admin")
+        screenshot(page, "09-admin-users")
 
-            page.get_by_role("link", name="Deliveries").click()
-            ping = page.locator("tbody tr", has_text="ping")
-            expect(ping).to_have_count(1)
-            screenshot(page, "10-admin-deliveries")
+        page.get_by_role("link", name="Deliveries").click()
+        ping = page.locator("tbody tr", has_text="ping")
+        expect(ping).to_have_count(1)
+        screenshot(page, "10-admin-deliveries")

@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import (
     BROWSER_MODULE,
     WebService,
-    chromium,
     mailed_link,
     new_page,
     screenshot,
@@ -117,8 +116,8 @@ def document_answers_with_a_citation(page: Page) -> None:
     screenshot(page, "05-documents")
 
 
-def test_newcomer_path(service: WebService) -> None:
-    with chromium() as browser, new_page(browser, service.base_url) as page:
+def test_newcomer_path(service: WebService, browser: Browser) -> None:
+    with new_page(browser, service.base_url) as page:
         register_and_verify(page, service)
         chat_adds_a_task(page, service)
         document_answers_with_a_citation(page)

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from agent_testkit import FakeLLMServer
-from tests.browser import BROWSER_MODULE, WebService, chromium, new_page, screenshot, web_service
+from tests.browser import BROWSER_MODULE, WebService, new_page, screenshot, web_service
 
 pytestmark = BROWSER_MODULE
 
@@ -65,14 +65,16 @@ def say(page: Page, message: str) -> None:
     page.get_by_role("button", name="Send").click()
 
 
-def test_approving_a_delete_runs_it(service: WebService, scripted: FakeLLMServer) -> None:
+def test_approving_a_delete_runs_it(
+    service: WebService, scripted: FakeLLMServer, browser: Browser
+) -> None:
     with signed_up(service, "approve@example.com") as api:
         task = api.post("/api/tasks", json={"title": "Old chores"}).json()
         scripted.script(
             scripted.tool_call("delete_task", task_id=task["id"]),
             scripted.reply("Deleted 'Old chores'."),
         )
-        with chromium() as browser, new_page(browser, service.base_url) as page:
+        with new_page(browser, service.base_url) as page:
             open_chat(page, "approve@example.com")
             say(page, "Delete the old chores task")
             card = page.locator(".approval-card")
@@ -91,14 +93,16 @@ def test_approving_a_delete_runs_it(service: WebService, scripted: FakeLLMServer
     assert scripted.calls[1].tool_result("delete_task")
 
 
-def test_denying_a_delete_tells_the_model_why(service: WebService, scripted: FakeLLMServer) -> None:
+def test_denying_a_delete_tells_the_model_why(
+    service: WebService, scripted: FakeLLMServer, browser: Browser
+) -> None:
     with signed_up(service, "deny@example.com") as api:
         task = api.post("/api/tasks", json={"title": "Keep me"}).json()
         scripted.script(
             scripted.tool_call("delete_task", task_id=task["id"]),
             scripted.reply("All right, I kept it."),
         )
-        with chromium() as browser, new_page(browser, service.base_url) as page:
+        with new_page(browser, service.base_url) as page:
             open_chat(page, "deny@example.com")
             say(page, "Delete the keep me task")
             card = page.locator(".approval-card")
@@ -112,10 +116,12 @@ def test_denying_a_delete_tells_the_model_why(service: WebService, scripted: Fak
     assert "denied" in str(result) and "I still need it" in str(result)
 
 
-def test_stop_cancels_a_streaming_run(service: WebService, scripted: FakeLLMServer) -> None:
+def test_stop_cancels_a_streaming_run(
+    service: WebService, scripted: FakeLLMServer, browser: Browser
+) -> None:
     scripted.script(scripted.reply("word " * 400, chunk_delay=0.05))
     with signed_up(service, "stop@example.com") as api:
-        with chromium() as browser, new_page(browser, service.base_url) as page:
+        with new_page(browser, service.base_url) as page:
             open_chat(page, "stop@example.com")
             say(page, "Tell me a long story")
             stop = page.get_by_role("button", name="Stop")

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser import BROWSER_MODULE, chromium, new_page, screenshot, web_service
+from tests.browser import BROWSER_MODULE, new_page, screenshot, web_service
 
 pytestmark = BROWSER_MODULE
 
@@ -43,7 +43,7 @@ def sign_in(page: Page, email: str) -> None:
     expect(page.locator("#chat-input")).to_be_visible()
 
 
-def test_markup_in_data_shows_as_text_and_never_runs(base_url: str) -> None:
+def test_markup_in_data_shows_as_text_and_never_runs(base_url: str, browser: Browser) -> None:
     headers = register(base_url, "xss@example.com")
     with httpx.Client(base_url=base_url, headers=headers, timeout=10) as client:
         project = client.post("/api/projects", json={"name": IMG_TITLE}).json()
@@ -52,7 +52,7 @@ def test_markup_in_data_shows_as_text_and_never_runs(base_url: str) -> None:
         r = client.post("/api/conversations", json={"agent_type": "assistant", "title": IMG_TITLE})
         assert r.status_code == 201, r.text
 
-    with chromium() as browser, new_page(browser, base_url) as page:
+    with new_page(browser, base_url) as page:
         dialogs: list[str] = []
 
         def dismiss(dialog: Dialog) -> None:
@@ -74,9 +74,9 @@ def test_markup_in_data_shows_as_text_and_never_runs(base_url: str) -> None:
         assert dialogs == []
 
 
-def test_the_content_security_policy_is_enforced(base_url: str) -> None:
+def test_the_content_security_policy_is_enforced(base_url: str, browser: Browser) -> None:
     register(base_url, "csp@example.com")
-    with chromium() as browser, new_page(browser, base_url) as page:
+    with new_page(browser, base_url) as page:
         response = page.goto("/login")
         assert response is not None
         assert "default-src 'self'" in response.headers["content-security-policy"]
@@ -137,9 +137,9 @@ def test_the_content_security_policy_is_enforced(base_url: str) -> None:
         assert framed.url.startswith("chrome-error://"), framed.url
 
 
-def test_the_token_stays_in_session_storage(base_url: str) -> None:
+def test_the_token_stays_in_session_storage(base_url: str, browser: Browser) -> None:
     register(base_url, "token@example.com")
-    with chromium() as browser, new_page(browser, base_url) as page:
+    with new_page(browser, base_url) as page:
         urls: list[str] = []
         page.on("request", lambda request: urls.append(request.url))
         sign_in(page, "token@example.com")

@@ -192,6 +192,27 @@ async def test_a_destructive_tool_waits_for_approval_then_runs(
     assert r.status_code == 409 and r.json()["error"] == "run_not_awaiting_approval"
 
 
+async def test_a_pause_answers_at_once_not_at_the_next_poll(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, settings: Settings
+) -> None:
+    """No wake-up follows a pause: the reply, the stream and the events of a paused run end when
+    the pause is read, not when a poll would have found it (here a minute away)."""
+    settings.run_poll_s = 60.0
+    async with asyncio.timeout(10):
+        _task_id, reply = await ask_to_delete(client, user, fake_llm)
+        assert reply["status"] == "requires_action"
+        r = await client.get(f"/api/runs/{reply['run_id']}/events", headers=user.headers)
+        assert parse_sse(r.text)[-1].event == "run.requires_action"
+
+        r = await client.post("/api/tasks", json={"title": "also precious"}, headers=user.headers)
+        fake_llm.script(fake_llm.tool_call("delete_task", task_id=r.json()["id"]))
+        body = {"message": "delete the other one", "conversation_id": reply["conversation_id"]}
+        r = await client.post("/api/agent/chat/stream", json=body, headers=user.headers)
+        # the first run still waits: a new message answers its pending call, then asks again
+        assert r.status_code == 200, r.text
+        assert parse_sse(r.text)[-1].event == "run.requires_action"
+
+
 async def test_a_denial_reaches_the_model_as_the_tools_result(
     client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
 ) -> None:

@@ -36,6 +36,7 @@ from agent_service.runs.schemas import PendingToolCall, RunPublic, RunUsage
 STREAM_END_STATUSES = (*FINAL_STATUSES, "requires_action")
 # The events a run writes in the same commit as its final status.
 FINAL_EVENTS = ("message.completed", "error")
+PAUSE_EVENT = "run.requires_action"  # the last event of a run that waits for approval
 
 END_DETAILS = {
     "cancelled": "The run was cancelled before this tool call was answered.",
@@ -191,9 +192,13 @@ async def follow_events(
                     return
             if ended:
                 return
+            woken_up = False
+            if events and events[-1].event == PAUSE_EVENT:
+                # paused, unless resumed since: no wake-up would come to say so, so the status
+                # is read now (the rows, once more, if it was resumed) rather than at the poll
+                continue
             # watched since before the read: whatever commits after it wakes this follower; a
             # poll that times out always reads the rows
-            woken_up = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll_s):
                     await woken.wait()

@@ -7,8 +7,8 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,40 @@ def row_eraser(url: str) -> Iterator[RowEraser]:
         yield eraser
     finally:
         eraser.close()
+
+
+@asynccontextmanager
+async def inserts_refused(
+    engine: AsyncEngine, table: str, *, when: str = "TRUE"
+) -> AsyncIterator[None]:
+    """While inside, the database itself refuses to insert the rows of `table` for which `when`
+    (SQL over NEW) holds, as a full disk or a constraint added by hand would: a trigger raising
+    (SQLite's RAISE(ABORT), a PL/pgSQL exception). Leaving drops it: the fault goes away."""
+    name = f"refuse_{table}"
+    fault = f"injected fault: no {table} rows"
+    if engine.dialect.name == "postgresql":
+        install = [
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN RAISE EXCEPTION '{fault}'; END $$",
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW WHEN ({when}) "
+            f"EXECUTE FUNCTION {name}()",
+        ]
+        remove = [f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()"]
+    else:
+        install = [
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {when} "
+            f"BEGIN SELECT RAISE(ABORT, '{fault}'); END"
+        ]
+        remove = [f"DROP TRIGGER {name}"]
+    async with engine.begin() as conn:
+        for statement in install:
+            await conn.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            for statement in remove:
+                await conn.exec_driver_sql(statement)
 
 
 async def jobs_settled(engine: AsyncEngine, *, within_s: float = 10.0) -> None:

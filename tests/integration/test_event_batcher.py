@@ -10,32 +10,14 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from agent_service.runs import service as runs
 from agent_service.runs.writer import EventBatcher
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM
 from tests.conftest import use_fake_llm
+from tests.database import inserts_refused
 from tests.factories import TestUser
-
-REFUSE_DELTAS = {
-    "sqlite": [
-        """CREATE TRIGGER refuse_deltas BEFORE INSERT ON run_event
-        WHEN NEW.event = 'message.delta'
-        BEGIN SELECT RAISE(ABORT, 'injected fault: no deltas'); END"""
-    ],
-    "postgresql": [
-        """CREATE FUNCTION refuse_deltas() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'injected fault: no deltas'; END $$""",
-        """CREATE TRIGGER refuse_deltas BEFORE INSERT ON run_event FOR EACH ROW
-        WHEN (NEW.event = 'message.delta') EXECUTE FUNCTION refuse_deltas()""",
-    ],
-}
-ALLOW_DELTAS = {
-    "sqlite": ["DROP TRIGGER refuse_deltas"],
-    "postgresql": ["DROP TRIGGER refuse_deltas ON run_event", "DROP FUNCTION refuse_deltas()"],
-}
 
 
 @pytest.fixture
@@ -60,16 +42,9 @@ async def test_a_refused_batch_is_written_by_the_next_in_order(
     batcher = EventBatcher(sessionmaker, app.state.runs.notifier, interval_s=600)
     writer = batcher.writer(run_id, next_seq=next_seq)
     writer.add("message.delta", {"delta": "kept "})
-    async with engine.begin() as conn:
-        for statement in REFUSE_DELTAS[engine.dialect.name]:
-            await conn.execute(text(statement))
-    try:
-        async with writer.lock:
-            assert not await batcher.write([writer])  # refused: back in the buffer
-    finally:
-        async with engine.begin() as conn:
-            for statement in ALLOW_DELTAS[engine.dialect.name]:
-                await conn.execute(text(statement))
+    deltas_refused = inserts_refused(engine, "run_event", when="NEW.event = 'message.delta'")
+    async with deltas_refused, writer.lock:
+        assert not await batcher.write([writer])  # refused: back in the buffer
     writer.add("message.delta", {"delta": "and merged"})
     writer.add("tool.call", {"id": "call_1"})
 

@@ -17,28 +17,15 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM
 from tests.conftest import use_fake_llm
+from tests.database import inserts_refused
 from tests.factories import TestUser
 from tests.integration.test_runs_api import events_of
 
 ANSWER = "The answer that must survive."
-
-SQLITE_FAULT = [
-    f"""CREATE TRIGGER refuse_answer BEFORE INSERT ON message
-    WHEN NEW.role = 'assistant' AND NEW.content = '{ANSWER}'
-    BEGIN SELECT RAISE(ABORT, 'injected fault: the answer cannot be stored'); END"""
-]
-POSTGRES_FAULT = [
-    """CREATE FUNCTION refuse_answer() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN RAISE EXCEPTION 'injected fault: the answer cannot be stored'; END $$""",
-    f"""CREATE TRIGGER refuse_answer BEFORE INSERT ON message FOR EACH ROW
-    WHEN (NEW.role = 'assistant' AND NEW.content = '{ANSWER}')
-    EXECUTE FUNCTION refuse_answer()""",
-]
 
 
 @pytest.fixture
@@ -55,20 +42,9 @@ async def answer_refused(
     """While inside: the model answers ANSWER and the database refuses to store it."""
     caplog.set_level(logging.WARNING, logger="agent_service.runs")
     fake_llm.script(fake_llm.reply(ANSWER))
-    engine = app.state.engine
-    postgres = engine.dialect.name == "postgresql"
-    async with engine.begin() as conn:
-        for statement in POSTGRES_FAULT if postgres else SQLITE_FAULT:
-            await conn.execute(text(statement))
-    try:
+    refused = f"NEW.role = 'assistant' AND NEW.content = '{ANSWER}'"
+    async with inserts_refused(app.state.engine, "message", when=refused):
         yield
-    finally:
-        async with engine.begin() as conn:
-            if postgres:
-                await conn.execute(text("DROP TRIGGER refuse_answer ON message"))
-                await conn.execute(text("DROP FUNCTION refuse_answer()"))
-            else:
-                await conn.execute(text("DROP TRIGGER refuse_answer"))
 
 
 def failed_attempts(caplog: pytest.LogCaptureFixture) -> int:

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from agent_service.quotas import service as quotas
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM
 from tests.conftest import use_fake_llm
+from tests.database import inserts_refused
 from tests.factories import TestUser
 
 pytestmark = pytest.mark.usefixtures("llm_waits")
@@ -122,24 +122,6 @@ async def test_usage_is_counted_without_a_quota(
     )
 
 
-COUNT_REFUSED = {
-    "sqlite": [
-        """CREATE TRIGGER refuse_count BEFORE INSERT ON token_usage
-        BEGIN SELECT RAISE(ABORT, 'injected fault: no count'); END"""
-    ],
-    "postgresql": [
-        """CREATE FUNCTION refuse_count() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'injected fault: no count'; END $$""",
-        """CREATE TRIGGER refuse_count BEFORE INSERT ON token_usage FOR EACH ROW
-        EXECUTE FUNCTION refuse_count()""",
-    ],
-}
-COUNT_ALLOWED = {
-    "sqlite": ["DROP TRIGGER refuse_count"],
-    "postgresql": ["DROP TRIGGER refuse_count ON token_usage", "DROP FUNCTION refuse_count()"],
-}
-
-
 async def test_a_count_that_cannot_be_written_never_costs_the_answer(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -151,18 +133,9 @@ async def test_a_count_that_cannot_be_written_never_costs_the_answer(
     it (a trigger here) rolls back the count only; the answer is stored and the run completes.
     PostgreSQL is the strict case: there a refused statement aborts the whole transaction."""
     caplog.set_level(logging.WARNING, logger="agent_service.runs")
-    engine = app.state.engine
-    dialect = engine.dialect.name
     fake_llm.script(fake_llm.reply("Stored all the same."))
-    async with engine.begin() as conn:
-        for statement in COUNT_REFUSED[dialect]:
-            await conn.execute(text(statement))
-    try:
+    async with inserts_refused(app.state.engine, "token_usage"):
         r = await chat(client, user, "hello")
-    finally:
-        async with engine.begin() as conn:
-            for statement in COUNT_ALLOWED[dialect]:
-                await conn.execute(text(statement))
 
     assert r.status_code == 200, r.text
     assert r.json()["response"] == "Stored all the same."

@@ -89,7 +89,8 @@ async def measure(settings: Settings, streams: int, frames: int) -> None:
         async with asyncio.timeout(300):
             lines = await asyncio.gather(*tasks)
     server.should_exit = True
-    await server_task
+    async with asyncio.timeout(30):
+        await server_task
     upstream_task.cancel()
     print(f"{streams} streams, {min(lines)}-{max(lines)} SSE lines each")
     print_growth(before, during, streams)

@@ -9,7 +9,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -27,6 +27,9 @@ from tests.database import (
     row_eraser,
 )
 from tests.factories import TestUser
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 TEST_JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4
 
@@ -50,7 +53,7 @@ def rows(database_url: str) -> Iterator[RowEraser]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[Browser]:
     """One headless Chromium for a browser module's tests (a launch is ~0.7 s of CPU); each test
     opens its own context with `tests.browser.new_page`, so no cookies or storage are shared."""
     from tests.browser import chromium  # Playwright only where a browser is wanted

@@ -538,10 +538,23 @@ class RunExecutor:
         with anyio.CancelScope(shield=True):
             async with writer.lock:
                 pending_rows = writer.take()
+                with_count = True  # the tokens go with the answer unless the count was refused
                 for attempt in itertools.count(1):
                     try:
-                        await self._store_answer(session, run_id, state, event, pending_rows)
+                        await self._store_answer(
+                            session, run_id, state, event, pending_rows, with_count=with_count
+                        )
                         break
+                    except hooks.UsageNotCounted:
+                        await session.rollback()
+                        logger.warning(
+                            "could not count the usage of run %s with its answer; "
+                            "storing the answer alone",
+                            run_id,
+                            exc_info=True,
+                        )
+                        with_count = False  # counted after the answer, by _record_usage
+                        await session.refresh(state.conversation)
                     # ConversationBusy is how the append reports any integrity error (a
                     # trigger, a constraint added by hand): the answer is kept all the same
                     except (SQLAlchemyError, ConversationBusy) as exc:
@@ -575,6 +588,8 @@ class RunExecutor:
         state: RunState,
         event: FinalAnswer,
         rows: list[RunEvent],
+        *,
+        with_count: bool,
     ) -> None:
         run = await session.get(Run, run_id)
         assert run is not None
@@ -597,12 +612,14 @@ class RunExecutor:
         run.finished_at = utcnow()
         if state.context.effects:
             run.effects = [*(run.effects or []), *state.context.effects]
-        counted = await hooks.count_with_answer(session, run.user_id, _uncounted(state))
+        if with_count:
+            await session.flush()  # our rows first: what fails in the count is the count's
+            await hooks.count_with_answer(session, run.user_id, _uncounted(state))
         await self.notifier.announce(
             session, run_key(run.id), conversation_key(run.conversation_id)
         )
         await session.commit()
-        if counted:
+        if with_count:
             state.recorded = state.usage
         state.writer.published(fresh)
 

@@ -33,17 +33,22 @@ async def after_run(
         logger.warning("could not record the usage of a run", exc_info=True)
 
 
-async def count_with_answer(session: AsyncSession, user_id: uuid.UUID, usage: Usage) -> bool:
+class UsageNotCounted(Exception):
+    """The database refused the count written with a run's answer (the caller stores the answer
+    again without it, then counts the tokens in a transaction of their own)."""
+
+
+async def count_with_answer(session: AsyncSession, user_id: uuid.UUID, usage: Usage) -> None:
     """Count the tokens in the transaction that stores the run's answer, so both land in one
-    commit (no second transaction per turn, no count lost between the two). A savepoint keeps a
-    failure here from failing the answer: it is logged and False says the tokens were not counted.
+    commit (no second transaction per turn, no count lost between the two).
+
+    No savepoint (two more statements on every turn): a refused count raises `UsageNotCounted`,
+    the caller rolls back and stores the answer alone; the count never costs the answer. The
+    caller flushes its own rows first, so a failure here is the count's.
     """
     if usage.total_tokens <= 0:
-        return True
+        return
     try:
-        async with session.begin_nested():
-            await quotas.add_usage(session, user_id, usage.total_tokens)
-    except SQLAlchemyError:
-        logger.warning("could not count the usage of a run with its answer", exc_info=True)
-        return False
-    return True
+        await quotas.add_usage(session, user_id, usage.total_tokens)
+    except SQLAlchemyError as exc:
+        raise UsageNotCounted from exc

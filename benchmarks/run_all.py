@@ -1,6 +1,6 @@
 """Every benchmark, short and bounded, then one table of the figures that matter against their goals.
 
-    .venv/bin/python benchmarks/run_all.py [--only turn stream upload json-limit fake-llm]
+    .venv/bin/python benchmarks/run_all.py [--only turn sql stream upload json-limit fake-llm]
         [--keep DIR]
 
 Each benchmark runs as its own process (its output shown as it goes) with settings shorter than its
@@ -57,6 +57,19 @@ def turn_rows(figures: list[dict[str, Any]]) -> list[Row]:
                 added <= 5 if goals else None,
             ),
         ]
+    return rows
+
+
+def sql_rows(figures: dict[str, dict[str, list[float]]]) -> list[Row]:
+    """What one statement costs the service's process: SQLAlchemy's asyncio layer over the async
+    driver alone (the floor a turn's 24 statements stand on)."""
+    rows = []
+    for backend, layers in figures.items():
+        service, driver = list(layers.values())[:2]
+        rows.append(Row(backend, "CPU per SELECT (sqlalchemy async)", f"{service[0]:.0f} us"))
+        rows.append(
+            Row(backend, "CPU per SELECT sqlalchemy/driver alone", f"{service[0] / driver[0]:.1f}")
+        )
     return rows
 
 
@@ -162,6 +175,12 @@ BENCHMARKS = [
         ["bench_agent_turn.py", "--clients", "1", "50", "--turns", "200", "--json", "{json}"],
         turn_rows,
         300,
+    ),
+    Benchmark(
+        "sql",
+        ["bench_sql_statement.py", "--statements", "2000", "--json", "{json}"],
+        sql_rows,
+        120,
     ),
     Benchmark(
         "stream",

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_sql_statement.py [--statements 3000] [--sqlite-only]
         [--json PATH]
 
-A chat turn with a tool call issues 24 statements (`profile_turn.py --statements`); this measures
+A chat turn with a tool call issues 22 statements (`profile_turn.py --statements`); this measures
 what each costs in CPU of the calling process, the same two statements (a primary-key SELECT of
 one row, an INSERT of one row) through three layers, in one run:
 

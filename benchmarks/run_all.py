@@ -62,7 +62,7 @@ def turn_rows(figures: list[dict[str, Any]]) -> list[Row]:
 
 def sql_rows(figures: dict[str, dict[str, list[float]]]) -> list[Row]:
     """What one statement costs the service's process: SQLAlchemy's asyncio layer over the async
-    driver alone (the floor a turn's 24 statements stand on)."""
+    driver alone (the floor a turn's 22 statements stand on)."""
     rows = []
     for backend, layers in figures.items():
         service, driver = list(layers.values())[:2]

@@ -127,17 +127,22 @@ def row_eraser(url: str) -> Iterator[RowEraser]:
 
 @asynccontextmanager
 async def inserts_refused(
-    engine: AsyncEngine, table: str, *, when: str = "TRUE"
+    engine: AsyncEngine, table: str, *, when: str = "TRUE", as_unique_violation: bool = False
 ) -> AsyncIterator[None]:
     """While inside, the database itself refuses to insert the rows of `table` for which `when`
     (SQL over NEW) holds, as a full disk or a constraint added by hand would: a trigger raising
-    (SQLite's RAISE(ABORT), a PL/pgSQL exception). Leaving drops it: the fault goes away."""
+    (SQLite's RAISE(ABORT), a PL/pgSQL exception). Leaving drops it: the fault goes away.
+
+    `as_unique_violation`: refused as a unique index refuses a row (SQLSTATE 23505 on PostgreSQL;
+    SQLite's RAISE(ABORT) is a constraint error either way), for the code that handles a lost race.
+    """
     name = f"refuse_{table}"
     fault = f"injected fault: no {table} rows"
     if engine.dialect.name == "postgresql":
+        errcode = " USING ERRCODE = 'unique_violation'" if as_unique_violation else ""
         install = [
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN RAISE EXCEPTION '{fault}'; END $$",
+            f"BEGIN RAISE EXCEPTION '{fault}'{errcode}; END $$",
             f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW WHEN ({when}) "
             f"EXECUTE FUNCTION {name}()",
         ]

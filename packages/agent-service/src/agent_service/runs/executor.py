@@ -26,8 +26,9 @@ from datetime import timedelta
 from typing import Any
 
 import anyio
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agents.effects import undo_effects
@@ -45,7 +46,7 @@ from agent_service.conversations import service as conversations
 from agent_service.conversations.exceptions import ConversationBusy
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.service import NewMessage
-from agent_service.db import utcnow
+from agent_service.db import Base, utcnow
 from agent_service.errors import AppError
 from agent_service.integrations.github.access import GitHubAccess
 from agent_service.llm.messages import ChatMessage, TextDelta, ToolCallRequest, Usage
@@ -145,10 +146,21 @@ class RunExecutor:
         stream: bool,
         strategy: MultitaskStrategy = "enqueue",
     ) -> Run:
-        """Create a run for the new messages, applying the double-texting strategy, and start it."""
+        """Create a run for the new messages, applying the double-texting strategy, and start it.
+
+        When no other run of the conversation is left active (the usual case), the run is created
+        running, with the messages it answers, in this one commit: the executor has nothing to
+        claim. A run that lost the race for the conversation to another one started meanwhile
+        (the unique index or the message positions say so) is created queued behind it, as a run
+        enqueued behind an active one is, and claimed when that one ends.
+        """
         self.admit()
         await hooks.before_run(session, self.settings, conversation.user_id)
-        await self._make_way(session, conversation, strategy)
+        if not await self._make_way(session, conversation, strategy):
+            started = await self._start_at_once(session, conversation, messages, stream=stream)
+            if started is not None:
+                return started
+            await self._make_way(session, conversation, strategy)  # the run that got there first
         run = await runs.create_run(
             session, conversation, messages, stream=stream, owner=self.owner
         )
@@ -156,12 +168,42 @@ class RunExecutor:
         self._spawn(run.id, self._drive(run.id, run.conversation_id))
         return run
 
+    async def _start_at_once(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        messages: Sequence[ChatMessage],
+        *,
+        stream: bool,
+    ) -> Run | None:
+        """Create the run running with its input messages, committed; None if another run of the
+        conversation started since `_make_way` looked (nothing of this one is kept then)."""
+        inputs = [NewMessage(message) for message in messages]
+        try:
+            run = await runs.create_run(
+                session, conversation, messages, stream=stream, owner=self.owner, running=True
+            )
+            await conversations.append_messages(session, conversation, inputs)
+        except (IntegrityError, ConversationBusy) as exc:
+            await session.rollback()
+            try:  # the conversation is older than this transaction, or nothing raced for it
+                await session.refresh(conversation)
+            except InvalidRequestError:
+                raise exc from None
+            return None
+        await session.commit()
+        prepared = (run, conversation)
+        self._spawn(run.id, self._drive(run.id, run.conversation_id, prepared=prepared))
+        return run
+
     async def _make_way(
         self, session: AsyncSession, conversation: Conversation, strategy: MultitaskStrategy
-    ) -> None:
+    ) -> bool:
+        """Apply the strategy to the conversation's active runs; whether any is left to wait for
+        (the new run is then queued behind them)."""
         active = await runs.active_runs(session, conversation.id)
         if not active:
-            return
+            return False
         if strategy == "reject":
             raise RunInProgress(active[0].id)
         for run in active:
@@ -179,6 +221,7 @@ class RunExecutor:
             for run in active:
                 await self.roll_back(session, run.id)
         await session.refresh(conversation)
+        return strategy == "enqueue" and any(r.status != "requires_action" for r in active)
 
     async def settled(self, run_id: uuid.UUID) -> None:
         """Return once this process no longer drives the run: it ended, paused for approval or
@@ -304,14 +347,20 @@ class RunExecutor:
         run_id: uuid.UUID,
         conversation_id: uuid.UUID,
         decisions: list[Decision] | None = None,
+        prepared: tuple[Run, Conversation] | None = None,
     ) -> None:
+        """`prepared`: the rows of a run created running (`_start_at_once`), as committed."""
         try:
-            await self._drive_in_session(run_id, conversation_id, decisions)
+            await self._drive_in_session(run_id, conversation_id, decisions, prepared)
         finally:
             self.notifier.forget(run_id)  # not driven here any more: followers read the rows
 
     async def _drive_in_session(
-        self, run_id: uuid.UUID, conversation_id: uuid.UUID, decisions: list[Decision] | None
+        self,
+        run_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        decisions: list[Decision] | None,
+        prepared: tuple[Run, Conversation] | None,
     ) -> None:
         async with self.sessionmaker() as session:
             state: RunState | None = None
@@ -319,7 +368,11 @@ class RunExecutor:
                 self._scopes[run_id] = scope
                 try:
                     state = await self._prepare(
-                        session, run_id, conversation_id, resuming=decisions is not None
+                        session,
+                        run_id,
+                        conversation_id,
+                        resuming=decisions is not None,
+                        prepared=prepared,
                     )
                     if state is None:
                         return
@@ -347,12 +400,16 @@ class RunExecutor:
         conversation_id: uuid.UUID,
         *,
         resuming: bool,
+        prepared: tuple[Run, Conversation] | None,
     ) -> RunState | None:
         """Claim the run (waiting for the conversation's running run, if any) and store its input.
 
         A new run's claim and its input messages commit together: a run is never seen running
-        without the messages it answers.
+        without the messages it answers. A run created running comes with its committed rows,
+        taken into this session as they are (no query).
         """
+        if prepared is not None:
+            return await self._take_prepared(session, *prepared)
         if resuming:
             run = await session.get(Run, run_id)
             conversation = await session.get(Conversation, conversation_id)
@@ -374,6 +431,21 @@ class RunExecutor:
         await _commit(session)
         self.notifier.wake(run_key(run.id))
         return RunState(run, conversation, writer, context, usage, recorded=usage)
+
+    async def _take_prepared(
+        self, session: AsyncSession, created: Run, conversation: Conversation
+    ) -> RunState:
+        """A run created running: its rows as committed, taken into this session (no query)."""
+        run = await session.merge(created, load=False)
+        conversation = await session.merge(conversation, load=False)
+        rows: tuple[Base, ...] = (run, conversation)
+        for row in rows:
+            if sa_inspect(row).unloaded:  # a column its creator left to the database: read it
+                await session.refresh(row)
+        writer = self.batcher.writer(run.id, next_seq=2)
+        context = ToolContext(session, run.user_id, GitHubAccess.from_settings(self.settings))
+        self.notifier.wake(run_key(run.id))
+        return RunState(run, conversation, writer, context)
 
     async def _claim(
         self, session: AsyncSession, run_id: uuid.UUID, conversation_id: uuid.UUID

@@ -39,17 +39,23 @@ class Run(IdMixin, Base):
     )
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default="queued")
+    # The JSON columns below store None as SQL NULL (none_as_null), whether a row is made with it
+    # or it is set later, not as the JSON text 'null'.
     # {"error", "detail"} as a client sees it, plus "status_code" and "headers" for JSON replies.
-    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    usage: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    usage: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True), default=None)
     # Tool calls waiting for an approval: [{"id", "name", "arguments"}].
-    pending_tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    pending_tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON(none_as_null=True), default=None
+    )
     # The messages to append when the run starts ([{"role", "content"}]), and whether it streams.
     input: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     stream: Mapped[bool] = mapped_column(default=False)
     # The position of the run's first message, and the undo records of its tools (rollback).
     first_position: Mapped[int | None] = mapped_column(default=None)
-    effects: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    effects: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON(none_as_null=True), default=None
+    )
     owner: Mapped[str | None] = mapped_column(String(120), default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     cancel_requested: Mapped[bool] = mapped_column(default=False)

@@ -94,17 +94,29 @@ async def create_run(
     *,
     stream: bool,
     owner: str | None = None,
+    running: bool = False,
 ) -> Run:
     """A queued run with its first event, `run.created` (seq 1); the caller commits.
 
     `owner` is the process that will drive it, written with the row (its heartbeat starts now).
+    `running`: created running instead, its messages starting after the conversation's last (the
+    caller appends them in the same transaction); the unique index refuses it while another run
+    of the conversation runs.
     """
     now = utcnow()
     run = Run(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
         user_id=conversation.user_id,
-        status="queued",
+        status="running" if running else "queued",
+        first_position=conversation.message_count if running else None,
+        # every column set here, None included, so that the executor can take the row as it is
+        error=None,
+        usage=None,
+        pending_tool_calls=None,
+        effects=None,
+        cancel_requested=False,
+        finished_at=None,
         input=[{"role": m.role, "content": m.content} for m in messages],
         stream=stream,
         created_at=now,

@@ -189,6 +189,58 @@ def test_a_run_started_on_one_replica_is_followed_and_cancelled_on_another(
         assert [t["title"] for t in tasks] == ["from replica A"]
 
 
+def test_messages_sent_at_once_through_two_replicas_are_answered_one_after_another(
+    tmp_path: Path, isolated_database_url: str, fake_llm_server: FakeLLMServer
+) -> None:
+    """Double texting across replicas: each message starts a run on the replica it reached, and
+    both replicas race for the one conversation (the run that loses is queued behind the winner,
+    `enqueue` being the default). Every message is answered, and the history alternates question
+    and answer: no run ever ran beside another, no message was lost or stored twice."""
+    if not isolated_database_url:
+        pytest.skip("replicas share a PostgreSQL database (set TEST_DATABASE_URL)")
+    env = service_env(tmp_path, isolated_database_url, fake_llm_server)
+    count = 12
+    fake_llm_server.script(*(fake_llm_server.reply("answered") for _ in range(count + 1)))
+    with (
+        service({**env, "DATA_DIR": str(tmp_path / "a")}, tmp_path / "a.log") as (a, _),
+        service({**env, "DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log") as (b, _),
+    ):
+        headers = login(a, "double@example.com")
+        with httpx.Client(base_url=a, timeout=30) as client:
+            first = client.post("/api/agent/chat", json={"message": "m0"}, headers=headers)
+        assert first.status_code == 200, first.text
+        conversation_id = first.json()["conversation_id"]
+
+        replies: dict[str, httpx.Response] = {}
+
+        def send(base_url: str, message: str) -> None:
+            body = {"message": message, "conversation_id": conversation_id}
+            with httpx.Client(base_url=base_url, timeout=30) as client:
+                replies[message] = client.post("/api/agent/chat", json=body, headers=headers)
+
+        senders = [
+            threading.Thread(target=send, args=(a if n % 2 else b, f"m{n}"))
+            for n in range(1, count + 1)
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(60)
+        with httpx.Client(base_url=b, timeout=10) as client:
+            history = client.get(
+                f"/api/conversations/{conversation_id}/history", headers=headers
+            ).json()["messages"]
+
+    assert sorted(replies) == sorted(f"m{n}" for n in range(1, count + 1))
+    for message, reply in replies.items():
+        assert reply.status_code == 200, (message, reply.text)
+        assert reply.json()["response"] == "answered"
+    roles = [m["role"] for m in history]
+    assert roles == ["user", "assistant"] * (count + 1), roles
+    asked = [m["content"] for m in history if m["role"] == "user"]
+    assert asked[0] == "m0" and sorted(asked) == sorted(f"m{n}" for n in range(count + 1))
+
+
 def test_a_killed_process_leaves_an_interrupted_run_and_a_usable_history(
     tmp_path: Path, isolated_database_url: str, fake_llm_server: FakeLLMServer
 ) -> None:

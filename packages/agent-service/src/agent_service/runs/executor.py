@@ -190,6 +190,10 @@ class RunExecutor:
                 await session.refresh(conversation)
             except InvalidRequestError:
                 raise exc from None
+            logger.info(
+                "a run of conversation %s started first: this one is queued behind it",
+                conversation.id,
+            )
             return None
         await session.commit()
         prepared = (run, conversation)
@@ -452,17 +456,24 @@ class RunExecutor:
     ) -> tuple[Run, Conversation] | None:
         """queued → running, once no other run of the conversation runs (the unique index decides).
 
-        One `UPDATE … RETURNING` claims the run, reads it back and records where its messages
-        start; the caller commits. None when the run is no longer queued (cancelled while it
+        One `UPDATE … RETURNING` claims the run and reads it back; the conversation is read after
+        it, and the caller commits. None when the run is no longer queued (cancelled while it
         waited) or its conversation is gone.
+
+        The conversation is read after the claim, not before: once the claim holds, no other run
+        of the conversation can append, and the one that ran before has committed its messages
+        (on PostgreSQL the claim waited for that commit, which a read in the claim's own statement
+        would not see). Read before, a run ending in between left a stale message count, and the
+        claimed run failed with `conversation_busy`: two replicas answering messages sent at once
+        to one conversation did.
         """
+        current_count = (
+            select(Conversation.message_count)
+            .where(Conversation.id == conversation_id)
+            .scalar_subquery()
+        )
         while True:
             with self.notifier.watch(conversation_key(conversation_id)) as woken:
-                conversation = await session.get(
-                    Conversation, conversation_id, populate_existing=True
-                )
-                if conversation is None:
-                    return None
                 claim = (
                     update(Run)
                     .where(Run.id == run_id, Run.status == "queued")
@@ -470,7 +481,7 @@ class RunExecutor:
                         status="running",
                         owner=self.owner,
                         heartbeat_at=utcnow(),
-                        first_position=conversation.message_count,
+                        first_position=current_count,
                     )
                     .returning(Run)
                     .execution_options(populate_existing=True)
@@ -480,9 +491,17 @@ class RunExecutor:
                 except IntegrityError:
                     await session.rollback()
                 else:
-                    if run is None:
+                    conversation = None
+                    if run is not None:
+                        conversation = await session.get(
+                            Conversation, conversation_id, populate_existing=True
+                        )
+                    if run is None or conversation is None:
                         await session.rollback()
-                    return (run, conversation) if run is not None else None
+                        return None
+                    # where the messages start, as it is now (the same unless the claim waited)
+                    run.first_position = conversation.message_count
+                    return run, conversation
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.run_poll_s):
                         await woken.wait()

@@ -4,6 +4,8 @@ when it lost that race (the unique index on running runs decides)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -97,3 +99,28 @@ async def test_a_refused_run_of_a_new_conversation_is_a_500_and_keeps_nothing(
     assert fake_llm.calls == []
     listed = await client.get("/api/conversations", headers=user.headers)
     assert listed.json() == []
+
+
+async def test_messages_sent_at_once_are_answered_one_after_another(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """Double texting in one process: the first message's run starts at once, the others queue
+    behind it (the default `enqueue`) or lose the race to start and queue then; every one is
+    answered in turn, and the history alternates question and answer."""
+    count = 8
+    fake_llm.script(*(fake_llm.reply("answered") for _ in range(count)))
+    conversation_id = await new_conversation(client, user)
+
+    async def send(n: int) -> httpx.Response:
+        body = {"message": f"m{n}", "conversation_id": conversation_id}
+        return await client.post("/api/agent/chat", json=body, headers=user.headers)
+
+    replies = await asyncio.wait_for(asyncio.gather(*(send(n) for n in range(count))), 30)
+
+    assert [(r.status_code, r.json().get("response")) for r in replies] == [
+        (200, "answered")
+    ] * count
+    messages = await history(client, user, conversation_id)
+    assert [m["role"] for m in messages] == ["user", "assistant"] * count
+    asked = sorted(m["content"] for m in messages if m["role"] == "user")
+    assert asked == sorted(f"m{n}" for n in range(count))

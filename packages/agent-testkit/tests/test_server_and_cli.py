@@ -1,8 +1,12 @@
 """The loopback server as a context manager, and `python -m agent_testkit.fake_llm` as another process."""
 
+import logging
 import signal
+import socket
 import subprocess
 import sys
+import time
+from urllib.parse import urlsplit
 
 import openai
 import pytest
@@ -25,6 +29,36 @@ def test_server_context_manager_verifies_on_exit():
     ):
         server.script(server.reply("Unused."))
     assert server.base_url.startswith("http://127.0.0.1:")
+
+
+def test_a_call_the_client_abandons_mid_body_is_not_an_error_nor_a_call(caplog):
+    """An app that cancels a model call while sending it (a cancelled turn) leaves the fake
+    quiet: no "Exception in ASGI application" traceback in the test's log, no call recorded."""
+    caplog.set_level(logging.DEBUG, logger="agent_testkit.fake_llm")
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    with FakeLLMServer() as server:
+        # uvicorn's loggers do not propagate, and its start sets their handlers anew
+        uvicorn_errors.addHandler(caplog.handler)
+        try:
+            address = urlsplit(server.base_url)
+            assert address.hostname and address.port
+            with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
+                sock.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: fake\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                    b'{"model": "fake-model", "messages": ['
+                )
+            deadline = time.monotonic() + 5
+            while not any(
+                "abandoned" in r.getMessage() or r.levelno >= logging.ERROR for r in caplog.records
+            ):
+                assert time.monotonic() < deadline, "the server never saw the client go"
+                time.sleep(0.02)
+        finally:
+            uvicorn_errors.removeHandler(caplog.handler)
+        assert server.calls == []
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
 
 
 def test_command_line_server(tmp_path):

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
@@ -53,6 +54,8 @@ NO_RETRY = {"x-should-retry": "false"}
 TELEMETRY_PATHS = ("/traces/ingest",)  # openai-agents' trace export
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 MAX_HANG_SECONDS = 300.0
+
+logger = logging.getLogger("agent_testkit.fake_llm")
 
 
 class FakeDisconnect(Exception):
@@ -133,7 +136,14 @@ def create_app(fake: FakeLLM) -> Router:
 
 async def _parse_json(request: Request, dialect: Dialect) -> dict[str, Any] | Response:
     try:
-        parsed = json.loads(await request.body())
+        body = await request.body()
+    except ClientDisconnect:
+        # the app gave up on the call before it sent all of it (a cancelled turn, a timeout): a
+        # real model never sees such a call, nor does the fake count it; nobody reads the answer
+        logger.debug("a call to %s was abandoned before its body was sent", request.url.path)
+        return Response(status_code=499)
+    try:
+        parsed = json.loads(body)
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):

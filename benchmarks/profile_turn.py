@@ -1,11 +1,14 @@
 """Where one chat turn's work goes: its SQL statements by kind, then a cProfile of N turns.
 
     .venv/bin/python benchmarks/profile_turn.py [--turns 20] [--top 30] [--statements] [--stream WORDS]
+        [--history N]
 
 The service runs in this process (httpx.ASGITransport, SQLite in a temporary folder) and the kit's
 FakeLLMServer answers on 127.0.0.1 in a thread: a `create_task` tool call, then a reply, as in
 `bench_agent_turn.py`, each turn in a conversation of its own. The statement count is the round trips a turn costs the database; the profile
 (sorted by own time, then cumulative) is where to cut CPU. The fake's thread is in the CPU figure.
+`--history N` gives each conversation N stored messages first (questions, tool calls, their
+results, answers), as a long chat has: every turn sends the model the whole history.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import json
 import pstats
 import sys
 import tempfile
 import time
 import traceback
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,9 +37,30 @@ sys.path.insert(0, str(ROOT))  # tests.factories makes the verified user
 
 from agent_service import migrations  # noqa: E402
 from agent_service.app import create_app  # noqa: E402
+from agent_service.conversations import service as conversations  # noqa: E402
+from agent_service.conversations.models import Conversation  # noqa: E402
+from agent_service.llm.messages import ChatMessage, ToolCallRequest  # noqa: E402
 from agent_service.settings import Settings  # noqa: E402
 from agent_testkit import FakeLLMServer  # noqa: E402
 from tests import factories  # noqa: E402
+
+
+def past_messages(count: int) -> list[conversations.NewMessage]:
+    """`count` messages of a chat that went on for a while: each exchange a question, a tool call,
+    its result and an answer."""
+    exchange: list[conversations.NewMessage] = []
+    for n in range(0, count, 4):
+        call = ToolCallRequest(f"call_{n}", "create_task", json.dumps({"title": f"task {n}"}))
+        exchange += [
+            conversations.NewMessage(ChatMessage("user", f"please add task {n} " + "words " * 30)),
+            conversations.NewMessage(ChatMessage("assistant", None, (call,))),
+            conversations.NewMessage(
+                ChatMessage("tool", json.dumps({"id": str(n), "title": f"task {n}"}), (), call.id),
+                tool_name="create_task",
+            ),
+            conversations.NewMessage(ChatMessage("assistant", f"Added task {n}. " + "ok " * 30)),
+        ]
+    return exchange[:count]
 
 
 def statement_kind(statement: str) -> str:
@@ -74,6 +100,7 @@ async def profile(
     top: int,
     listing: bool,
     words: int,
+    history: int,
 ) -> None:
     settings = Settings(
         _env_file=None,
@@ -96,11 +123,18 @@ async def profile(
                     "/api/conversations", json={"agent_type": "assistant"}, headers=user.headers
                 )
                 r.raise_for_status()
-                return str(r.json()["id"])
+                conversation_id = str(r.json()["id"])
+                if history:
+                    async with app.state.sessionmaker() as session:
+                        stored = await session.get(Conversation, uuid.UUID(conversation_id))
+                        assert stored is not None
+                        await conversations.append_messages(session, stored, past_messages(history))
+                        await session.commit()
+                return conversation_id
 
             # as in bench_agent_turn: a fresh conversation per turn, made beforehand (unmeasured),
             # so every turn sends the model the same short history
-            fresh = [await conversation() for _ in range(turns + 6)]
+            fresh = [await conversation() for _ in range(2 * turns + 6)]
 
             async def turn(number: int) -> None:
                 body = {"message": f"add task {number}", "conversation_id": fresh.pop()}
@@ -139,6 +173,12 @@ async def profile(
                 print("\nin order, with the service code that issued each:")
                 print("\n".join(issued))
 
+            cpu = time.process_time()
+            for number in range(turns):
+                await turn(number)
+            cpu = time.process_time() - cpu
+            print(f"\n{turns} turns: {1000 * cpu / turns:.1f} ms CPU per turn (this process)")
+
             profiler = cProfile.Profile()
             cpu, wall = time.process_time(), time.perf_counter()
             profiler.enable()
@@ -169,6 +209,13 @@ def main() -> int:
         metavar="WORDS",
         help="profile streamed turns instead: an answer of WORDS chunks, 10 ms apart, no tool",
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="N",
+        help="each conversation starts with N stored messages (a long chat)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="profile-turn-") as folder, FakeLLMServer() as server:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'profile.db'}"
@@ -182,6 +229,7 @@ def main() -> int:
                 args.top,
                 args.statements,
                 args.stream,
+                args.history,
             )
         )
     return 0

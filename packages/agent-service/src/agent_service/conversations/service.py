@@ -164,16 +164,32 @@ async def list_messages(session: AsyncSession, conversation: Conversation) -> Se
 
 
 async def history(session: AsyncSession, conversation: Conversation) -> list[ChatMessage]:
-    """The conversation as the model sees it: every stored message, every tool call answered."""
-    return valid_history(to_chat_message(row) for row in await list_messages(session, conversation))
+    """The conversation as the model sees it: every stored message, every tool call answered.
 
-
-def to_chat_message(row: Message) -> ChatMessage:
-    calls = tuple(
-        ToolCallRequest(call["id"], call["name"], call["arguments"])
-        for call in row.tool_calls or ()
+    Read as plain rows of the four columns the model needs, not as `Message` objects: every turn
+    reads the whole history, and objects would stay in the run's session while the model works.
+    At 400 messages the read costs 2 ms of CPU instead of 7 (`profile_turn.py --history 400`).
+    """
+    result = await session.execute(
+        select(Message.role, Message.content, Message.tool_calls, Message.tool_call_id)
+        .where(Message.conversation_id == conversation.id)
+        .order_by(Message.position)
     )
-    return ChatMessage(_ROLES.get(row.role, "user"), row.content, calls, row.tool_call_id)
+    return valid_history(
+        to_chat_message(row.role, row.content, row.tool_calls, row.tool_call_id) for row in result
+    )
+
+
+def to_chat_message(
+    role: str,
+    content: str | None,
+    tool_calls: Sequence[dict[str, str]] | None,
+    tool_call_id: str | None,
+) -> ChatMessage:
+    calls = tuple(
+        ToolCallRequest(call["id"], call["name"], call["arguments"]) for call in tool_calls or ()
+    )
+    return ChatMessage(_ROLES.get(role, "user"), content, calls, tool_call_id)
 
 
 async def append_messages(

@@ -57,3 +57,9 @@ class StoredRunError(AppError):
         super().__init__(str(error.get("detail", "")), headers=error.get("headers") or None)
         self.status_code = int(error.get("status_code", 500))  # type: ignore[misc]
         self.code = str(error.get("error", "internal_error"))  # type: ignore[misc]
+
+
+class UsageNotCounted(Exception):
+    """The database refused the token count written with a run's answer (not an HTTP error: the
+    executor stores the answer again without it, then counts the tokens in a transaction of their
+    own)."""

@@ -57,6 +57,7 @@ from agent_service.runs.exceptions import (
     Overloaded,
     RunInProgress,
     RunNotAwaitingApproval,
+    UsageNotCounted,
 )
 from agent_service.runs.models import FINAL_STATUSES, Run, RunEvent
 from agent_service.runs.notifier import RunNotifier, build_notifier, conversation_key, run_key
@@ -636,7 +637,7 @@ class RunExecutor:
                             session, run_id, state, event, pending_rows, with_count=with_count
                         )
                         break
-                    except hooks.UsageNotCounted:
+                    except UsageNotCounted:
                         await session.rollback()
                         logger.warning(
                             "could not count the usage of run %s with its answer; "

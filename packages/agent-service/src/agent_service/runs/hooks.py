@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.llm.messages import Usage
 from agent_service.quotas import service as quotas
+from agent_service.runs.exceptions import UsageNotCounted
 from agent_service.settings import Settings
 
 logger = logging.getLogger("agent_service.runs.hooks")
@@ -31,11 +32,6 @@ async def after_run(
         await quotas.record_usage(sessionmaker, settings, user_id, usage.total_tokens)
     except SQLAlchemyError:
         logger.warning("could not record the usage of a run", exc_info=True)
-
-
-class UsageNotCounted(Exception):
-    """The database refused the count written with a run's answer (the caller stores the answer
-    again without it, then counts the tokens in a transaction of their own)."""
 
 
 async def count_with_answer(session: AsyncSession, user_id: uuid.UUID, usage: Usage) -> None:

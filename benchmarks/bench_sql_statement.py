@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -104,59 +105,44 @@ async def through_sqlalchemy(url: str, known: str, count: int) -> tuple[float, f
         await engine.dispose()
 
 
+SELECT_SQL = "SELECT name FROM bench_item WHERE id = ?"
+INSERT_SQL = "INSERT INTO bench_item (id, name) VALUES (?, ?)"
+
+
+def statements(marker: str) -> tuple[str, str]:
+    """The SELECT and the INSERT with the driver's own parameter marker (`?` or `%s`)."""
+    return SELECT_SQL.replace("?", marker), INSERT_SQL.replace("?", marker)
+
+
 async def through_aiosqlite(path: Path, known: str, count: int) -> tuple[float, float]:
     import aiosqlite
 
+    select_sql, insert_sql = statements("?")
     async with aiosqlite.connect(path) as conn:
 
-        async def read() -> None:
-            rows = await conn.execute_fetchall("SELECT name FROM bench_item WHERE id = ?", (known,))
-            assert len(list(rows)) == 1
+        async def read() -> None:  # execute and fetch in one trip to aiosqlite's thread
+            assert len(list(await conn.execute_fetchall(select_sql, (known,)))) == 1
 
         async def write() -> None:
-            await conn.execute(
-                "INSERT INTO bench_item (id, name) VALUES (?, ?)", (str(uuid.uuid4()), "x")
-            )
+            await conn.execute(insert_sql, (str(uuid.uuid4()), "x"))
 
         reads = await acpu_per_call(read, count)
         writes = await acpu_per_call(write, count)
         await conn.commit()
     return reads, writes
-
-
-def through_sqlite3(path: Path, known: str, count: int) -> tuple[float, float]:
-    conn = sqlite3.connect(path)
-    try:
-
-        def read() -> None:
-            rows = conn.execute("SELECT name FROM bench_item WHERE id = ?", (known,)).fetchall()
-            assert len(rows) == 1
-
-        def write() -> None:
-            conn.execute(
-                "INSERT INTO bench_item (id, name) VALUES (?, ?)", (str(uuid.uuid4()), "x")
-            )
-
-        reads, writes = cpu_per_call(read, count), cpu_per_call(write, count)
-        conn.commit()
-        return reads, writes
-    finally:
-        conn.close()
 
 
 async def through_psycopg_async(dsn: str, known: str, count: int) -> tuple[float, float]:
     import psycopg
 
+    select_sql, insert_sql = statements("%s")
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
 
         async def read() -> None:
-            cursor = await conn.execute("SELECT name FROM bench_item WHERE id = %s", (known,))
-            assert len(await cursor.fetchall()) == 1
+            assert len(await (await conn.execute(select_sql, (known,))).fetchall()) == 1
 
         async def write() -> None:
-            await conn.execute(
-                "INSERT INTO bench_item (id, name) VALUES (%s, %s)", (str(uuid.uuid4()), "x")
-            )
+            await conn.execute(insert_sql, (str(uuid.uuid4()), "x"))
 
         reads = await acpu_per_call(read, count)
         writes = await acpu_per_call(write, count)
@@ -164,23 +150,19 @@ async def through_psycopg_async(dsn: str, known: str, count: int) -> tuple[float
     return reads, writes
 
 
-def through_psycopg_sync(dsn: str, known: str, count: int) -> tuple[float, float]:
-    import psycopg
+def through_blocking_driver(conn: Any, marker: str, known: str, count: int) -> tuple[float, float]:
+    """sqlite3 or psycopg, whose connections both `execute` and `commit` (the caller closes)."""
+    select_sql, insert_sql = statements(marker)
 
-    with psycopg.connect(dsn) as conn:
+    def read() -> None:
+        assert len(conn.execute(select_sql, (known,)).fetchall()) == 1
 
-        def read() -> None:
-            rows = conn.execute("SELECT name FROM bench_item WHERE id = %s", (known,)).fetchall()
-            assert len(rows) == 1
+    def write() -> None:
+        conn.execute(insert_sql, (str(uuid.uuid4()), "x"))
 
-        def write() -> None:
-            conn.execute(
-                "INSERT INTO bench_item (id, name) VALUES (%s, %s)", (str(uuid.uuid4()), "x")
-            )
-
-        reads, writes = cpu_per_call(read, count), cpu_per_call(write, count)
-        conn.commit()
-        return reads, writes
+    reads, writes = cpu_per_call(read, count), cpu_per_call(write, count)
+    conn.commit()
+    return reads, writes
 
 
 def prepare(sync_url: str) -> str:
@@ -212,13 +194,15 @@ def run_sqlite(count: int) -> Figures:
     with tempfile.TemporaryDirectory(prefix="bench-sql-") as folder:
         path = Path(folder) / "bench.db"
         known = prepare(f"sqlite:///{path}")
+        with contextlib.closing(sqlite3.connect(path)) as blocking:
+            floor = through_blocking_driver(blocking, "?", known, count)
         rows = [
             (
                 "sqlalchemy async",
                 run(through_sqlalchemy(f"sqlite+aiosqlite:///{path}", known, count)),
             ),
             ("aiosqlite alone", run(through_aiosqlite(path, known, count))),
-            ("sqlite3 (floor)", through_sqlite3(path, known, count)),
+            ("sqlite3 (floor)", floor),
         ]
     print(f"SQLite, {count} statements of each kind, CPU of this process per statement")
     report(rows)
@@ -240,10 +224,12 @@ def run_postgres(url: str, count: int) -> Figures | None:
     try:
         known = prepare(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
         async_url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+        with psycopg.connect(dsn) as blocking:
+            floor = through_blocking_driver(blocking, "%s", known, count)
         rows = [
             ("sqlalchemy async", run(through_sqlalchemy(async_url, known, count))),
             ("psycopg async alone", run(through_psycopg_async(dsn, known, count))),
-            ("psycopg sync (floor)", through_psycopg_sync(dsn, known, count)),
+            ("psycopg sync (floor)", floor),
         ]
     finally:
         with psycopg.connect(base, autocommit=True) as admin:

@@ -39,13 +39,30 @@ async def test_a_run_starts_running_with_its_messages_in_one_commit(
 
     inserts = [s for s, _ in sent if s.startswith("INSERT INTO run ")]
     assert len(inserts) == 1
-    claims = [s for s, _ in sent if s.startswith("UPDATE run SET") and "first_position" in s]
+    updates = [" ".join(s.split()) for s, _ in sent if s.startswith("UPDATE run")]
+    claims = [s for s in updates if "first_position" in s]
     assert claims == []  # the executor's claim of a queued run sets where its messages start
     messages = await history(client, user, conversation_id)
     assert [(m["role"], m["content"]) for m in messages] == [
         ("user", "hello"),
         ("assistant", "Hi."),
     ]
+
+
+async def test_the_first_turn_of_a_new_conversation_reads_no_row_it_wrote(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """The run and the conversation made by the turn go to the executor as committed, every
+    column set: neither is read back by its id."""
+    fake_llm.script(fake_llm.reply("Hi."))
+    with statements_sent(app.state.engine) as sent:
+        r = await client.post("/api/agent/chat", json={"message": "hello"}, headers=user.headers)
+    assert r.status_code == 200, r.text
+
+    by_id = ("FROM conversation WHERE conversation.id = ", "FROM run WHERE run.id = ")
+    selects = [" ".join(s.split()) for s, _ in sent if s.startswith("SELECT")]
+    rereads = [s for s in selects if any(k in s for k in by_id)]
+    assert rereads == []
 
 
 async def test_a_run_that_lost_the_conversation_is_queued_and_answers(

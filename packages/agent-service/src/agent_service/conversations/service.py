@@ -43,7 +43,11 @@ class NewMessage:
 async def create_conversation(
     session: AsyncSession, user_id: uuid.UUID, *, agent_type: str, title: str = ""
 ) -> Conversation:
-    conversation = Conversation(user_id=user_id, agent_type=agent_type, title=title)
+    # session_key set too, None: a column left unset is unloaded after the flush, and the run
+    # executor, taking this row as the turn committed it, would have to read it again
+    conversation = Conversation(
+        user_id=user_id, agent_type=agent_type, title=title, session_key=None
+    )
     session.add(conversation)
     await session.flush()
     return conversation

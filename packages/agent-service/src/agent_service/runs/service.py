@@ -110,7 +110,8 @@ async def create_run(
         user_id=conversation.user_id,
         status="running" if running else "queued",
         first_position=conversation.message_count if running else None,
-        # every column set here, None included, so that the executor can take the row as it is
+        # every column set, None included: a column left unset is unloaded after the flush, and
+        # the executor, taking this row as committed, would have to read it again
         error=None,
         usage=None,
         pending_tool_calls=None,

@@ -24,7 +24,6 @@ from tests.database import (
     jobs_settled,
     migrated_database,
     postgres_database,
-    row_eraser,
 )
 from tests.factories import TestUser
 
@@ -48,7 +47,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def rows(database_url: str) -> Iterator[RowEraser]:
     """Empties the suite's database after a test (`rows.erase()`), through one kept connection."""
-    with row_eraser(database_url) as eraser:
+    with contextlib.closing(RowEraser(database_url)) as eraser:
         yield eraser
 
 

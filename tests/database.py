@@ -116,15 +116,6 @@ class RowEraser:
         self.connection.close()
 
 
-@contextmanager
-def row_eraser(url: str) -> Iterator[RowEraser]:
-    eraser = RowEraser(url)
-    try:
-        yield eraser
-    finally:
-        eraser.close()
-
-
 @asynccontextmanager
 async def inserts_refused(
     engine: AsyncEngine, table: str, *, when: str = "TRUE", as_unique_violation: bool = False

@@ -81,6 +81,24 @@ class Settings(BaseSettings):
     # ends `failed` with the answer kept in its events.
     run_final_store_s: float = Field(default=10.0, gt=0)
 
+    # Bring your own tools: how long one MCP server call (listing or a tool call) may take before
+    # it is a tool error the model sees, and how long a server's tool list is cached.
+    mcp_timeout_s: float = Field(default=20.0, gt=0)
+    mcp_tools_ttl_s: float = Field(default=60.0, ge=0)
+    # Completion webhooks: private, loopback and link-local targets are refused unless this is set
+    # (checked after DNS resolution).
+    webhook_allow_private: bool = False
+
+    # Security: hosts the service answers for in production (unset: any; "a.example,b.example"),
+    # where /metrics is served (unset: the main port, behind METRICS_TOKEN when that is set;
+    # "127.0.0.1:9100": a separate listener and not on the public port), failed logins before
+    # back-off, and the threads that hash passwords (0: one per core).
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    metrics_bind: str | None = None
+    metrics_token: SecretStr | None = None
+    login_max_failures: int = Field(default=5, ge=1)
+    password_hash_workers: int = Field(default=0, ge=0)
+
     mail_backend: Literal["file", "console", "smtp"] = "file"
     mail_dir: Path | None = None
     mail_from: str = "agent-service@localhost"
@@ -112,7 +130,7 @@ class Settings(BaseSettings):
     # Unset: text in dev, json otherwise.
     log_format: Literal["text", "json"] | None = None
 
-    @field_validator("github_repositories", mode="before")
+    @field_validator("github_repositories", "trusted_hosts", mode="before")
     @classmethod
     def _split_repositories(cls, value: object) -> object:
         if isinstance(value, str):

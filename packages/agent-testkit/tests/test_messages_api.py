@@ -176,11 +176,21 @@ async def test_faults_as_the_sdk_sees_them(fake_llm, item, error):
 async def test_cut_stream(fake_llm):
     fake_llm.script(fake_llm.cut_stream(after=3))
     client = anthropic.AsyncAnthropic(max_retries=0)
-    with pytest.raises(httpx2.RemoteProtocolError, match="incomplete"):  # mid-stream: not wrapped
+    received: list[str] = []
+
+    async def read_stream() -> None:
         async with client.messages.stream(
             model="claude-test", max_tokens=64, messages=BODY["messages"]
         ) as stream:
-            _ = [e async for e in stream]
+            async for event in stream:
+                received.append(event.type)
+
+    # anthropic >= 2.17 wraps a failed read of the body (anthropic/_streaming.py, async_iter_response_bytes)
+    # as it wraps a failed connect: an APIConnectionError whose cause is the transport's error.
+    with pytest.raises(anthropic.APIConnectionError, match="incomplete chunked read") as caught:
+        await read_stream()
+    assert isinstance(caught.value.__cause__, httpx2.RemoteProtocolError)
+    assert received[0] == "message_start"  # the events before the cut were delivered
 
 
 async def test_count_tokens(fake_llm):

@@ -26,6 +26,7 @@ from tests.database import (
     postgres_database,
 )
 from tests.factories import TestUser
+from tests.faults import DatabaseProxy, SqliteContention, sqlite_path
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -70,6 +71,51 @@ def isolated_database_url() -> Iterator[str]:
         return
     with postgres_database(server_url.replace("postgresql://", "postgresql+psycopg://", 1)) as url:
         yield url
+
+
+@pytest.fixture
+def db_proxy(database_url: str) -> Iterator[DatabaseProxy]:
+    """A fault-injecting TCP proxy in front of the suite's PostgreSQL (skipped on SQLite).
+
+    A module sends its app through it by overriding `settings`:
+    `settings.database_url = db_proxy.url(settings.database_url)`; the row eraser keeps the
+    direct URL, so cleaning up works whatever the test left the proxy doing.
+    """
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the database proxy stands in front of PostgreSQL")
+    with DatabaseProxy.for_url(database_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def db_faults(app: FastAPI, db_proxy: DatabaseProxy) -> Iterator[DatabaseProxy]:
+    """The proxy of a test whose app goes through it, restored when the test ends, before the app
+    shuts down (its shutdown still talks to the database)."""
+    yield db_proxy
+    db_proxy.restore()
+
+
+@pytest.fixture
+def proxied_database_url(isolated_database_url: str) -> Iterator[tuple[DatabaseProxy, str]]:
+    """For a `serve` process: its own PostgreSQL database and the URL that reaches it through a
+    fault-injecting proxy (skipped on SQLite)."""
+    if not isolated_database_url:
+        pytest.skip("the database proxy stands in front of PostgreSQL")
+    with DatabaseProxy.for_url(isolated_database_url) as proxy:
+        yield proxy, proxy.url(isolated_database_url)
+
+
+@pytest.fixture
+def sqlite_contention(database_url: str) -> Callable[..., SqliteContention]:
+    """Other writers on the suite's SQLite file (skipped on PostgreSQL): `with
+    sqlite_contention(writers=8, hold_ms=20): ...` keeps the write lock taken and retaken."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock only")
+
+    def contend(**kwargs: Any) -> SqliteContention:
+        return SqliteContention(sqlite_path(database_url), **kwargs)
+
+    return contend
 
 
 STORAGE_BACKENDS = ["local", "s3"]

@@ -13,6 +13,7 @@ from agent_service import __version__
 from agent_service.admin.router import router as admin_router
 from agent_service.agents.router import router as agents_router
 from agent_service.api_docs import API_DESCRIPTION, install_offline_docs
+from agent_service.assistants.router import router as assistants_router
 from agent_service.auth.router import router as auth_router
 from agent_service.conversations.router import router as conversations_router
 from agent_service.db import create_engine, create_sessionmaker
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (tasks_router, projects_router, conversations_router, agents_router):
         app.include_router(router)
     app.include_router(runs_router)
+    app.include_router(assistants_router)
     app.include_router(quotas_router)
     app.include_router(documents_router)
     app.include_router(github_router)

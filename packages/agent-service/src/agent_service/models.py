@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the test database see the whole schema."""
 
+from agent_service.assistants.models import Assistant, AssistantVersion
 from agent_service.auth.models import EmailToken
 from agent_service.conversations.models import Conversation, Message
 from agent_service.db import Base
@@ -14,6 +15,8 @@ from agent_service.tasks.models import Task
 from agent_service.users.models import User
 
 __all__ = [
+    "Assistant",
+    "AssistantVersion",
     "Base",
     "Conversation",
     "Document",

@@ -1,0 +1,1 @@
+"""Assistants as data: a named configuration of instructions, model, sampling and tools, versioned."""

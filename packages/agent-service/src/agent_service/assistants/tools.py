@@ -1,0 +1,129 @@
+"""The tool kinds an assistant can name, one JSON shape each (`type` tells them apart).
+
+builtin    one of the service's own tools, by name (create_task, search_documents, ...)
+mcp        the tools of a remote MCP server (streamable HTTP or SSE), by URL and headers
+mcp_stdio  the tools of an MCP server run as a command on the server (admins only)
+function   a client-side function: the run pauses until the client posts its output
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from agent_service.text import Text
+
+ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ApprovalNames = Annotated[list[ToolName], Field(max_length=64)]
+REDACTED = "<redacted>"
+
+
+class ApprovalByName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    always: ApprovalNames = Field(default_factory=list)
+
+
+RequireApproval = Literal["always", "never"] | ApprovalByName
+
+
+class BuiltinTool(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["builtin"]
+    name: ToolName
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from agent_service.assistants.builtin import BUILTIN_TOOLS
+
+        if name not in BUILTIN_TOOLS:
+            raise ValueError(f"no built-in tool {name!r}; they are {', '.join(BUILTIN_TOOLS)}")
+        return name
+
+
+class _MCPToolsBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_tools: ApprovalNames | None = None
+    require_approval: RequireApproval = "never"
+
+    def approval_needed(self, tool_name: str) -> bool:
+        if isinstance(self.require_approval, ApprovalByName):
+            return tool_name in self.require_approval.always
+        return self.require_approval == "always"
+
+
+class MCPTool(_MCPToolsBase):
+    type: Literal["mcp"]
+    server_url: Annotated[Text, Field(max_length=2000)]
+    headers: Annotated[
+        dict[Text, Annotated[Text, Field(max_length=4000)]], Field(max_length=32)
+    ] = Field(default_factory=dict)
+    transport: Literal["streamable_http", "sse"] | None = None  # None: "sse" if the path ends /sse
+
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @property
+    def resolved_transport(self) -> str:
+        if self.transport is not None:
+            return self.transport
+        return (
+            "sse"
+            if urlsplit(self.server_url).path.rstrip("/").endswith("/sse")
+            else ("streamable_http")
+        )
+
+
+class MCPStdioTool(_MCPToolsBase):
+    type: Literal["mcp_stdio"]
+    command: Annotated[Text, Field(min_length=1, max_length=500)]
+    args: Annotated[list[Annotated[Text, Field(max_length=2000)]], Field(max_length=64)] = Field(
+        default_factory=list
+    )
+
+
+class FunctionTool(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["function"]
+    name: ToolName
+    description: Annotated[Text, Field(max_length=2000)] = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="The arguments' JSON schema (an object schema).",
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _json_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise ValueError(f"is not a valid JSON schema: {exc.message}") from None
+        if schema.get("type", "object") != "object":
+            raise ValueError('must describe an object (`"type": "object"`)')
+        return schema
+
+
+ToolConfig = Annotated[
+    BuiltinTool | MCPTool | MCPStdioTool | FunctionTool, Field(discriminator="type")
+]
+
+
+def redacted(tool: dict[str, Any]) -> dict[str, Any]:
+    """A stored tool as clients see it: header values (tokens) are never sent back."""
+    if tool.get("type") == "mcp" and tool.get("headers"):
+        return {**tool, "headers": dict.fromkeys(tool["headers"], REDACTED)}
+    return tool

@@ -53,10 +53,17 @@ async def test_stream_events_are_sdk_events(fake_llm, http, answer):
     r = await http.post(URL, json=BODY | {"stream": True})
     events = parse_sse(r.text)
     for event in events:
+        if event.event == "ping":  # a keep-alive the SDK skips; not one of its event types
+            assert event.json() == {"type": "ping"}
+            continue
         parsed = STREAM_EVENT.validate_python(event.json())
         assert parsed.type == event.event
     kinds = [e.event for e in events]
     assert kinds[0] == "message_start" and kinds[-2:] == ["message_delta", "message_stop"]
+    assert kinds[1:3] == [
+        "content_block_start",
+        "ping",
+    ]  # where Anthropic's documented stream pings
     deltas = [e.json()["delta"]["type"] for e in events if e.event == "content_block_delta"]
     expected = {"text_delta"} if answer is ANSWERS["reply"] else {"input_json_delta"}
     assert expected <= set(deltas)
@@ -199,3 +206,16 @@ async def test_count_tokens(fake_llm):
     )
     assert count.input_tokens > 0
     assert fake_llm.calls == []  # not a model call: takes no script item
+
+
+async def test_models_list_in_anthropic_shape(fake_llm):
+    page = await anthropic.AsyncAnthropic().models.list()
+    assert [m.id for m in page.data] == ["fake-model", "fake-embedding"]
+    assert all(m.type == "model" and m.display_name for m in page.data)
+    assert page.first_id == "fake-model" and page.last_id == "fake-embedding"
+    assert page.has_more is False
+
+
+async def test_models_list_stays_in_openai_shape_for_openai_clients(fake_llm, http):
+    body = (await http.get("https://api.openai.com/v1/models")).json()
+    assert body["object"] == "list" and body["data"][0]["object"] == "model"

@@ -60,7 +60,7 @@ def test_a_call_beyond_the_script_fails_the_test_showing_its_messages(
     result.stdout.fnmatch_lines(
         [
             "*fake LLM got a call beyond the script:",
-            "*call #1: /v1/chat/completions model='gpt-test' stream=False",
+            "*call 2 of 2: /v1/chat/completions model='gpt-test' stream=False",
             "*system: 'You manage tasks.'",
             "*user: 'Add a task'",
             "*assistant: None tool_calls=?'create_task'?",

@@ -196,6 +196,24 @@ async def test_previous_response_id_carries_the_stored_conversation(fake_llm):
     assert stored.output_text == "Created."
 
 
+async def test_previous_response_id_does_not_carry_the_old_instructions(fake_llm):
+    fake_llm.script(fake_llm.reply("First."), fake_llm.reply("Second."), fake_llm.reply("Third."))
+    client = openai.AsyncOpenAI()
+    first = await client.responses.create(model="gpt-test", instructions="Be terse.", input="Hi")
+    second = await client.responses.create(
+        model="gpt-test", previous_response_id=first.id, input="Again"
+    )
+    await client.responses.create(
+        model="gpt-test", instructions="Be kind.", previous_response_id=second.id, input="More"
+    )
+    # OpenAI: "the instructions from a previous response will not be carried over to the next response"
+    assert fake_llm.calls[1].system_prompt is None
+    assert [m["role"] for m in fake_llm.calls[1].messages] == ["user", "assistant", "user"]
+    assert fake_llm.calls[2].system_prompt == "Be kind."
+    roles = [m["role"] for m in fake_llm.calls[2].messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+
+
 async def test_unknown_or_unstored_previous_response_is_a_400(fake_llm):
     fake_llm.script(fake_llm.reply("Not kept."))
     client = openai.AsyncOpenAI()

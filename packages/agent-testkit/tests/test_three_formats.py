@@ -111,7 +111,7 @@ async def test_malformed_sse_in_every_format(fake, api):
 async def test_a_call_beyond_the_script_fails_in_every_format(fake, api):
     r = await post(fake, api)
     assert r.status_code == 500 and r.headers["x-should-retry"] == "false"
-    assert "beyond the script" in r.text
+    assert "call 1 is beyond the script (0 item(s) scripted)" in r.text  # counted from 1
     assert len(fake.unexpected_calls) == 1
     fake.unexpected_calls.clear()
 

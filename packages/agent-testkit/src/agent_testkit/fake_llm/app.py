@@ -102,6 +102,8 @@ def create_app(fake: FakeLLM) -> Router:
         return Response(payloads.embeddings(parsed, fake.embedding_dimensions), media_type=JSON)
 
     async def list_models(request: Request) -> Response:
+        if "anthropic-version" in request.headers:  # every anthropic client sends it
+            return Response(payloads.anthropic_models(fake.model_names), media_type=JSON)
         return Response(payloads.models(fake.model_names), media_type=JSON)
 
     async def telemetry(request: Request) -> Response:
@@ -178,7 +180,7 @@ async def _model_call(fake: FakeLLM, request: Request, dialect: Dialect) -> Resp
         history=history,
     )
     if item is None:
-        return fake.unexpected_call_response(call.index, dialect)
+        return fake.unexpected_call_response(call, dialect)
     return await _answer(fake, request, dialect, call, item)
 
 

@@ -126,7 +126,10 @@ class ResponsesDialect(Dialect):
     def conversation(
         self, item: Answer, call: RecordedCall, number: int
     ) -> list[dict[str, object]]:
-        """The conversation a later `previous_response_id` stands for: this call's, then the answer."""
+        """The conversation a later `previous_response_id` stands for: this call's, then the answer.
+
+        Without this call's `instructions`: OpenAI does not carry them over to the next response.
+        """
         ids = responses_payloads.ids_for(number, item)
         text = item.text if isinstance(item, Reply) else item.content
         answer: dict[str, object] = {"role": "assistant", "content": text}
@@ -135,7 +138,7 @@ class ResponsesDialect(Dialect):
                 normalize.tool_call(call_id, c.name, c.arguments)
                 for c, call_id in zip(item.calls, ids.calls, strict=True)
             ]
-        return [*call.messages, answer]
+        return [*call.history, *normalize.response_input(call.request), answer]
 
     def response_id(self, item: Answer, number: int) -> str:
         return responses_payloads.ids_for(number, item).response
@@ -169,10 +172,16 @@ class MessagesDialect(Dialect):
         from agent_testkit.fake_llm import anthropic_payloads
 
         message_id, ids = anthropic_payloads.ids_for(number, item)
+        pinged = False
         for event in anthropic_payloads.events(
             item, call.request, message_id, ids, prompt=prompt_tokens(call)
         ):
-            yield sse_frame(anthropic_payloads.dump(event), event=getattr(event, "type", None))
+            kind = getattr(event, "type", None)
+            yield sse_frame(anthropic_payloads.dump(event), event=kind)
+            if kind == "content_block_start" and not pinged:
+                # as in Anthropic's documented stream: a keep-alive `ping` after the first block opens
+                pinged = True
+                yield sse_frame(b'{"type": "ping"}', event="ping")
 
     def opening(self, call: RecordedCall, number: int) -> bytes:
         from agent_testkit.fake_llm import anthropic_payloads

@@ -156,13 +156,13 @@ class FakeLLM:
             try:
                 item = item.fn(call)
             except Exception as exc:
-                return self._error(f"{item.describe()} raised {exc!r} on call #{call.index}")
+                return self._error(f"{item.describe()} raised {exc!r} on call {call.number}")
             if not isinstance(item, items.SCRIPT_ITEM_TYPES):
                 return self._error(
-                    f"respond() returned {item!r} on call #{call.index}: not a script item"
+                    f"respond() returned {item!r} on call {call.number}: not a script item"
                 )
         return self._error(
-            f"respond() nested more than {MAX_RESPOND_DEPTH} deep on call #{call.index}"
+            f"respond() nested more than {MAX_RESPOND_DEPTH} deep on call {call.number}"
         )
 
     def _error(self, message: str) -> ServerError:
@@ -174,10 +174,10 @@ class FakeLLM:
         """A number for the ids of one answer (completion, response, message, tool calls)."""
         return next(self._ids)
 
-    def unexpected_call_response(self, index: int, dialect: Dialect = CHAT) -> Response:
+    def unexpected_call_response(self, call: RecordedCall, dialect: Dialect = CHAT) -> Response:
         scripted = len(self.calls) - len(self.unexpected_calls)
         message = (
-            f"agent_testkit fake LLM: call #{index} is beyond the script ({scripted} item(s) scripted). "
+            f"agent_testkit fake LLM: call {call.number} is beyond the script ({scripted} item(s) scripted). "
             "Add answers with fake_llm.script(...), or mark the test @pytest.mark.fake_llm(strict=False)."
         )
         return dialect.error(500, message, kind="exhausted", headers={"x-should-retry": "false"})
@@ -213,7 +213,7 @@ class FakeLLM:
     def problems(self) -> list[str]:
         """Every reason the test should fail, one readable paragraph each."""
         found = [
-            "fake LLM got a call beyond the script:\n" + call.summary()
+            "fake LLM got a call beyond the script:\n" + call.summary(of=len(self.calls))
             for call in self.unexpected_calls
         ]
         if not self.allow_unused:

@@ -65,19 +65,32 @@ def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
 # -- the Responses API ------------------------------------------------------------------------------------
 
 
-def _responses_messages(request: dict[str, Any]) -> list[Message]:
+def response_input(request: dict[str, Any]) -> list[Message]:
+    """A Responses API request's `input` alone, chat-shaped: what a later `previous_response_id` carries.
+
+    OpenAI documents that `instructions` are not carried over to the next response, so they are left out.
+    """
     found: list[Message] = []
-    instructions = request.get("instructions")
-    if isinstance(instructions, str) and instructions:
-        found.append({"role": "system", "content": instructions})
-    elif isinstance(instructions, list):
-        found += _response_items(instructions)
     items = request.get("input")
     if isinstance(items, str):
         found.append({"role": "user", "content": items})
     elif isinstance(items, list):
         found += _response_items(items)
     return found
+
+
+def response_instructions(request: dict[str, Any]) -> list[Message]:
+    """A Responses API request's `instructions` as system messages (this request's alone)."""
+    instructions = request.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        return [{"role": "system", "content": instructions}]
+    if isinstance(instructions, list):
+        return _response_items(instructions)
+    return []
+
+
+def _responses_messages(request: dict[str, Any]) -> list[Message]:
+    return response_instructions(request) + response_input(request)
 
 
 def _response_items(items: list[Any]) -> list[Message]:

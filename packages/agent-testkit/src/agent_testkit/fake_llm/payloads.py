@@ -251,8 +251,29 @@ def embeddings(request: dict[str, Any], default_dimensions: int) -> bytes:
     return body.model_dump_json(warnings=False).encode()
 
 
+def anthropic_models(names: list[str]) -> bytes:
+    """The body of Anthropic's `GET /v1/models`: `ModelInfo`s in a page with `first_id`/`last_id`."""
+    data = [
+        {
+            "type": "model",
+            "id": name,
+            "display_name": name,
+            "created_at": "2025-01-01T00:00:00Z",
+            "lifecycle": "active",
+        }
+        for name in names
+    ]
+    page = {
+        "data": data,
+        "has_more": False,
+        "first_id": names[0] if names else None,
+        "last_id": names[-1] if names else None,
+    }
+    return json.dumps(page).encode()
+
+
 def models(names: list[str]) -> bytes:
-    """The body of `GET /v1/models`."""
+    """The body of OpenAI's `GET /v1/models`."""
     data = [
         Model(id=n, object="model", created=1_700_000_000, owned_by="agent-testkit") for n in names
     ]

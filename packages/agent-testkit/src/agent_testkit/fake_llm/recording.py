@@ -35,8 +35,23 @@ class RecordedCall:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """The whole conversation the model sees, chat-shaped, whatever the wire format."""
+        """The whole conversation the model sees, chat-shaped, whatever the wire format.
+
+        With `previous_response_id`, this request's `instructions` come first, then the stored
+        conversation (which never holds the earlier requests' instructions), then this `input`.
+        """
+        if self.api == "responses" and self.history:
+            return [
+                *normalize.response_instructions(self.request),
+                *self.history,
+                *normalize.response_input(self.request),
+            ]
         return [*self.history, *normalize.messages(self.api, self.request)]
+
+    @property
+    def number(self) -> int:
+        """This call's place among the calls, from 1, as every message of the kit counts them."""
+        return self.index + 1
 
     @property
     def model(self) -> str | None:
@@ -94,7 +109,7 @@ class RecordedCall:
         if not found:
             present = [m.get("tool_call_id") for m in self.messages if m.get("role") == "tool"]
             raise LookupError(
-                f"call #{self.index} has no tool result for {name_or_id!r}; "
+                f"call {self.number} has no tool result for {name_or_id!r}; "
                 f"tool messages present (by tool_call_id): {present!r}"
             )
         return found[-1]
@@ -103,9 +118,10 @@ class RecordedCall:
         """`tool_result` parsed as JSON."""
         return json.loads(self.tool_result(name_or_id))
 
-    def summary(self) -> str:
-        """The request's messages, one per line, for failure messages."""
-        lines = [f"call #{self.index}: {self.path} model={self.model!r} stream={self.stream}"]
+    def summary(self, of: int | None = None) -> str:
+        """The request's messages, one per line, for failure messages ("call 2 of 3" given `of`)."""
+        place = f"call {self.number}" + (f" of {of}" if of is not None else "")
+        lines = [f"{place}: {self.path} model={self.model!r} stream={self.stream}"]
         for message in self.messages:
             text = content_text(message.get("content"))
             extra = ""

@@ -1,0 +1,1 @@
+"""The tools of an assistant, from wherever they come: built in, MCP servers, the client."""

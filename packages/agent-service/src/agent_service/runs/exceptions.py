@@ -63,3 +63,11 @@ class UsageNotCounted(Exception):
     """The database refused the token count written with a run's answer (not an HTTP error: the
     executor stores the answer again without it, then counts the tokens in a transaction of their
     own)."""
+
+
+class RunLost(Exception):
+    """The run's status moved under its driver (ended by a cancel, a sweep or another replica):
+    the driver's write is rolled back and the run left as the other side ended it."""
+
+    def __init__(self, run_id: object) -> None:
+        super().__init__(f"run {run_id} is no longer this process's to end")

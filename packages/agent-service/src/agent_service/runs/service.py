@@ -21,6 +21,7 @@ from agent_service.conversations import service as conversations
 from agent_service.conversations.models import Conversation
 from agent_service.db import parse_id, utcnow
 from agent_service.llm.messages import ChatMessage
+from agent_service.runs import lifecycle
 from agent_service.runs.exceptions import RunNotFound
 from agent_service.runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Run, RunEvent
 from agent_service.runs.notifier import (
@@ -243,26 +244,36 @@ async def end_run(
     error: dict[str, Any] | None,
     events: Sequence[RunEvent] = (),
     error_seq: int,
-) -> None:
-    """Close a run that will not finish normally; the caller commits (then wakes followers).
+) -> bool:
+    """Close a run that will not finish normally, if it is still as loaded (whether it was); the
+    caller commits (then wakes followers), or rolls back when it was not.
 
-    Open tool calls of its conversation get a synthetic result saying why, so the next turn's
-    history is one a strict OpenAI-compatible server accepts; the `error` event (at `error_seq`,
-    after the buffered `events`) tells followers.
+    The status moves by one conditional UPDATE (`lifecycle.transition`). Open tool calls of its
+    conversation get a synthetic result saying why, so the next turn's history is one a strict
+    OpenAI-compatible server accepts; the `error` event (at `error_seq`, after the buffered
+    `events`) tells followers.
     """
+    ended = await lifecycle.transition(
+        session,
+        run,
+        from_=run.status,
+        to=status,
+        error=error,
+        pending_tool_calls=None,
+        owner=None,
+        finished_at=utcnow(),
+    )
+    if not ended:
+        return False
     conversation = await session.get(Conversation, run.conversation_id)
     if conversation is not None and run.first_position is not None:
         await conversations.answer_open_tool_calls(
             session, conversation, error=status, detail=END_DETAILS.get(status, status)
         )
-    run.status = status
-    run.error = error
-    run.pending_tool_calls = None
-    run.owner = None
-    run.finished_at = utcnow()
     session.add_all(events)
     if error is not None:
         public = {"error": error["error"], "detail": error["detail"]}
         session.add(RunEvent(run_id=run.id, seq=error_seq, event="error", data=public))
     await notifier.announce(session, run_key(run.id), conversation_key(run.conversation_id))
     await session.flush()
+    return True

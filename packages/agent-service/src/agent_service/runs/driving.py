@@ -1,0 +1,221 @@
+"""Driving a run: the agent loop walked, what it yields stored (text in batches, each tool step
+with its events in one transaction), a pause for approval, and the way out to `ending`.
+
+The agent loop stays free of HTTP and storage. Cancellation is an anyio cancel scope per run:
+a cancel (or a cancel request seen by NOTIFY or by the heartbeat's poll) cancels it, which
+closes the model stream; the end of the run is written shielded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.agents.loop import (
+    ApprovalRequired,
+    FinalAnswer,
+    ToolCallStarted,
+    ToolStep,
+    run_agent,
+)
+from agent_service.agents.registry import get_agent_type
+from agent_service.agents.tool import Toolbox, ToolOutcome, error_outcome
+from agent_service.conversations import service as conversations
+from agent_service.conversations.models import Conversation
+from agent_service.conversations.service import NewMessage
+from agent_service.errors import AppError
+from agent_service.llm.messages import ChatMessage, TextDelta, ToolCallRequest, Usage
+from agent_service.runs import ending, lifecycle, payloads, scheduling
+from agent_service.runs.exceptions import RunLost
+from agent_service.runs.host import RunHost, RunState
+from agent_service.runs.models import Run
+from agent_service.runs.notifier import run_key
+from agent_service.runs.schemas import Decision
+
+logger = logging.getLogger("agent_service.runs")
+
+
+async def drive(
+    host: RunHost,
+    run_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    decisions: list[Decision] | None = None,
+    prepared: tuple[Run, Conversation] | None = None,
+) -> None:
+    """`prepared`: the rows of a run created running (`admission`), as committed."""
+    try:
+        await _drive_in_session(host, run_id, conversation_id, decisions, prepared)
+    finally:
+        host.notifier.forget(run_id)  # not driven here any more: followers read the rows
+
+
+async def _drive_in_session(
+    host: RunHost,
+    run_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    decisions: list[Decision] | None,
+    prepared: tuple[Run, Conversation] | None,
+) -> None:
+    async with host.sessionmaker() as session:
+        state: RunState | None = None
+        with anyio.CancelScope() as scope:
+            host.scopes[run_id] = scope
+            try:
+                state = await scheduling.prepare(
+                    host,
+                    session,
+                    run_id,
+                    conversation_id,
+                    resuming=decisions is not None,
+                    prepared=prepared,
+                )
+                if state is None:
+                    return
+                async with state.writer.flushing():
+                    if decisions is not None:
+                        await _apply_decisions(host, session, state, decisions)
+                    await _walk(host, session, state)
+            except anyio.get_cancelled_exc_class():
+                pass  # ended below, shielded
+            except RunLost:
+                logger.warning("run %s was ended elsewhere while this process drove it", run_id)
+                return
+            except AppError as exc:
+                error = payloads.app_error(exc)
+                await ending.end(host, session, run_id, state, "failed", error)
+            except Exception:
+                logger.exception("run %s failed", run_id)
+                error = payloads.internal_error(run_id)
+                await ending.end(host, session, run_id, state, "failed", error)
+            finally:
+                host.scopes.pop(run_id, None)
+        if scope.cancelled_caught or scope.cancel_called:
+            status = "interrupted" if host.stopping else "cancelled"
+            await ending.end(host, session, run_id, state, status, payloads.end_error(status))
+
+
+async def _walk(host: RunHost, session: AsyncSession, state: RunState) -> None:
+    agent = get_agent_type(state.conversation.agent_type)
+    history = await conversations.history(session, state.conversation)
+    await session.commit()  # no transaction stays open while the model works
+    toolbox = Toolbox(agent.tools, state.context)
+    loop = run_agent(
+        host.model,
+        agent,
+        history,
+        toolbox,
+        max_steps=host.settings.agent_max_steps,
+        stream=state.run.stream,
+    )
+    writer = state.writer
+    async with contextlib.aclosing(loop) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                writer.add("message.delta", {"delta": event.text})
+            elif isinstance(event, ToolCallStarted):
+                if not writer.in_step:
+                    await writer.flush()  # the text so far, before a tool opens a transaction
+                    writer.in_step = True
+                writer.add("tool.call", payloads.call_event(event.call))
+            elif isinstance(event, ToolStep):
+                await _store_step(host, session, state, event.message, event.outcomes, event.usage)
+            elif isinstance(event, ApprovalRequired):
+                await _pause(host, session, state, event)
+                return
+            elif isinstance(event, FinalAnswer):
+                await ending.complete(host, session, state, event)
+                return
+
+
+async def _store_step(
+    host: RunHost,
+    session: AsyncSession,
+    state: RunState,
+    message: ChatMessage | None,
+    outcomes: Sequence[ToolOutcome],
+    usage: Usage,
+    *,
+    extra_events: Sequence[tuple[str, dict[str, Any]]] = (),
+    pause: bool = False,
+) -> None:
+    """A step's messages, its tools' effects and its events, in one shielded commit; `pause`:
+    the run waits for approval (running → requires_action) in the same commit."""
+    writer = state.writer
+    for outcome in outcomes:
+        writer.add("tool.result", payloads.result_event(outcome))
+    for name, data in extra_events:
+        writer.add(name, data)
+    state.usage += usage
+    with anyio.CancelScope(shield=True):
+        async with writer.lock:
+            new = [NewMessage(message, usage=usage)] if message is not None else []
+            new += [
+                NewMessage(o.as_message(), tool_name=o.call.name, is_error=o.is_error)
+                for o in outcomes
+            ]
+            await conversations.append_messages(session, state.conversation, new)
+            run = state.run
+            run.usage = payloads.usage_json(state.usage)
+            if state.context.effects:
+                run.effects = [*(run.effects or []), *state.context.effects]
+                state.context.effects.clear()
+            if pause and not await lifecycle.transition(
+                session, run, from_="running", to="requires_action", owner=None
+            ):
+                await session.rollback()
+                raise RunLost(run.id)
+            rows = writer.take()
+            session.add_all(rows)
+            await host.notifier.announce(session, run_key(run.id))
+            await payloads.commit_shielded(session)
+            writer.published(rows)
+            writer.in_step = False
+    host.notifier.wake(run_key(state.run.id))
+
+
+async def _pause(
+    host: RunHost, session: AsyncSession, state: RunState, event: ApprovalRequired
+) -> None:
+    """Store the step so far and wait, without a task, for the user's decisions."""
+    state.run.pending_tool_calls = [payloads.call_json(call) for call in event.awaiting]
+    calls = [payloads.call_event(c) for c in event.awaiting]
+    data = {"run_id": str(state.run.id), "tool_calls": calls}
+    await _store_step(
+        host,
+        session,
+        state,
+        event.message,
+        event.outcomes,
+        event.usage,
+        extra_events=[("run.requires_action", data)],
+        pause=True,
+    )
+    await ending.record_usage(host, state)
+
+
+async def _apply_decisions(
+    host: RunHost, session: AsyncSession, state: RunState, decisions: Sequence[Decision]
+) -> None:
+    """Call the approved tools, answer the denied ones with the user's reason, as one step."""
+    pending = {call["id"]: call for call in state.run.pending_tool_calls or ()}
+    agent = get_agent_type(state.conversation.agent_type)
+    toolbox = Toolbox(agent.tools, state.context)
+    outcomes = []
+    state.writer.in_step = True
+    for decision in decisions:
+        call = pending[decision.tool_call_id]
+        request = ToolCallRequest(call["id"], call["name"], call["arguments"])
+        if decision.approve:
+            outcomes.append(await toolbox.call(request))
+        else:
+            detail = "The user denied this call; do not retry it unless they ask again."
+            reason = {"reason": decision.reason} if decision.reason else {}
+            outcomes.append(error_outcome(request, "denied", detail, **reason))
+    state.run.pending_tool_calls = None
+    await _store_step(host, session, state, None, outcomes, Usage())

@@ -1,0 +1,244 @@
+"""How a run ends: its answer stored with `message.completed` (the final write), or a final status
+with the history repaired (failed, cancelled, interrupted), and its tokens counted.
+
+Every end is shielded from cancellation: a cancel arriving during the final write must not lose
+the answer, and a run cut short must still record why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import uuid
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.agents.loop import FinalAnswer
+from agent_service.conversations import service as conversations
+from agent_service.conversations.exceptions import ConversationBusy
+from agent_service.conversations.service import NewMessage
+from agent_service.db import utcnow
+from agent_service.runs import hooks, lifecycle, payloads
+from agent_service.runs import service as runs
+from agent_service.runs.exceptions import RunLost, UsageNotCounted
+from agent_service.runs.host import RunHost, RunState
+from agent_service.runs.models import FINAL_STATUSES, Run, RunEvent
+from agent_service.runs.notifier import conversation_key, run_key
+
+logger = logging.getLogger("agent_service.runs")
+
+
+async def end_idle(host: RunHost, session: AsyncSession, run: Run, status: str) -> bool:
+    """End a run no task here drives (paused for approval, queued, or its process died); whether
+    this call ended it (another may have first)."""
+    error_seq = await runs.last_seq(session, run.id) + 1
+    ended = await runs.end_run(
+        session,
+        host.notifier,
+        run,
+        status=status,
+        error=payloads.end_error(status),
+        error_seq=error_seq,
+    )
+    if not ended:
+        await session.rollback()
+        return False
+    await session.commit()
+    host.notifier.wake(run_key(run.id), conversation_key(run.conversation_id))
+    return True
+
+
+async def end(
+    host: RunHost,
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    state: RunState | None,
+    status: str,
+    error: dict[str, Any] | None,
+) -> None:
+    """End a run that did not finish: its buffered events, repaired history and final status."""
+    with anyio.CancelScope(shield=True):
+        try:
+            run = await _end_once(host, session, run_id, state, status, error)
+        except SQLAlchemyError:
+            logger.exception("could not record the end of run %s", run_id)
+            return
+        if run is None:
+            return
+        host.notifier.wake(run_key(run_id), conversation_key(run.conversation_id))
+        if state is not None:
+            await record_usage(host, state)
+
+
+async def _end_once(
+    host: RunHost,
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    state: RunState | None,
+    status: str,
+    error: dict[str, Any] | None,
+) -> Run | None:
+    await session.rollback()
+    run = await session.get(Run, run_id, populate_existing=True)
+    if run is None or run.status in FINAL_STATUSES:
+        return None
+    if state is None:
+        error_seq = await runs.last_seq(session, run_id) + 1
+        ended = await runs.end_run(
+            session, host.notifier, run, status=status, error=error, error_seq=error_seq
+        )
+    else:
+        async with state.writer.lock:
+            rows = state.writer.take()
+            state.context.effects.clear()  # a tool cut short rolled back with its transaction
+            run.usage = payloads.usage_json(state.usage)
+            ended = await runs.end_run(
+                session,
+                host.notifier,
+                run,
+                status=status,
+                error=error,
+                events=rows,
+                error_seq=state.writer.next_seq,
+            )
+    if not ended:
+        await session.rollback()
+        return None
+    await session.commit()
+    return run
+
+
+async def complete(
+    host: RunHost, session: AsyncSession, state: RunState, event: FinalAnswer
+) -> None:
+    """The answer, `message.completed` and the final status in one commit, retried; never lost."""
+    state.usage += event.usage
+    writer = state.writer
+    # a failed attempt's rollback expires the rows: what the retries need is read first
+    run_id, conversation_id = state.run.id, state.run.conversation_id
+    deadline = time.monotonic() + host.settings.run_final_store_s
+    with anyio.CancelScope(shield=True):
+        async with writer.lock:
+            pending_rows = writer.take()
+            with_count = True  # the tokens go with the answer unless the count was refused
+            for attempt in itertools.count(1):
+                try:
+                    await _store_answer(
+                        host, session, run_id, state, event, pending_rows, with_count=with_count
+                    )
+                    break
+                except UsageNotCounted:
+                    await session.rollback()
+                    logger.warning(
+                        "could not count the usage of run %s with its answer; "
+                        "storing the answer alone",
+                        run_id,
+                        exc_info=True,
+                    )
+                    with_count = False  # counted after the answer, by record_usage
+                    await session.refresh(state.conversation)
+                except RunLost:
+                    await session.rollback()
+                    logger.warning("run %s was ended elsewhere; its answer is dropped", run_id)
+                    return
+                # ConversationBusy is how the append reports any integrity error (a
+                # trigger, a constraint added by hand): the answer is kept all the same
+                except (SQLAlchemyError, ConversationBusy) as exc:
+                    await session.rollback()
+                    if time.monotonic() > deadline:
+                        logger.exception("could not store the answer of run %s", run_id)
+                        await _fail_keeping_answer(host, run_id, pending_rows, event)
+                        return
+                    logger.warning(
+                        "could not store the answer of run %s (attempt %d, %s); retrying",
+                        run_id,
+                        attempt,
+                        type(getattr(exc, "orig", None) or exc).__name__,
+                    )
+                    await asyncio.sleep(0.2)
+                    await session.refresh(state.conversation)
+    host.notifier.wake(run_key(run_id), conversation_key(conversation_id))
+    await record_usage(host, state)
+
+
+async def record_usage(host: RunHost, state: RunState) -> None:
+    """Count the tokens used since the last count (a run paused for approval counts twice)."""
+    new = state.uncounted()
+    state.recorded = state.usage
+    if new.total_tokens > 0:
+        await hooks.after_run(host.sessionmaker, host.settings, state.run.user_id, new)
+
+
+async def _store_answer(
+    host: RunHost,
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    state: RunState,
+    event: FinalAnswer,
+    rows: list[RunEvent],
+    *,
+    with_count: bool,
+) -> None:
+    run = await session.get(Run, run_id)
+    assert run is not None
+    answer = NewMessage(event.message, usage=event.usage)
+    [message] = await conversations.append_messages(session, state.conversation, [answer])
+    completed = {
+        "response": event.message.content or "",
+        "conversation_id": str(state.conversation.id),
+        "message_id": str(message.id),
+        "usage": payloads.usage_json(state.usage, total=True),
+    }
+    seq = rows[-1].seq + 1 if rows else state.writer.next_seq
+    state.writer.next_seq = seq + 1
+    fresh = [payloads.copy_event(r) for r in rows]
+    fresh.append(RunEvent(run_id=run.id, seq=seq, event="message.completed", data=completed))
+    session.add_all(fresh)
+    run.usage = payloads.usage_json(state.usage)
+    if state.context.effects:
+        run.effects = [*(run.effects or []), *state.context.effects]
+    if not await lifecycle.transition(
+        session, run, from_="running", to="completed", owner=None, finished_at=utcnow()
+    ):
+        raise RunLost(run_id)
+    if with_count:
+        await session.flush()  # our rows first: what fails in the count is the count's
+        await hooks.count_with_answer(session, run.user_id, state.uncounted())
+    await host.notifier.announce(session, run_key(run.id), conversation_key(run.conversation_id))
+    await session.commit()
+    if with_count:
+        state.recorded = state.usage
+    state.writer.published(fresh)
+
+
+async def _fail_keeping_answer(
+    host: RunHost, run_id: uuid.UUID, rows: list[RunEvent], event: FinalAnswer
+) -> None:
+    """The answer could not be stored as a message: keep it in the run's events at least."""
+    with contextlib.suppress(SQLAlchemyError):
+        async with host.sessionmaker() as session:
+            run = await session.get(Run, run_id)
+            if run is None or run.status in FINAL_STATUSES:
+                return
+            seq = rows[-1].seq + 1 if rows else await runs.last_seq(session, run_id) + 1
+            kept = [payloads.copy_event(r) for r in rows]
+            answer = {"delta": event.message.content or ""}
+            kept.append(RunEvent(run_id=run_id, seq=seq, event="message.delta", data=answer))
+            ended = await runs.end_run(
+                session,
+                host.notifier,
+                run,
+                status="failed",
+                error=payloads.internal_error(run_id),
+                events=kept,
+                error_seq=seq + 1,
+            )
+            if ended:
+                await session.commit()
+    host.notifier.wake(run_key(run_id))

@@ -33,6 +33,7 @@ from agent_service.ops.metrics import MetricsMiddleware
 from agent_service.ops.router import router as ops_router
 from agent_service.projects.router import router as projects_router
 from agent_service.quotas.router import router as quotas_router
+from agent_service.run_webhooks.router import router as run_webhooks_router
 from agent_service.runs.executor import start_executor
 from agent_service.runs.router import router as runs_router
 from agent_service.settings import Settings
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(runs_router)
     app.include_router(assistants_router)
+    app.include_router(run_webhooks_router)
     app.include_router(quotas_router)
     app.include_router(documents_router)
     app.include_router(github_router)

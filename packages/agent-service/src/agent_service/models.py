@@ -10,6 +10,7 @@ from agent_service.integrations.github.models import GitHubDelivery
 from agent_service.jobs.models import Job
 from agent_service.projects.models import Project
 from agent_service.quotas.models import TokenUsage
+from agent_service.run_webhooks.models import WebhookDelivery, WebhookSecret
 from agent_service.runs.models import Run, RunEvent
 from agent_service.tasks.models import Task
 from agent_service.users.models import User
@@ -32,4 +33,6 @@ __all__ = [
     "Task",
     "TokenUsage",
     "User",
+    "WebhookDelivery",
+    "WebhookSecret",
 ]

@@ -40,5 +40,7 @@ def default_handlers() -> Mapping[str, JobHandler]:
     """Every kind of job the service runs; a domain with background work adds its handler here."""
     from agent_service.documents.processing import PROCESS_DOCUMENT
     from agent_service.integrations.github.jobs import TRIAGE_ISSUE
+    from agent_service.run_webhooks.delivery import DELIVER_WEBHOOK
 
-    return {handler.kind: handler for handler in (PROCESS_DOCUMENT, TRIAGE_ISSUE)}
+    handlers = (PROCESS_DOCUMENT, TRIAGE_ISSUE, DELIVER_WEBHOOK)
+    return {handler.kind: handler for handler in handlers}

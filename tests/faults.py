@@ -70,6 +70,7 @@ class DatabaseProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, name="db-proxy", daemon=True)
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._flowing: asyncio.Event | None = None
         self._delay_s = 0.0
 
@@ -166,9 +167,14 @@ class DatabaseProxy:
         await self._cut()
         assert self._flowing is not None
         self._flowing.set()  # pumps held by a blackhole end with their links
+        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        handler.add_done_callback(self._handlers.discard)
         try:
             upstream_r, upstream_w = await asyncio.open_connection(*self.upstream)
         except OSError:

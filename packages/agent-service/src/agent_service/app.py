@@ -56,6 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout_s=settings.db_pool_timeout_s,
+        answer_timeout_s=settings.db_answer_timeout_s,
     )
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)

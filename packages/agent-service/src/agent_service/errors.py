@@ -11,6 +11,7 @@
     ├── RateLimited      429
     ├── InternalError    500
     └── UpstreamError    502/503 (what failed outside us)
+        └── DatabaseBusy 503 database_busy (locked, unreachable, restarting, pool exhausted)
 
 Domain errors subclass these; services raise them and never `HTTPException`.
 """
@@ -18,13 +19,15 @@ Domain errors subclass these; services raise them and never `HTTPException`.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -111,6 +114,72 @@ class UpstreamError(AppError):
     code = "upstream_error"
 
 
+class DatabaseBusy(UpstreamError):
+    """The database cannot answer now: a client should retry after Retry-After seconds."""
+
+    code = "database_busy"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
+_LOCKED = ("database is locked", "database table is locked", "database schema is locked")
+
+
+def database_unavailable(exc: BaseException) -> DatabaseBusy | None:
+    """The 503 to answer when `exc` (or what caused it, or a member of its group) says the
+    database is locked, unreachable, restarting or out of connections; None for anything else.
+
+    On PostgreSQL every driver OperationalError is such a state (connection refused or reset,
+    server shutting down or starting, too many connections, a statement cancelled or
+    deadlocked); on SQLite only a lock is (its OperationalError also means a bad statement).
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, SQLAlchemyTimeoutError):
+            return DatabaseBusy(
+                "The database is busy: all its connections are taken; retry in a moment."
+            )
+        if _locked(cause):
+            return DatabaseBusy(
+                "The database is busy: another writer holds its lock; retry in a moment."
+            )
+        if _unreachable(cause):
+            return DatabaseBusy(
+                "The database is not reachable right now (restarting or cut off); "
+                "retry in a few seconds.",
+                retry_after_s=5,
+            )
+    return None
+
+
+def _causes(exc: BaseException, depth: int = 0) -> list[BaseException]:
+    """`exc`, the leaves of an exception group, and their causes and contexts (bounded)."""
+    if depth > 8:
+        return []
+    found = [exc]
+    if isinstance(exc, BaseExceptionGroup):
+        for member in exc.exceptions:
+            found += _causes(member, depth + 1)
+    linked = exc.__cause__ or exc.__context__
+    if linked is not None:
+        found += _causes(linked, depth + 1)
+    return found
+
+
+def _locked(exc: BaseException) -> bool:
+    message = str(exc.orig if isinstance(exc, DBAPIError) else exc)
+    is_operational = isinstance(exc, (OperationalError, sqlite3.OperationalError))
+    return is_operational and any(text in message for text in _LOCKED)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return isinstance(exc.orig, (psycopg.OperationalError, psycopg.InterfaceError))
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
 _STATUS_CODES = {
     400: "invalid_request",
     401: "unauthenticated",
@@ -132,6 +201,8 @@ def error_response(
 
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    if exc.status_code == 500 and (busy := database_unavailable(exc)) is not None:
+        exc = busy  # an internal error that the database's state caused: retry, don't report
     return error_response(exc.status_code, exc.body(), exc.headers)
 
 
@@ -183,24 +254,11 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, body)
 
 
-def _is_database_busy(exc: Exception) -> bool:
-    """SQLite gave up waiting for its write lock (busy_timeout passed under heavy writes), or no
-    pooled connection freed up within DB_POOL_TIMEOUT_S."""
-    if isinstance(exc, SQLAlchemyTimeoutError):
-        return True
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
-
-
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
-    if _is_database_busy(exc):
-        logger.warning("database busy on %s %s", request.method, request.url.path)
-        body = {
-            "error": "database_busy",
-            "detail": "The database is busy (its connections or its write lock are all taken); "
-            "retry in a moment.",
-        }
-        return error_response(503, body, {"Retry-After": "1"})
+    if (busy := database_unavailable(exc)) is not None:
+        logger.warning("database busy on %s %s: %s", request.method, request.url.path, busy.detail)
+        return error_response(busy.status_code, busy.body(), busy.headers)
     logger.error(
         "unhandled error on %s %s",
         request.method,

@@ -148,4 +148,12 @@ def _error_response(status: int, existing: dict[str, Any] | None) -> dict[str, A
     if status == 422 or not response.get("description"):
         response["description"] = _DESCRIPTIONS.get(status, "An error.")
     response["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+    if status in (429, 503):
+        response["headers"] = {**response.get("headers", {}), "Retry-After": _RETRY_AFTER}
     return response
+
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 0},
+}

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    # Not in DESIGN.md: how long PostgreSQL may stay silent (connecting, or answering one
+    # statement) before the connection is dropped and the request gets 503 database_busy.
+    db_answer_timeout_s: float = Field(default=30.0, gt=0)
     # Where people reach the service (links in mails). Unset: the address `serve` listens on.
     public_url: str | None = None
 

@@ -226,7 +226,10 @@ def test_a_gone_slice_says_which_rule_failed_it():
         "cases": 0,
         "interval": None,
         "paired": None,
+        "p_value": None,
+        "adjusted_p": None,
         "mde": None,
+        "cases_needed": None,
         "warning": "",
     }
     assert gone.max_drop == 5.0
@@ -247,7 +250,7 @@ def test_the_paired_rule_lets_a_drop_of_exactly_max_drop_pass():
     report = compare(now, Baseline(54.5, {"s": 54.5}, before), max_drop=2.0, exact=False)
     assert report.passed
     check = report.checks[1]
-    assert check.paired.mean == -2.0 and check.paired.interval.high < 0
+    assert check.paired.mean == -2.0 and check.p_value == 0.0  # certainly a drop
     assert "within the noise" not in check.reason
     assert check.reason.startswith("slice s 52.50 (baseline 54.50; paired over 10 cases")
 
@@ -276,17 +279,18 @@ def test_no_measured_spread_keeps_the_mde_the_epochs_predict():
     assert check.paired.se == 0
     assert check.mde > 2 and check.underpowered
     assert check.warning == (
-        f"slice s can only detect drops of {check.mde:.1f} points or more (10 cases): "
-        "add cases or epochs"
+        f"slice s is too small to catch a 5-point drop: it catches drops of {check.mde:.1f} "
+        f"points or more (10 cases); add about {check.cases_needed - 10} more cases"
     )
 
 
-def test_only_an_mde_over_max_drop_warns():
+def test_only_an_mde_over_the_drop_to_detect_warns():
     base = {"name": "slice s", "baseline": 50.0, "current": 50.0, "passed": True, "reason": ""}
-    assert Check(**base, mde=2.0, max_drop=2.0).warning == ""
-    assert not Check(**base, mde=2.0, max_drop=2.0).underpowered
-    assert Check(**base, mde=2.01, max_drop=2.0).underpowered
-    assert Check(**base, mde=1.0, max_drop=2.0).warning == ""
+    assert Check(**base, mde=5.0).warning == ""
+    assert not Check(**base, mde=5.0).underpowered
+    assert Check(**base, mde=5.01).underpowered
+    assert "add more cases or epochs" in Check(**base, mde=5.01).warning
+    assert Check(**base, mde=3.0, detect=2.5).underpowered
 
 
 def test_a_new_case_sorts_as_no_change_between_drops_and_gains():

@@ -137,8 +137,14 @@ def test_html_reads_without_the_yaml():
     html = render_html(noisy_run())
     assert "Question 0 about the handbook." in html  # descriptions
     assert "100 0 100" in html  # a flaky case's epochs
-    assert "smallest detectable drop" in html and "can only detect drops of" in html
-    assert "paired rule" in html and "3 epochs per case" in html
+    assert "smallest detectable drop" in html and "is too small to catch" in html
+    assert "paired per case" in html and "3 epochs per case" in html
+    assert "Holm-Bonferroni step-down" in html and "family-wise alpha 0.05" in html
+    deltas = html[html.index('id="deltas"') : html.index('id="gate"')]
+    assert deltas.count('class="delta-row"') == 2  # overall and the slice, with intervals
+    assert "95% interval of the change" in deltas and "http" not in deltas.replace(
+        "http://www.w3.org/2000/svg", ""
+    )
     known = html[html.index('id="known"') :]
     assert "docs-weak" in known and "the recorded model answers in prose" in known
     failing = html[html.index('id="failing"') : html.index('id="known"')]

@@ -286,7 +286,7 @@ def _finish(result: EvalRun, paths: list[Path], *, gate: bool) -> None:
         f"{result.gate.rule} rule)"
     )
     columns = ["check", "baseline", "now", "95% interval", "Δ"]
-    columns += ["Δ 95% (paired)", "MDE"] if paired else []
+    columns += ["Δ 95% (paired)", "p (Holm)", "MDE"] if paired else []
     for column in [*columns, "verdict"]:
         table.add_column(column, justify="left" if column in ("check", "verdict") else "right")
     for c in result.gate.checks:
@@ -300,10 +300,12 @@ def _finish(result: EvalRun, paths: list[Path], *, gate: bool) -> None:
         if paired:
             ci = c.paired.interval if c.paired else None
             row.append("" if ci is None else f"{ci.low:+.1f}..{ci.high:+.1f}")
+            row.append("" if c.adjusted_p is None else f"{c.adjusted_p:.3g}")
             row.append("" if c.mde is None else f"{c.mde:.1f}" + (" !" if c.underpowered else ""))
         row.append("ok" if c.passed else "[red]REGRESSED[/red]")
         table.add_row(*row)
     console.print(table)
+    console.print(f"rule: {result.gate.method}", highlight=False, soft_wrap=True)
     for warning in result.gate.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]")
     for path in paths:

@@ -1,20 +1,19 @@
 """How often the paired gate raises a false alarm, and how often it catches a real drop: measured on
-synthetic runs whose true difference is known, with the gate's own decision function.
+synthetic runs whose true difference is known, with the gate's own decision (`family.regressions`),
+on the golden set's own layout: ten slices of 8 to 42 cases, 209 cases in all, three of them in two
+slices, so eleven comparisons (the slices and the overall score) at once.
 
 The noise model is that of a live model graded pass/fail (0 or 100 points per attempt): each case
-has its own chance of passing, drawn once per slice from a mix seen in practice, most cases stable
-and some flaky:
+has its own chance of passing, drawn once per simulated golden set from a mix seen in practice,
+most cases stable and some flaky:
 
 - 10% almost always fail (p = 0.05),
 - `flaky` (20% by default) are flaky: p uniform in 0.3..0.9,
 - the rest (70%) almost always pass (p = 0.98).
 
-How much the gate can see depends on that flaky share, which is why every report states each
-slice's minimum detectable effect measured on its own data.
-
-The baseline runs every case `epochs` times; so does the new run, with each case's chance lowered
-by `drop` points (0: the same model; 5: a real 5-point regression). The gate compares them per case
-with `paired_verdict`. Run it to print the figures the kit's README quotes:
+The baseline runs every case `epochs` times; so does the new run, with each chance lowered by
+`drop` points on the slices named (all of them by default: an overall drop). Run it to print the
+figures the kit's README quotes:
 
     python -m agent_testkit.evals.calibration
 """
@@ -22,13 +21,35 @@ with `paired_verdict`. Run it to print the figures the kit's README quotes:
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from agent_testkit.evals.gate import DEFAULT_MAX_DROP, paired_verdict
-from agent_testkit.evals.stats import unpaired_difference
+from agent_testkit.evals.family import Pair, regressions
+from agent_testkit.evals.significance import DEFAULT_ALPHA
 
 STABLE_FAIL, DEFAULT_FLAKY = 0.10, 0.20
 PASS_P, FAIL_P, FLAKY_P = 0.98, 0.05, (0.3, 0.9)
+# the mix's mean chance of passing: the true score of a slice drawn from it
+MIX_MEAN = (
+    STABLE_FAIL * FAIL_P
+    + DEFAULT_FLAKY * sum(FLAKY_P) / 2
+    + (1 - STABLE_FAIL - DEFAULT_FLAKY) * PASS_P
+)
+MAX_DROP = 2.0
+# the golden set's slices (evals/golden) and their sizes; `documents` shares 3 cases with `safety`
+GOLDEN_LAYOUT: dict[str, int] = {
+    "runs": 8,
+    "triage": 14,
+    "clarification": 16,
+    "projects": 16,
+    "errors": 18,
+    "safety": 24,
+    "documents": 22,
+    "tasks": 24,
+    "conversation": 28,
+    "research": 42,
+}
+SHARED = {"documents": 3}  # cases a slice shares with the slice before it
 
 
 def pass_chances(rng: random.Random, cases: int, flaky: float = DEFAULT_FLAKY) -> list[float]:
@@ -45,74 +66,91 @@ def pass_chances(rng: random.Random, cases: int, flaky: float = DEFAULT_FLAKY) -
     return chances
 
 
-def run_once(rng: random.Random, chances: list[float], epochs: int, drop: float) -> list[float]:
+def run_once(rng: random.Random, chances: Sequence[float], epochs: int, drop: float) -> list[float]:
     """Per-case scores (means over epochs, in points) of one run, each chance lowered by `drop`."""
+    draw = rng.random
     lowered = [max(0.0, p - drop / 100) for p in chances]
-    return [100 * sum(rng.random() < p for _ in range(epochs)) / epochs for p in lowered]
+    return [100 * sum(draw() < p for _ in range(epochs)) / epochs for p in lowered]
+
+
+def slice_members(layout: dict[str, int]) -> dict[str, range]:
+    """Which case positions each slice of `layout` holds (consecutive; SHARED overlap)."""
+    members, start = {}, 0
+    for name, size in layout.items():
+        start -= SHARED.get(name, 0)
+        members[name] = range(start, start + size)
+        start += size
+    return members
 
 
 @dataclass(frozen=True)
-class Calibration:
+class FamilyCalibration:
     repetitions: int
-    alarms: int  # repetitions where the gate failed the slice
-    mean_mde: float  # the smallest detectable drop the gate reported, on average
-    paired_width: float  # mean width of the paired 95% interval
-    unpaired_width: float  # mean width of the unpaired one on the same data
+    alarms: int  # repetitions where the gate failed (any comparison)
+    caught: dict[str, int] = field(default_factory=dict)  # per comparison: times it failed
 
     @property
     def rate(self) -> float:
         return self.alarms / self.repetitions
 
+    def caught_rate(self, name: str) -> float:
+        return self.caught.get(name, 0) / self.repetitions
 
-def measure(
+
+def measure_family(
     *,
-    drop: float,
-    cases: int = 100,
-    epochs: int = 5,
+    epochs: int,
+    drop: float = 0.0,
+    dropped: Sequence[str] = (),
+    layout: dict[str, int] | None = None,
     repetitions: int = 1000,
-    max_drop: float = DEFAULT_MAX_DROP,
+    alpha: float = DEFAULT_ALPHA,
+    max_drop: float = MAX_DROP,
     flaky: float = DEFAULT_FLAKY,
     seed: int = 0,
-) -> Calibration:
-    """How often the gate fails a slice of `cases` cases, `epochs` epochs, true drop `drop`."""
+) -> FamilyCalibration:
+    """How often the gate fails a run of the golden layout whose true drop is `drop` points on the
+    slices `dropped` (every case when empty), and how often each comparison failed."""
+    members = slice_members(layout or GOLDEN_LAYOUT)
+    cases = max(r.stop for r in members.values())
+    lowered = set().union(*(members[name] for name in dropped)) if dropped else set(range(cases))
     rng = random.Random(seed)  # noqa: S311 - a simulation, not a secret
-    alarms, mde, paired_width, unpaired_width = 0, 0.0, 0.0, 0.0
+    alarms, caught = 0, dict.fromkeys(["overall", *members], 0)
     for _ in range(repetitions):
         chances = pass_chances(rng, cases, flaky)
         before = run_once(rng, chances, epochs, 0.0)
-        now = run_once(rng, chances, epochs, drop)
-        regressed, paired = paired_verdict(before, now, max_drop)
-        alarms += regressed
-        mde += paired.mde
-        paired_width += paired.interval.width()
-        unpaired_width += unpaired_difference(before, now).interval.width()
-    return Calibration(
-        repetitions,
-        alarms,
-        mde / repetitions,
-        paired_width / repetitions,
-        unpaired_width / repetitions,
-    )
+        now = [*run_once(rng, chances, epochs, 0.0)]
+        changed = run_once(rng, [chances[i] for i in sorted(lowered)], epochs, drop)
+        for i, score in zip(sorted(lowered), changed, strict=True):
+            now[i] = score
+        pairs: dict[str, Pair] = {"overall": (before, now)}
+        for name, where in members.items():
+            pairs[name] = (before[where.start : where.stop], now[where.start : where.stop])
+        failed = [
+            n for n, d in regressions(pairs, max_drop=max_drop, alpha=alpha).items() if d.regressed
+        ]
+        alarms += bool(failed)
+        for name in failed:
+            caught[name] += 1
+    return FamilyCalibration(repetitions, alarms, caught)
 
 
 def main() -> None:
-    null = measure(drop=0.0, repetitions=2000, seed=1)
-    real = measure(drop=5.0, repetitions=2000, seed=2)
-    print(
-        f"false alarms (true drop 0, 100 cases x 5 epochs, 20% flaky): {null.rate:.1%} "
-        f"of {null.repetitions} runs"
-    )
-    print(
-        f"power (true drop 5 points, 100 cases x 5 epochs, 20% flaky): {real.rate:.1%} "
-        f"of {real.repetitions} runs; mean reported MDE {real.mean_mde:.2f} points"
-    )
-    print(f"95% interval width: paired {real.paired_width:.2f}, unpaired {real.unpaired_width:.2f}")
-    for flaky in (0.1, 0.3, 0.4):
-        other = measure(drop=5.0, repetitions=1000, flaky=flaky, seed=3)
+    for epochs in (1, 5):
+        null = measure_family(epochs=epochs, repetitions=4000, seed=epochs)
         print(
-            f"  with {flaky:.0%} flaky cases: power {other.rate:.1%}, "
-            f"mean MDE {other.mean_mde:.2f} points"
+            f"no change, {epochs} epoch(s): the gate fails {null.rate:.2%} of {null.repetitions} runs"
         )
+    real = measure_family(epochs=5, drop=5.0, repetitions=2000, seed=7)
+    print(
+        f"a 5-point drop on every case, 5 epochs: overall caught {real.caught_rate('overall'):.1%}"
+    )
+    for drop in (3.0, 5.0):
+        for name in ("research", "tasks", "runs"):
+            one = measure_family(epochs=5, drop=drop, dropped=[name], repetitions=1000, seed=8)
+            print(
+                f"a {drop:g}-point drop on {name} only, 5 epochs: caught {one.caught_rate(name):.1%}"
+            )
 
 
 if __name__ == "__main__":

@@ -6,34 +6,34 @@ Two rules, by how the run was made:
   slice fails when it drops by more than `max_drop` points (2 by default). Every score is exact, so
   every drop is real.
 - **paired** (a live model, cassettes, or scripted epochs with variation): a score moves from run to
-  run by chance, so the comparison is per case, `now_i - before_i` on the cases both runs have, and
-  a slice fails only when its mean drop is over `max_drop` **and** the 95% interval of that paired
-  difference excludes zero. Each check also carries the smallest drop the comparison can detect at
-  its size (the MDE at 80% power, see `stats`), and a warning when that is over `max_drop`.
+  run by chance, so the comparison is per case, `now_i - before_i` on the cases both runs have.
+  The overall score and every slice are one family of tests: a comparison fails only when its drop
+  is significant with the family-wise error rate held at `alpha` (5% by default; one-sided paired
+  t-tests, Holm's step-down: `family`) **and** its mean drop is over `max_drop`. Each check carries
+  its 95% interval of the change (Newcombe's, `intervals`), its raw and Holm-adjusted p-values, and
+  the smallest drop it catches with 80% probability (`power`); a check that cannot catch a drop of
+  `detect` points (5 by default) warns, with the number of cases that would.
 
 A slice of the baseline that is gone fails under both rules; new slices and better scores pass;
-`accept` makes a run the new baseline. The baseline file holds per-case scores (and, with epochs,
-each epoch's) and no timestamps, so accepting an unchanged run changes nothing.
+`accept` makes a run the new baseline.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from agent_testkit.evals.scoring import CaseResult, Scores, aggregate, case_outcomes
-from agent_testkit.evals.stats import (
-    Difference,
-    Interval,
-    expected_paired_se,
-    minimum_detectable_effect,
-    paired_difference,
-)
+from agent_testkit.evals.baseline import BASELINE_VERSION, Baseline, BaselineError
+from agent_testkit.evals.changes import CaseChange, changed_cases
+from agent_testkit.evals.family import Decision, Pair, regressions
+from agent_testkit.evals.intervals import paired_interval
+from agent_testkit.evals.power import plan_slice
+from agent_testkit.evals.scoring import Scores
+from agent_testkit.evals.significance import DEFAULT_ALPHA, RULE_TEXT
+from agent_testkit.evals.stats import Difference, Interval, expected_paired_se
 
 DEFAULT_MAX_DROP = 2.0
-BASELINE_VERSION = 2
+DEFAULT_DETECT = 5.0  # a slice that cannot catch a drop this big (80% power) warns
 EXACT, PAIRED = "exact", "paired"
 
 
@@ -43,81 +43,11 @@ def _hundredths(points: float) -> float:
     return round(points, 2)
 
 
-class BaselineError(ValueError):
-    """A baseline file that cannot be read."""
-
-
-@dataclass(frozen=True)
-class Baseline:
-    overall: float
-    slices: dict[str, float]
-    cases: dict[str, float] = field(default_factory=dict)
-    model: str = "scripted"
-    epochs: dict[str, list[float]] = field(default_factory=dict)  # only for runs with epochs
-
-    @classmethod
-    def from_scores(cls, scores: Scores, *, model: str = "scripted") -> Baseline:
-        repeated = any(len(v) > 1 for v in scores.epochs.values())
-        return cls(
-            float(scores.overall),
-            {k: float(v) for k, v in scores.slices.items()},
-            {k: float(v) for k, v in scores.cases.items()},
-            model,
-            {k: [float(x) for x in v] for k, v in scores.epochs.items()} if repeated else {},
-        )
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Baseline:
-        return cls(
-            float(data["overall"]),
-            {k: float(v) for k, v in data["slices"].items()},
-            {k: float(v) for k, v in data.get("cases", {}).items()},
-            str(data.get("model", "scripted")),
-            {k: [float(x) for x in v] for k, v in (data.get("epochs") or {}).items()},
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> Baseline:
-        try:
-            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise BaselineError(f"cannot read the baseline {str(path)!r}: {exc}") from exc
-
-    def restricted(self, results: list[CaseResult]) -> Baseline:
-        """The baseline of only these cases (a filtered run), from its per-case scores and the
-        cases' tags, so a subset is compared with the same subset."""
-        subset: list[CaseResult] = []
-        for outcome in case_outcomes(results):
-            if outcome.case_id not in self.cases:
-                continue
-            scores = self.epochs.get(outcome.case_id) or [self.cases[outcome.case_id]]
-            subset += [
-                CaseResult(outcome.case_id, outcome.tags, "", score, epoch=n)
-                for n, score in enumerate(scores)
-            ]
-        return Baseline.from_scores(aggregate(subset), model=self.model)
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "version": BASELINE_VERSION,
-            "model": self.model,
-            "overall": self.overall,
-            "slices": dict(sorted(self.slices.items())),
-            "cases": dict(sorted(self.cases.items())),
-        }
-        if self.epochs:
-            data["epochs"] = dict(sorted(self.epochs.items()))
-        return data
-
-    def save(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-
-
 @dataclass(frozen=True)
 class Check:
     """One comparison: `overall` or a slice, with the baseline's and this run's score, this run's
-    95% interval, and (paired rule) the per-case difference and the smallest detectable drop."""
+    95% interval, and (paired rule) the per-case difference, its p-values and the smallest drop
+    it catches with 80% probability."""
 
     name: str
     baseline: float | None
@@ -130,6 +60,10 @@ class Check:
     mde: float | None = None
     max_drop: float = DEFAULT_MAX_DROP
     cases: int = 0
+    p_value: float | None = None  # one-sided, "no drop" (paired rule)
+    adjusted_p: float | None = None  # Holm-adjusted over the family
+    detect: float = DEFAULT_DETECT
+    cases_needed: int | None = None  # to catch a drop of `detect` with 80% probability
 
     @property
     def delta(self) -> float | None:
@@ -141,16 +75,21 @@ class Check:
 
     @property
     def underpowered(self) -> bool:
-        """The gate cannot reliably see a drop of `max_drop` here: too few cases for the noise."""
-        return self.mde is not None and self.mde > self.max_drop
+        """The gate cannot reliably catch a drop of `detect` points here: too few cases."""
+        return self.mde is not None and self.mde > self.detect
 
     @property
     def warning(self) -> str:
         if not self.underpowered or self.mde is None:
             return ""
+        more = (
+            f"about {self.cases_needed - self.cases} more cases"
+            if self.cases_needed and self.cases_needed > self.cases
+            else "more cases or epochs"
+        )
         return (
-            f"{self.name} can only detect drops of {self.mde:.1f} points or more "
-            f"({self.cases} cases): add cases or epochs"
+            f"{self.name} is too small to catch a {self.detect:g}-point drop: it catches drops of "
+            f"{self.mde:.1f} points or more ({self.cases} cases); add {more}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -165,7 +104,10 @@ class Check:
             "cases": self.cases,
             "interval": self.interval.to_json() if self.interval else None,
             "paired": self.paired.to_json() if self.paired else None,
+            "p_value": None if self.p_value is None else round(self.p_value, 4),
+            "adjusted_p": None if self.adjusted_p is None else round(self.adjusted_p, 4),
             "mde": None if self.mde is None else _hundredths(self.mde),
+            "cases_needed": self.cases_needed,
             "warning": self.warning,
         }
 
@@ -176,6 +118,7 @@ class GateReport:
     max_drop: float
     has_baseline: bool
     rule: str = EXACT
+    alpha: float = DEFAULT_ALPHA
 
     @property
     def passed(self) -> bool:
@@ -189,13 +132,27 @@ class GateReport:
     def warnings(self) -> list[str]:
         return [check.warning for check in self.checks if check.warning]
 
+    @property
+    def method(self) -> str:
+        """The rule in a sentence, as the report states it."""
+        if self.rule == EXACT:
+            return (
+                f"exact: a deterministic run, every drop is real; a score fails when it drops by "
+                f"more than {self.max_drop:g} points"
+            )
+        return (
+            f"paired per case, one-sided t-tests, {RULE_TEXT} ({len(self.checks)} comparisons), "
+            f"family-wise alpha {self.alpha:g}; a score fails when its drop is significant under "
+            f"the correction and over {self.max_drop:g} points"
+        )
+
     def summary(self) -> str:
         if not self.has_baseline:
             return "no baseline to compare with: run `eval accept` to create one"
         if self.passed and self.rule == PAIRED:
             return (
-                f"gate passed: no score dropped by more than {self.max_drop:g} points "
-                "beyond the noise (paired per case, 95%)"
+                f"gate passed: no score dropped by more than {self.max_drop:g} points beyond the "
+                f"noise (paired per case, Holm-corrected, family-wise alpha {self.alpha:g})"
             )
         if self.passed:
             return f"gate passed: no score dropped by more than {self.max_drop:g} points"
@@ -207,10 +164,22 @@ class GateReport:
             "max_drop": self.max_drop,
             "has_baseline": self.has_baseline,
             "rule": self.rule,
+            "alpha": self.alpha,
+            "correction": "holm" if self.rule == PAIRED else None,
+            "method": self.method,
             "summary": self.summary(),
             "warnings": self.warnings,
             "checks": [check.to_json() for check in self.checks],
         }
+
+
+@dataclass(frozen=True)
+class _Setting:
+    max_drop: float
+    rule: str
+    alpha: float
+    detect: float
+    comparisons: int
 
 
 def compare(
@@ -219,17 +188,43 @@ def compare(
     *,
     max_drop: float = DEFAULT_MAX_DROP,
     exact: bool = True,
+    alpha: float = DEFAULT_ALPHA,
+    detect: float = DEFAULT_DETECT,
 ) -> GateReport:
     """Check the overall score and each slice against the baseline, by the exact rule (a
-    deterministic run) or the paired one (`exact=False`)."""
+    deterministic run) or the paired one (`exact=False`: Holm over all the checks at `alpha`)."""
     rule = EXACT if exact else PAIRED
     names = ["overall", *sorted(set(baseline.slices if baseline else {}) | set(scores.slices))]
-    checks = [_check(name, scores, baseline, max_drop, rule) for name in names]
-    return GateReport(checks, max_drop, has_baseline=baseline is not None, rule=rule)
+    setting = _Setting(max_drop, rule, alpha, detect, len(names))
+    decisions: dict[str, Decision] = {}
+    pairs: dict[str, Pair] = {}
+    if rule == PAIRED and baseline is not None:
+        pairs = _pairs(names, scores, baseline)
+        decisions = regressions(pairs, max_drop=max_drop, alpha=alpha)
+    checks = [
+        _check(name, scores, baseline, setting, decisions.get(name), pairs.get(name))
+        for name in names
+    ]
+    return GateReport(checks, max_drop, has_baseline=baseline is not None, rule=rule, alpha=alpha)
+
+
+def _pairs(names: list[str], scores: Scores, baseline: Baseline) -> dict[str, Pair]:
+    """Per comparison, the per-case scores of the cases both runs have (two at least)."""
+    pairs: dict[str, Pair] = {}
+    for name in names:
+        shared = [c for c in scores.slice_cases(name) if c in baseline.cases]
+        if len(shared) >= 2 and (name == "overall" or name in baseline.slices):
+            pairs[name] = ([baseline.cases[c] for c in shared], [scores.cases[c] for c in shared])
+    return pairs
 
 
 def _check(
-    name: str, scores: Scores, baseline: Baseline | None, max_drop: float, rule: str
+    name: str,
+    scores: Scores,
+    baseline: Baseline | None,
+    setting: _Setting,
+    decision: Decision | None,
+    pair: Pair | None,
 ) -> Check:
     label = name if name == "overall" else f"slice {name}"
     now = scores.overall if name == "overall" else scores.slices.get(name)
@@ -239,25 +234,46 @@ def _check(
     members = scores.slice_cases(name)
     common: dict[str, Any] = {
         "interval": scores.interval(name),
-        "rule": rule,
-        "max_drop": max_drop,
+        "rule": setting.rule,
+        "max_drop": setting.max_drop,
         "cases": len(members),
+        "detect": setting.detect,
     }
-    if rule == PAIRED:
-        common["mde"] = minimum_detectable_effect(
-            expected_paired_se([scores.epochs.get(c, [scores.cases[c]]) for c in members]),
-            len(members),
-        )
+    if setting.rule == PAIRED:
+        se = expected_paired_se([scores.epochs.get(c, [scores.cases[c]]) for c in members])
+        common |= _power(se, len(members), setting, scores.epochs, members)
     if baseline is None:
         return Check(label, None, now, True, "no baseline", **common)
     if now is None:
         reason = f"{label} is gone (it scored {before:.2f})"
-        return Check(label, before, None, False, reason, rule=rule, max_drop=max_drop)
+        return Check(
+            label, before, None, False, reason, rule=setting.rule, max_drop=setting.max_drop
+        )
     if before is None:
         return Check(label, None, now, True, f"{label} is new: {now:.2f}", **common)
-    if rule == EXACT:
-        return _exact(label, before, now, max_drop, common)
-    return _paired(label, before, now, max_drop, common, scores, baseline, members)
+    if decision is None or pair is None:  # exact rule, or nothing to pair: the scores as they are
+        return _exact(label, before, now, setting.max_drop, common)
+    return _paired(label, before, now, setting, common, decision, pair, scores.epochs, members)
+
+
+def _power(
+    se: float, cases: int, setting: _Setting, epochs: dict[str, list[float]], members: list[str]
+) -> dict[str, Any]:
+    """The smallest drop this comparison catches (80%) and the cases that would catch `detect`."""
+    if se <= 0 or cases < 2:
+        return {"mde": None, "cases_needed": None}
+    runs = max(1, round(sum(len(epochs.get(c, [0.0])) for c in members) / cases))
+    plan = plan_slice(
+        "",
+        cases,
+        runs,
+        drop=setting.detect,
+        attempt_variance=se * se * cases * runs / 2,
+        max_drop=setting.max_drop,
+        alpha=setting.alpha,
+        comparisons=setting.comparisons,
+    )
+    return {"mde": plan.detectable, "cases_needed": plan.cases_needed}
 
 
 def _exact(label: str, before: float, now: float, max_drop: float, common: dict[str, Any]) -> Check:
@@ -268,90 +284,48 @@ def _exact(label: str, before: float, now: float, max_drop: float, common: dict[
     return Check(label, before, now, True, f"{label} {now:.2f} (baseline {before:.2f})", **common)
 
 
-def paired_verdict(
-    before: list[float], now: list[float], max_drop: float
-) -> tuple[bool, Difference]:
-    """The paired rule on one slice (per-case scores, same order): regressed when the mean drop is
-    over `max_drop` and the 95% interval of the per-case difference lies wholly below zero."""
-    paired = paired_difference(before, now)
-    return -paired.mean > max_drop and paired.interval.high < 0, paired
-
-
 def _paired(
     label: str,
     before: float,
     now: float,
-    max_drop: float,
+    setting: _Setting,
     common: dict[str, Any],
-    scores: Scores,
-    baseline: Baseline,
+    decision: Decision,
+    pair: Pair,
+    epochs: dict[str, list[float]],
     members: list[str],
 ) -> Check:
-    shared = [c for c in members if c in baseline.cases]
-    if len(shared) < 2:  # nothing to pair: the scores as they are
-        return _exact(label, before, now, max_drop, common)
-    regressed, paired = paired_verdict(
-        [baseline.cases[c] for c in shared], [scores.cases[c] for c in shared], max_drop
-    )
-    if paired.se > 0:  # measured noise: the MDE of this very comparison
-        common["mde"] = paired.mde
-    drop, ci = -paired.mean, paired.interval
+    ci = paired_interval(*pair)
+    if decision.se > 0:  # measured noise: the power of this very comparison
+        common |= _power(decision.se, decision.cases, setting, epochs, members)
+    paired = Difference(decision.cases, decision.mean, decision.se, ci, common.get("mde") or 0.0)
+    common |= {"paired": paired, "p_value": decision.p_value, "adjusted_p": decision.adjusted_p}
+    drop = -decision.mean
     where = (
-        f"paired over {paired.n} cases, 95% interval of the change [{ci.low:+.2f}, {ci.high:+.2f}]"
+        f"paired over {decision.cases} cases, 95% interval of the change "
+        f"[{ci.low:+.2f}, {ci.high:+.2f}], Holm-adjusted p {decision.adjusted_p:.3g}"
     )
-    if regressed:
+    if decision.regressed:
         reason = f"{label} dropped {drop:.2f} points ({before:.2f} -> {now:.2f}; {where})"
-        return Check(label, before, now, False, reason, paired=paired, **common)
-    if drop > max_drop:
-        reason = f"{label} {-drop:+.2f}: within the noise ({where} includes 0)"
+        return Check(label, before, now, False, reason, **common)
+    if _hundredths(drop) > setting.max_drop:
+        reason = f"{label} {-drop:+.2f}: within the noise ({where} > alpha {setting.alpha:g})"
     else:
         reason = f"{label} {now:.2f} (baseline {before:.2f}; {where})"
-    return Check(label, before, now, True, reason, paired=paired, **common)
+    return Check(label, before, now, True, reason, **common)
 
 
-@dataclass(frozen=True)
-class CaseChange:
-    """A case whose score differs from the baseline's (or that is new, or gone)."""
-
-    case_id: str
-    tags: tuple[str, ...]
-    baseline: float | None
-    current: float | None
-    reason: str
-    description: str = ""
-    known_weakness: str = ""
-    epochs: tuple[float, ...] = ()
-
-    @property
-    def delta(self) -> float | None:
-        if self.baseline is None or self.current is None:
-            return None
-        return _hundredths(self.current - self.baseline)
-
-
-def changed_cases(results: list[CaseResult], baseline: Baseline | None) -> list[CaseChange]:
-    """Cases that moved (their mean over epochs), worst drop first; gone cases last."""
-    before = baseline.cases if baseline else {}
-    outcomes = case_outcomes(results)
-    changes = [
-        CaseChange(
-            o.case_id,
-            o.tags,
-            before.get(o.case_id),
-            o.score,
-            o.reason,
-            o.description,
-            o.known_weakness,
-            tuple(o.epoch_scores),
-        )
-        for o in outcomes
-        if before.get(o.case_id) != o.score
-    ]
-    current = {o.case_id for o in outcomes}
-    gone = [
-        CaseChange(case_id, (), score, None, "the case is gone")
-        for case_id, score in sorted(before.items())
-        if case_id not in current
-    ]
-    changes.sort(key=lambda c: (c.delta if c.delta is not None else 0.0, c.case_id))
-    return changes + gone
+__all__ = [
+    "BASELINE_VERSION",
+    "DEFAULT_DETECT",
+    "DEFAULT_MAX_DROP",
+    "EXACT",
+    "PAIRED",
+    "Baseline",
+    "BaselineError",
+    "CaseChange",
+    "Check",
+    "GateReport",
+    "changed_cases",
+    "compare",
+]

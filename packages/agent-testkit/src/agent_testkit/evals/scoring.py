@@ -1,8 +1,8 @@
 """Scores, in points out of 100: an attempt's is the weighted mean of its graders' scores (0 when the
 run itself went wrong); a case's is the mean over its epochs (attempts); a slice's is the mean over
 the cases tagged with it; the overall is the mean over all cases. Rounded to two decimals, so a
-report and the gate see the same numbers. Each slice and the overall also get a 95% interval, a
-bootstrap over cases (a case's epochs stay together), seeded so it is reproducible."""
+report and the gate see the same numbers. Each slice and the overall also get a 95% interval,
+Wilson's over the cases (a case's epochs stay together; see `intervals`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 
 from agent_testkit.evals.cases import Case
 from agent_testkit.evals.graders import GradeContext, GraderResult
+from agent_testkit.evals.intervals import score_interval
 from agent_testkit.evals.scripts import PlaceholderError
-from agent_testkit.evals.stats import Interval, bootstrap_interval
+from agent_testkit.evals.stats import Interval
 
 
 @dataclass
@@ -160,15 +161,13 @@ def aggregate(results: Iterable[CaseResult], *, seed: int = 0) -> Scores:
         cases=cases,
         epochs=epochs,
         tags=tags,
-        overall_interval=_interval(list(cases.values()), seed, "overall"),
-        slice_intervals={
-            tag: _interval(scores, seed, tag) for tag, scores in sorted(by_slice.items())
-        },
+        overall_interval=_interval(list(cases.values())),
+        slice_intervals={tag: _interval(scores) for tag, scores in sorted(by_slice.items())},
     )
 
 
-def _interval(values: list[float], seed: int, name: str) -> Interval:
-    found = bootstrap_interval(values, seed=f"{seed}:{name}")
+def _interval(values: list[float]) -> Interval:
+    found = score_interval(values)
     return Interval(round(found.low, 2), round(found.high, 2))
 
 

@@ -19,6 +19,7 @@ from agent_testkit.evals.reports.chart import (
     PASSED_COLOUR,
     slice_chart,
 )
+from agent_testkit.evals.reports.deltas import delta_chart
 from agent_testkit.evals.reports.results import EvalRun
 from agent_testkit.evals.scoring import CaseOutcome
 from agent_testkit.evals.stats import Interval
@@ -65,6 +66,11 @@ def render_html(run: EvalRun) -> str:
         "<h2>Scores per slice</h2>",
         _legend(),
         f'<div id="chart">{slice_chart(checks)}</div>',
+        "<h2>Change per slice against the baseline</h2>",
+        '<p class="meta">Each dot is the change in points, its whisker the 95% interval of the '
+        f"change (paired per case); the dashed line is the threshold, -{run.gate.max_drop:g} "
+        "points.</p>",
+        f'<div id="deltas">{delta_chart(checks, max_drop=run.gate.max_drop)}</div>',
         "<h2>Gate checks</h2>",
         _checks_table(checks, paired=run.gate.rule == PAIRED),
         f"<h2>Changed cases against the baseline ({len(changes)})</h2>",
@@ -107,9 +113,7 @@ def _epochs_text(run: EvalRun) -> str:
 
 
 def _rule_text(run: EvalRun) -> str:
-    if run.gate.rule == PAIRED:
-        return "paired rule: a drop fails only when its 95% interval excludes 0"
-    return "exact rule (deterministic run)"
+    return f'<span id="rule">{escape(run.gate.method)}</span>'
 
 
 def _interval_text(interval: Interval | None) -> str:
@@ -145,6 +149,7 @@ def _checks_table(checks: list[Check], *, paired: bool) -> str:
             f"{_delta(c.delta)}{_interval_text(c.paired.interval)}" if c.paired else _delta(c.delta)
         )
         mde = "" if c.mde is None else f"{c.mde:.1f}{' ⚠' if c.underpowered else ''}"
+        p_value = "" if c.adjusted_p is None else f"{c.p_value:.3g} / {c.adjusted_p:.3g}"
         verdict = "ok" if c.passed else "REGRESSED"
         rows.append(
             f'<tr class="{"" if c.passed else "down"}"><td>{escape(c.name)}</td>'
@@ -152,7 +157,7 @@ def _checks_table(checks: list[Check], *, paired: bool) -> str:
             f'<td class="num">{_score(c.baseline)}</td><td class="num">{_score(c.current)}</td>'
             f'<td class="num">{_interval_text(c.interval).strip()}</td>'
             f'<td class="num">{change}</td>'
-            + (f'<td class="num">{mde}</td>' if paired else "")
+            + (f'<td class="num">{p_value}</td><td class="num">{mde}</td>' if paired else "")
             + f"<td>{verdict}</td><td>{escape(c.reason)}</td></tr>"
         )
     head = (
@@ -160,7 +165,7 @@ def _checks_table(checks: list[Check], *, paired: bool) -> str:
         "<th>95% interval</th><th>Δ"
         + (" (paired, 95%)" if paired else "")
         + "</th>"
-        + ("<th>smallest detectable drop</th>" if paired else "")
+        + ("<th>p / Holm-adjusted p</th><th>smallest detectable drop</th>" if paired else "")
         + "<th>verdict</th><th>why</th></tr>"
     )
     return head + "".join(rows) + "</table>"

@@ -99,14 +99,25 @@ async def test_garbage_verification_token(client: httpx.AsyncClient) -> None:
     assert r.status_code == 400 and r.json()["error"] == "invalid_token"
 
 
-async def test_duplicate_email_is_400_naming_email(client: httpx.AsyncClient) -> None:
-    await register(client, "dup@example.com")
+async def test_a_taken_email_registers_like_a_new_one_and_tells_its_owner(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    """No answer tells whether an address has an account (it was 400 `email_taken`): the owner
+    is mailed instead, and the account is unchanged."""
+    first = await register(client, "dup@example.com")
     r = await client.post(
         "/api/auth/register", json={"email": "DUP@example.com", "password": "another-pass-1"}
     )
-    assert r.status_code == 400
-    assert r.json()["error"] == "email_taken"
-    assert "email" in r.json()["detail"]
+    assert r.status_code == 201
+    assert set(r.json()) == set(first) and r.json()["email"] == "dup@example.com"
+    assert r.json()["id"] != first["id"]
+    mails = {m["Subject"]: m.get_payload() for m in outbox.to("dup@example.com")}
+    assert sorted(mails) == ["Verify your email", "You already have an account"]
+    assert "?token=" not in mails["You already have an account"]
+    r = await client.post(
+        "/api/auth/login", json={"email": "dup@example.com", "password": "another-pass-1"}
+    )
+    assert r.status_code == 401
 
 
 @pytest.mark.parametrize(

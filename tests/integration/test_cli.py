@@ -152,3 +152,31 @@ def test_create_admin_set_password_replaces_it(fresh_env: Path) -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert asyncio.run(login_status(settings, "root@example.com", "new-pass-12")) == 200
     assert asyncio.run(login_status(settings, "root@example.com", "first-pass-1")) == 401
+
+
+async def disable_and_lock_out(settings: Settings, email: str) -> None:
+    """The account disabled in the database and its logins backed off by wrong passwords."""
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            account = await users.get_user_by_email(session, email)
+            assert account is not None
+            account.is_active = False
+            await session.commit()
+    finally:
+        await engine.dispose()
+    for _ in range(settings.login_max_failures):
+        assert await login_status(settings, email, "wrong-password-1") == 401
+    assert await login_status(settings, email, "wrong-password-1") == 429
+
+
+def test_create_admin_brings_back_a_disabled_locked_out_admin(fresh_env: Path) -> None:
+    """Whatever state the accounts are in, the CLI makes a working administrator."""
+    runner.invoke(cli, ["db", "upgrade"])
+    assert create_admin("root@example.com", "--password", "first-pass-1").exit_code == 0
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    asyncio.run(disable_and_lock_out(settings, "root@example.com"))
+
+    result = create_admin("root@example.com", "--set-password", stdin="new-pass-12\nnew-pass-12\n")
+    assert result.exit_code == 0, result.output
+    assert asyncio.run(login(settings, "root@example.com", "new-pass-12")).status_code == 200

@@ -18,6 +18,7 @@ from uvicorn.supervisors import Multiprocess
 
 from agent_service import migrations
 from agent_service.auth.passwords import passwords_for
+from agent_service.auth.throttle import account_key, clear_account
 from agent_service.db import create_engine, create_sessionmaker
 from agent_service.evals.cli import eval_app
 from agent_service.observability import configure_logging
@@ -250,8 +251,10 @@ async def _make_admin(settings: Settings, email: str, password: str | None) -> b
             existing = await users.get_user_by_email(session, email)
             if existing is not None:
                 existing.is_admin = True
+                existing.is_active = True  # a disabled account is no way back in
                 if password is not None:
-                    users.set_password(existing, password, passwords)  # revokes its tokens
+                    await users.set_password(existing, password, passwords)  # revokes its tokens
+                    await clear_account(session, account_key(email))  # and its login back-off
                 await session.commit()
                 return False
             assert password is not None

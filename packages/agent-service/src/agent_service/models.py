@@ -1,7 +1,7 @@
 """Every table, imported in one place so Alembic and the test database see the whole schema."""
 
 from agent_service.assistants.models import Assistant, AssistantVersion
-from agent_service.auth.models import EmailToken
+from agent_service.auth.models import EmailToken, LoginThrottle
 from agent_service.conversations.models import Conversation, Message
 from agent_service.db import Base
 from agent_service.documents.models import Document, DocumentChunk
@@ -26,6 +26,7 @@ __all__ = [
     "GitHubDelivery",
     "IdempotencyKey",
     "Job",
+    "LoginThrottle",
     "Message",
     "Project",
     "Run",

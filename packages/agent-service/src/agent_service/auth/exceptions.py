@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agent_service.errors import Forbidden, InvalidRequest, Unauthenticated
+from agent_service.errors import Forbidden, InvalidRequest, RateLimited, Unauthenticated
 
 
 class InvalidCredentials(Unauthenticated):
@@ -52,3 +52,14 @@ class WrongCurrentPassword(Unauthenticated):
 
     def __init__(self) -> None:
         super().__init__("'current_password' is not your current password; nothing was changed.")
+
+
+class TooManyAttempts(RateLimited):
+    code = "too_many_attempts"
+
+    def __init__(self, wait_s: int) -> None:
+        unit = "second" if wait_s == 1 else "seconds"
+        super().__init__(
+            f"Too many failed logins; try again in {wait_s} {unit}.",
+            headers={"Retry-After": str(wait_s)},
+        )

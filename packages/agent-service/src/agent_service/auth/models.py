@@ -28,3 +28,16 @@ class EmailToken(IdMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account or one client address, in the database so that every
+    replica counts the same attempts (`auth/throttle.py`)."""
+
+    __tablename__ = "login_throttle"
+
+    # "account:<sha256 of the address>" or "address:<client IP>": no email stored in clear
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

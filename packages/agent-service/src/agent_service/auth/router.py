@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 
 from agent_service.auth import service
 from agent_service.auth.schemas import (
@@ -13,6 +12,7 @@ from agent_service.auth.schemas import (
     AccessToken,
     ForgotPasswordRequest,
     LoginRequest,
+    PasswordForm,
     ResetPasswordRequest,
     VerifyEmailRequest,
 )
@@ -22,13 +22,32 @@ from agent_service.users.schemas import UserCreate, UserPublic
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
+def client_address(request: Request) -> str | None:
+    """The peer's address, as the server saw it (behind a proxy: uvicorn's
+    `--forwarded-allow-ips` makes it the client's, from X-Forwarded-For)."""
+    return request.client.host if request.client else None
+
+
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
 async def register(
-    body: UserCreate, session: SessionDep, mailer: MailerDep, settings: SettingsDep
+    body: UserCreate,
+    request: Request,
+    session: SessionDep,
+    mailer: MailerDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
 ) -> UserPublic:
-    """Create an account and mail a verification link."""
-    user = await service.register(
-        session, mailer, settings, email=body.email, password=body.password, name=body.name
+    """Create an account and mail a verification link (a taken address: its owner is told)."""
+    user, created = await service.register(
+        session, settings, email=body.email, password=body.password, name=body.name
+    )
+    background.add_task(
+        service.mail_registration,
+        request.app.state.sessionmaker,
+        mailer,
+        settings,
+        email=user.email,
+        created=created,
     )
     return UserPublic.model_validate(user)
 
@@ -40,21 +59,30 @@ async def verify_email(body: VerifyEmailRequest, session: SessionDep) -> UserPub
 
 
 @router.post("/login", response_model=AccessToken)
-async def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> AccessToken:
+async def login(
+    body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> AccessToken:
     """Exchange email and password for a bearer token."""
-    user = await service.authenticate(session, settings, email=body.email, password=body.password)
+    user = await service.authenticate(
+        session, settings, email=body.email, password=body.password, address=client_address(request)
+    )
     return service.issue_access_token(user, settings)
 
 
 @router.post("/token", response_model=AccessToken)
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordForm, Depends()],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
 ) -> AccessToken:
     """OAuth2 password flow (username = email), for the Authorize button of /docs."""
     user = await service.authenticate(
-        session, settings, email=form.username, password=form.password
+        session,
+        settings,
+        email=form.username,
+        password=form.password,
+        address=client_address(request),
     )
     return service.issue_access_token(user, settings)
 
@@ -64,10 +92,21 @@ _FORGOT_ANSWER = "If an account exists for this email, a reset link is on its wa
 
 @router.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def forgot_password(
-    body: ForgotPasswordRequest, session: SessionDep, mailer: MailerDep, settings: SettingsDep
+    body: ForgotPasswordRequest,
+    request: Request,
+    mailer: MailerDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
 ) -> Accepted:
-    """Mail a reset link; the answer is the same whether or not the account exists."""
-    await service.forgot_password(session, mailer, settings, email=body.email)
+    """Mail a reset link; the answer (and its time) is the same whether or not the account
+    exists: the account is looked up after the answer."""
+    background.add_task(
+        service.forgot_password,
+        request.app.state.sessionmaker,
+        mailer,
+        settings,
+        email=body.email,
+    )
     return Accepted(detail=_FORGOT_ANSWER)
 
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Form
 from pydantic import BaseModel, EmailStr, Field
 
 from agent_service.text import Text
@@ -33,3 +34,20 @@ class ResetPasswordRequest(BaseModel):
 
 class Accepted(BaseModel):
     detail: str
+
+
+class PasswordForm:
+    """The OAuth2 password form of `POST /api/auth/token` (FastAPI's own takes any text, and a
+    NUL in `username` reached PostgreSQL as a 500): text NUL-checked, lengths bounded."""
+
+    def __init__(
+        self,
+        username: Annotated[Text, Form(min_length=1, max_length=320)],
+        password: Annotated[Text, Form(min_length=1, max_length=1024)],
+        grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+        scope: Annotated[Text, Form(max_length=1024)] = "",
+        client_id: Annotated[Text | None, Form(max_length=256)] = None,
+        client_secret: Annotated[Text | None, Form(max_length=256)] = None,
+    ) -> None:
+        self.username, self.password = username, password
+        self.scopes = scope.split()

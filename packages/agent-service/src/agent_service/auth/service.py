@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.auth import throttle
 from agent_service.auth.exceptions import (
     AccountDisabled,
     CurrentPasswordRequired,
@@ -16,6 +18,8 @@ from agent_service.auth.exceptions import (
     InvalidMailToken,
     WrongCurrentPassword,
 )
+from agent_service.auth.mails import send_account_exists_mail
+from agent_service.auth.mails import send_token_mail as send_token_mail  # users mail too
 from agent_service.auth.models import EmailToken, TokenPurpose
 from agent_service.auth.passwords import passwords_for
 from agent_service.auth.schemas import AccessToken
@@ -26,24 +30,11 @@ from agent_service.auth.tokens import (
     new_mail_token,
 )
 from agent_service.db import parse_id, utcnow
-from agent_service.mail.service import Mailer, compose
+from agent_service.mail.service import Mailer
 from agent_service.settings import Settings
 from agent_service.users import service as users
 from agent_service.users.exceptions import NotYourAccount
 from agent_service.users.models import User
-
-_MAIL_TEXT = {
-    TokenPurpose.VERIFY_EMAIL: (
-        "Verify your email",
-        "verify-email",
-        "Welcome! Confirm your email address by opening this link:",
-    ),
-    TokenPurpose.RESET_PASSWORD: (
-        "Reset your password",
-        "reset-password",
-        "Someone asked to reset the password of this account. If it was you, open this link:",
-    ),
-}
 
 
 async def issue_mail_token(
@@ -58,39 +49,53 @@ async def issue_mail_token(
     return token
 
 
-async def send_token_mail(
-    mailer: Mailer, settings: Settings, *, user: User, purpose: TokenPurpose, token: str
-) -> None:
-    """A short plain-text mail with the link on a line of its own, so it can be clicked or pasted."""
-    subject, path, intro = _MAIL_TEXT[purpose]
-    link = f"{settings.resolved_public_url}/{path}?token={token}"
-    hours = settings.email_token_expire_minutes / 60
-    body = (
-        f"{intro}\n\n{link}\n\n"
-        f"The link works once, within {hours:g} hours.\n\n"
-        f"Using the API instead? POST this token to /api/auth/{path}:\n{token}\n"
-    )
-    await mailer.send(compose(sender=settings.mail_from, to=user.email, subject=subject, body=body))
-
-
 async def register(
-    session: AsyncSession,
+    session: AsyncSession, settings: Settings, *, email: str, password: str, name: str
+) -> tuple[User, bool]:
+    """(the account as the client sees it, whether it is new): the same work either way.
+
+    A taken address must not be told apart from a free one, by the answer or by its time: the
+    password is hashed and the row offered to the database in both cases (one INSERT that does
+    nothing on a taken address), and the caller mails in the background either way (a
+    verification link, or "you already have an account" to the owner).
+    """
+    user = User(
+        id=uuid.uuid4(),
+        email=users.normalise_email(email),
+        name=name,
+        hashed_password=await passwords_for(settings).hash(password),
+        is_active=True,
+        is_admin=False,
+        email_verified=False,
+        token_version=0,
+    )
+    user.created_at = user.updated_at = utcnow()
+    created = await users.insert_unless_taken(session, user)
+    await session.commit()
+    return user, created
+
+
+async def mail_registration(
+    sessionmaker: async_sessionmaker[AsyncSession],
     mailer: Mailer,
     settings: Settings,
     *,
     email: str,
-    password: str,
-    name: str,
-) -> User:
-    user = await users.create_user(
-        session, passwords_for(settings), email=email, password=password, name=name
-    )
-    token = await issue_mail_token(session, user, TokenPurpose.VERIFY_EMAIL, settings)
-    await session.commit()
+    created: bool,
+) -> None:
+    """After the answer: a verification link to a new account, a reminder to an existing one."""
+    async with sessionmaker() as session:
+        user = await users.get_user_by_email(session, email)
+        if user is None:  # deleted meanwhile
+            return
+        if not created:
+            await send_account_exists_mail(mailer, settings, user=user)
+            return
+        token = await issue_mail_token(session, user, TokenPurpose.VERIFY_EMAIL, settings)
+        await session.commit()
     await send_token_mail(
         mailer, settings, user=user, purpose=TokenPurpose.VERIFY_EMAIL, token=token
     )
-    return user
 
 
 async def consume_mail_token(session: AsyncSession, token: str, purpose: TokenPurpose) -> User:
@@ -123,14 +128,20 @@ async def verify_email(session: AsyncSession, token: str) -> User:
 
 
 async def forgot_password(
-    session: AsyncSession, mailer: Mailer, settings: Settings, *, email: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    settings: Settings,
+    *,
+    email: str,
 ) -> None:
-    """Sends a reset link when the account exists; the caller answers the same either way."""
-    user = await users.get_user_by_email(session, email)
-    if user is None or not user.is_active:
-        return
-    token = await issue_mail_token(session, user, TokenPurpose.RESET_PASSWORD, settings)
-    await session.commit()
+    """Mails a reset link when the account exists. Run after the answer (a background task), so
+    that the answer's time says nothing about the address."""
+    async with sessionmaker() as session:
+        user = await users.get_user_by_email(session, email)
+        if user is None or not user.is_active:
+            return
+        token = await issue_mail_token(session, user, TokenPurpose.RESET_PASSWORD, settings)
+        await session.commit()
     await send_token_mail(
         mailer, settings, user=user, purpose=TokenPurpose.RESET_PASSWORD, token=token
     )
@@ -141,29 +152,40 @@ async def reset_password(
 ) -> None:
     user = await consume_mail_token(session, token, TokenPurpose.RESET_PASSWORD)
     await revoke_mail_tokens(session, user, TokenPurpose.RESET_PASSWORD)
-    users.set_password(user, new_password, passwords_for(settings))
+    await users.set_password(user, new_password, passwords_for(settings))
     user.email_verified = True  # they proved they read the mailbox
     await session.commit()
 
 
 async def authenticate(
-    session: AsyncSession, settings: Settings, *, email: str, password: str
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    address: str | None = None,
 ) -> User:
+    """The user with these credentials; throttled per account and per client `address`
+    (429 `too_many_attempts`), with the hash computed off the event loop."""
     passwords = passwords_for(settings)
+    attempt = await throttle.reserve_attempt(
+        session, email=email, address=address, max_failures=settings.login_max_failures
+    )
     user = await users.get_user_by_email(session, email)
     if user is None:
-        passwords.burn_verification_time(password)
+        await passwords.burn_verification_time(password)
         raise InvalidCredentials()
-    valid, new_hash = passwords.verify(password, user.hashed_password)
+    valid, new_hash = await passwords.verify(password, user.hashed_password)
     if not valid:
         raise InvalidCredentials()
+    await throttle.settle_success(session, attempt)
+    if new_hash is not None:
+        user.hashed_password = new_hash
+    await session.commit()
     if not user.is_active:
         raise AccountDisabled()
     if settings.require_email_verification and not user.email_verified:
         raise EmailNotVerified()
-    if new_hash is not None:
-        user.hashed_password = new_hash
-        await session.commit()
     return user
 
 
@@ -188,11 +210,13 @@ async def user_from_access_token(session: AsyncSession, settings: Settings, toke
     return user
 
 
-def check_current_password(user: User, current_password: str | None, settings: Settings) -> None:
+async def check_current_password(
+    user: User, current_password: str | None, settings: Settings
+) -> None:
     """403 when it is missing, 401 when it is wrong: a token alone never changes credentials."""
     if not current_password:
         raise CurrentPasswordRequired()
-    valid, _ = passwords_for(settings).verify(current_password, user.hashed_password)
+    valid, _ = await passwords_for(settings).verify(current_password, user.hashed_password)
     if not valid:
         raise WrongCurrentPassword()
 
@@ -230,14 +254,14 @@ async def change_credentials(
     if new_email is None and password is None:
         return None
     if actor.id == user.id:
-        check_current_password(user, current_password, settings)
+        await check_current_password(user, current_password, settings)
     elif not actor.is_admin:
         raise NotYourAccount()
     if new_email is not None:
         await users.ensure_email_free(session, new_email)  # before any change is made
     await revoke_mail_tokens(session, user, TokenPurpose.RESET_PASSWORD)
     if password is not None:
-        users.set_password(user, password, passwords_for(settings))
+        await users.set_password(user, password, passwords_for(settings))
     if new_email is None:
         return None
     await users.change_email(session, user, new_email)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agent_service.errors import Forbidden, InvalidRequest, NotFound
+from agent_service.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 
 class EmailTaken(InvalidRequest):
@@ -32,3 +32,13 @@ class AdminOnly(Forbidden):
 
     def __init__(self, what: str = "This route") -> None:
         super().__init__(f"{what} is for administrators only.")
+
+
+class LastAdmin(Conflict):
+    code = "last_admin"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This is the last active administrator: it cannot be demoted, disabled or deleted. "
+            "Make another administrator first (or `agent-service create-admin`)."
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response, status
 
 from agent_service.auth import service as auth
@@ -27,6 +29,9 @@ from agent_service.users.schemas import (
 router = APIRouter(tags=["users"])
 
 _ADMIN_FIELDS = ("is_admin", "is_active", "email_verified")
+LAST_ADMIN: dict[int | str, dict[str, Any]] = {
+    409: {"description": "`last_admin`: the last active administrator cannot be removed."}
+}
 
 
 @router.get("/api/users", response_model=list[UserPublic], responses=PAGINATED)
@@ -55,7 +60,7 @@ async def get_user(user: VisibleUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.put("/api/users/{user_id}", response_model=UserPublic)
+@router.put("/api/users/{user_id}", response_model=UserPublic, responses=LAST_ADMIN)
 async def update_user(
     body: UserUpdate,
     user: VisibleUser,
@@ -91,7 +96,7 @@ async def _mail_verification(
         )
 
 
-@router.delete("/api/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/api/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=LAST_ADMIN)
 async def delete_user(user: VisibleUser, session: SessionDep, storage: StorageDep) -> Response:
     """Delete a user and everything it owns."""
     files = await documents.file_keys_of_user(session, user.id)

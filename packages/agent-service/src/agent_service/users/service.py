@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.auth.passwords import Passwords
-from agent_service.users.exceptions import EmailTaken
+from agent_service.users.exceptions import EmailTaken, LastAdmin
 from agent_service.users.models import User
 from agent_service.users.schemas import UserUpdate
 
@@ -44,7 +46,7 @@ async def create_user(
     user = User(
         email=email,
         name=name,
-        hashed_password=passwords.hash(password),
+        hashed_password=await passwords.hash(password),
         is_admin=is_admin,
         email_verified=email_verified,
     )
@@ -57,6 +59,20 @@ async def create_user(
     return user
 
 
+async def insert_unless_taken(session: AsyncSession, user: User) -> bool:
+    """Insert the row unless its email has an account (then nothing is written): one statement
+    either way, so that a registration takes as long on a taken address as on a free one."""
+    values = {c.key: getattr(user, c.key) for c in User.__table__.columns}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = await session.scalar(
+        insert(User)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(User.id)  # psycopg's rowcount is -1 here
+    )
+    return inserted is not None
+
+
 async def list_users(
     session: AsyncSession, *, limit: int, offset: int
 ) -> tuple[Sequence[User], int]:
@@ -67,9 +83,9 @@ async def list_users(
     return result.scalars().all(), total
 
 
-def set_password(user: User, password: str, passwords: Passwords) -> None:
+async def set_password(user: User, password: str, passwords: Passwords) -> None:
     """Replace the hash and revoke every token issued before."""
-    user.hashed_password = passwords.hash(password)
+    user.hashed_password = await passwords.hash(password)
     user.token_version += 1
 
 
@@ -101,6 +117,8 @@ async def ensure_email_free(session: AsyncSession, email: str) -> None:
 async def update_user(session: AsyncSession, user: User, changes: UserUpdate) -> User:
     """Name and the admin fields; email and password go through `auth.change_credentials`."""
     data = changes.model_dump(exclude_unset=True, exclude={"email", "password", "current_password"})
+    if data.get("is_admin") is False or data.get("is_active") is False:
+        await ensure_another_admin(session, user)
     if data.get("is_active") is False and user.is_active:
         user.token_version += 1
     for field, value in data.items():
@@ -111,5 +129,20 @@ async def update_user(session: AsyncSession, user: User, changes: UserUpdate) ->
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:
+    await ensure_another_admin(session, user)
     await session.delete(user)
     await session.flush()
+
+
+async def ensure_another_admin(session: AsyncSession, user: User) -> None:
+    """409 `last_admin` when `user` is the only active admin: it may not be demoted, disabled or
+    deleted, or nobody could administer the service. The active admins' rows are locked (on
+    PostgreSQL) until the caller commits, so two admins demoting each other at once cannot both
+    succeed; SQLite lets one writer at a time anyway."""
+    if not (user.is_admin and user.is_active):
+        return
+    admins = await session.scalars(
+        select(User.id).where(User.is_admin.is_(True), User.is_active.is_(True)).with_for_update()
+    )
+    if all(admin_id == user.id for admin_id in admins):
+        raise LastAdmin()

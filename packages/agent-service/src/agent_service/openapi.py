@@ -62,7 +62,8 @@ _DESCRIPTIONS = {
     413: "The request body is larger than the limit.",
     415: "The body's media type is not one this route takes.",
     422: "Invalid input: one entry per field in `errors`.",
-    429: "Too many requests (the model provider's rate limit, or the daily token quota).",
+    429: "Too many requests (failed logins, the model provider's rate limit, or the daily "
+    "token quota); see Retry-After.",
     502: "The model or a tool failed upstream (e.g. the agent's step limit).",
     503: "Unavailable for now (database busy, model not configured or unreachable); see Retry-After.",
 }
@@ -70,6 +71,7 @@ _DESCRIPTIONS = {
 _METHODS = ("get", "put", "post", "delete", "patch", "options", "head")
 _MODEL_CALL_MARKERS = ("/chat", "/ask", "/resume")
 _NO_DATABASE = ("/healthz", "/metrics")
+_LOGINS = ("/api/auth/login", "/api/auth/token")
 
 
 def not_nullable(schema: dict[str, Any]) -> None:
@@ -123,6 +125,8 @@ def statuses_of(path: str, method: str, operation: dict[str, Any]) -> set[int]:
         statuses |= {401, 403}
     if path.startswith("/api/auth/"):
         statuses |= {401, 403}  # wrong credentials; a disabled or unverified account
+    if path in _LOGINS:
+        statuses.add(429)  # too many failed logins (auth/throttle.py)
     if path.startswith("/webhooks/"):
         statuses |= {400, 401, 413}  # reads its own body: bad signature, too large
     if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):

@@ -1,7 +1,7 @@
 """Failed logins per account and per client address (login throttling across replicas).
 
 Revision ID: 20261207_login_throttle
-Revises: 20261207_assistants
+Revises: 20261207_run_webhooks
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import agent_service.db
 
 revision: str = "20261207_login_throttle"
-down_revision: str | None = "20261207_assistants"
+down_revision: str | None = "20261207_run_webhooks"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -140,3 +140,19 @@ def test_live_without_a_key_says_what_to_set(
     monkeypatch.delenv("LLM_API_KEY", raising=False)
     code, output = run("run", "--model", "live")
     assert code == 2 and "LLM_API_KEY" in output
+
+
+def test_plan_prints_power_per_slice_and_what_reaches_80_percent(project: Path) -> None:
+    code, output = run("plan", "--slice-sizes", "8,42", "--epochs", "1,5", "--drop", "3")
+    assert code == 0, output
+    assert "Power to catch a 3-point drop (3 comparisons, Holm, family-wise alpha 0.05" in output
+    rows = [line for line in output.splitlines() if line.startswith(("│ s1", "│ s2", "│ overall"))]
+    assert len(rows) == 6  # overall (50 cases) and two slices, at 1 and 5 epochs
+    assert "noise: the noise model" in output and "under 80%" in output
+    code, output = run("plan", "--epochs", "5", "--drop", "5")  # the golden set's own slices
+    assert code == 0 and "│ tasks" in output and "│ errors" in output
+
+
+def test_plan_refuses_sizes_that_are_not_numbers(project: Path) -> None:
+    code, output = run("plan", "--slice-sizes", "8,many")
+    assert code == 2 and "give whole numbers" in output

@@ -1,4 +1,4 @@
-"""`agent-service eval run|accept|report|judge-agreement`: the golden set through the service, its
+"""`agent-service eval run|accept|report|plan|judge-agreement`: the golden set through the service, its
 gate, its reports, and how far its judge agrees with people.
 
 The test kit (`agent_testkit`) is imported only when a command runs: the service does not need it
@@ -203,6 +203,105 @@ def report(
         raise typer.Exit(EXIT_USAGE) from exc
     paths = write_outputs(run_, out)
     _finish(run_, paths, gate=check)
+
+
+def _integers(text: str, option: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        console.print(
+            f"[red]{option} {text!r}: give whole numbers, comma-separated (8,14,22).[/red]"
+        )
+        raise typer.Exit(EXIT_USAGE)
+    return values
+
+
+@eval_app.command("plan")
+def plan(
+    slice_sizes: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N,N,...",
+            help="Cases per slice (default: the golden set's slices); overall is their sum.",
+        ),
+    ] = None,
+    epochs: Annotated[
+        str, typer.Option(metavar="K,K,...", help="Epochs per case to plan for.")
+    ] = "1,5",
+    drop: Annotated[
+        float, typer.Option(metavar="POINTS", help="The true drop the gate should catch.")
+    ] = 3.0,
+    golden: Annotated[
+        Path, typer.Option(metavar="DIR", help="Folder of the golden case files.")
+    ] = GOLDEN,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="A baseline with epochs: its measured noise is used."),
+    ] = BASELINE,
+    max_drop: MaxDropOption = 2.0,
+    alpha: Annotated[
+        float, typer.Option(metavar="A", help="The gate's family-wise false-alarm rate.")
+    ] = 0.05,
+    flaky: Annotated[
+        float,
+        typer.Option(metavar="SHARE", min=0.0, max=0.9, help="Noise model: share of flaky cases."),
+    ] = 0.2,
+) -> None:
+    """Before a run: the gate's power to catch a drop on each slice, and the epochs or cases that
+    reach 80%."""
+    _require_kit()
+    from agent_service.evals.planning import (
+        MAX_EPOCHS,
+        attempt_noise,
+        golden_slice_sizes,
+        make_plan,
+        needed_text,
+        numbered_sizes,
+    )
+
+    sizes = (
+        numbered_sizes(_integers(slice_sizes, "--slice-sizes"))
+        if slice_sizes
+        else golden_slice_sizes(golden)
+    )
+    variance, noise = attempt_noise(baseline, flaky)
+    found = make_plan(
+        sizes,
+        _integers(epochs, "--epochs"),
+        drop=drop,
+        max_drop=max_drop,
+        alpha=alpha,
+        variance=variance,
+        noise=noise,
+    )
+    table = Table(
+        title=f"Power to catch a {drop:g}-point drop ({found.comparisons} comparisons, Holm, "
+        f"family-wise alpha {alpha:g}, threshold {max_drop:g} points)"
+    )
+    table.add_column("slice", no_wrap=True, min_width=max(len(name) for name in sizes))
+    for column in ("cases", "epochs", "power", "80%: drop", "80%: epochs", "80%: cases"):
+        table.add_column(column, justify="right")
+    for row in found.rows:
+        table.add_row(
+            row.name,
+            str(row.cases),
+            str(row.epochs),
+            f"{row.power:.0%}",
+            f"{row.detectable:.1f}",
+            needed_text(row.epochs_needed, MAX_EPOCHS),
+            needed_text(row.cases_needed, 100_000),
+        )
+    console.print(table)
+    console.print(f"noise: {found.noise}", highlight=False, soft_wrap=True)
+    small = sorted({r.name for r in found.rows if r.power < 0.8})
+    if small:
+        console.print(
+            f"under 80% at some planned epochs: {', '.join(small)}; add the cases or epochs shown",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @eval_app.command("judge-agreement")

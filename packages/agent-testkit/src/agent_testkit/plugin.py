@@ -1,6 +1,9 @@
 """pytest plugin (entry point `pytest11`): the `fake_llm` and `fake_llm_server` fixtures, the `fake_llm`
 marker, the "agent-testkit" option group, and the strictness check after each test. Cassettes (the
-`cassette` marker and fixture, `--record-mode`) come from `agent_testkit.cassettes.pytest_plugin`."""
+`cassette` marker and fixture, `--record-mode`) come from `agent_testkit.cassettes.pytest_plugin`.
+
+From session start (before any test module is imported) it sets placeholder provider keys where unset,
+so clients built at import can be built, and installs the network guard (`agent_testkit.network_guard`)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from agent_testkit.fake_llm import DEFAULT_BASE_URL, FakeLLM
 from agent_testkit.fake_llm.fake import DEFAULT_REPLY
 from agent_testkit.fake_llm.interception import install, uninstall
 from agent_testkit.fake_llm.server import FakeLLMServer
+from agent_testkit.network_guard import ALLOW_MARKER, NetworkGuard
 
 MARKER = (
     "fake_llm(strict=True, allow_unused=False, default=None, base_urls=(), embedding_dimensions=16, "
@@ -32,6 +36,25 @@ MARKER_OPTIONS = {
 }
 PLACEHOLDER_KEYS = {"OPENAI_API_KEY": "sk-fake-llm", "ANTHROPIC_API_KEY": "sk-ant-fake-llm"}
 """Set for the test when unset, so an SDK client built with its defaults can be made at all."""
+SESSION_PLACEHOLDERS = {
+    **PLACEHOLDER_KEYS,
+    "GEMINI_API_KEY": "fake-llm-gemini-key",
+    "GOOGLE_API_KEY": "fake-llm-google-key",
+    "MISTRAL_API_KEY": "fake-llm-mistral-key",
+    "GROQ_API_KEY": "gsk-fake-llm",
+    "COHERE_API_KEY": "fake-llm-cohere-key",
+    "DEEPSEEK_API_KEY": "sk-fake-llm",
+    "OPENROUTER_API_KEY": "sk-or-fake-llm",
+    "TOGETHER_API_KEY": "fake-llm-together-key",
+    "XAI_API_KEY": "xai-fake-llm",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+}
+"""Set for the whole session, where unset, before test modules are imported (`--no-llm-placeholder-keys`
+turns it off): clients built at import (`OpenAI()`, `Agent("openai:...")`) need a key to exist, and
+litellm would fetch its cost map from the network at import without the last one."""
+ALLOW_MARKER_LINE = f"{ALLOW_MARKER}: let this test reach real LLM hosts that no fake or cassette answers (recording)"
+GUARD = pytest.StashKey[NetworkGuard]()
+SET_ENV = pytest.StashKey[list[str]]()
 pytest_plugins = ["agent_testkit.cassettes.pytest_plugin"]
 
 
@@ -59,13 +82,78 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="do not refuse requests to real LLM hosts while a fake is active",
     )
+    group.addoption(
+        "--allow-llm-network",
+        dest="allow_llm_network",
+        action="store_true",
+        default=False,
+        help="lift the network guard: requests to real LLM hosts outside fake_llm or a cassette pass",
+    )
+    group.addoption(
+        "--no-llm-placeholder-keys",
+        dest="llm_placeholder_keys",
+        action="store_false",
+        default=True,
+        help="do not set placeholder provider API keys (OPENAI_API_KEY, ...) at session start",
+    )
     parser.addini(
         "fake_llm_base_url", "base URL the in-process fake_llm answers", default=DEFAULT_BASE_URL
     )
+    parser.addini(
+        "llm_placeholder_keys",
+        "set placeholder provider API keys where unset at session start",
+        type="bool",
+        default=True,
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Before any conftest or test module is imported: placeholder keys, then the guard."""
+    _start_session(early_config, early_config.known_args_namespace)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    config.addinivalue_line("markers", ALLOW_MARKER_LINE)
+    _start_session(
+        config, config.option
+    )  # when loaded late (-p, a conftest), not from the entry point
+
+
+def _start_session(config: pytest.Config, options: Any) -> None:
+    if GUARD in config.stash:
+        return
+    config.stash[SET_ENV] = []
+    if options.llm_placeholder_keys and config.getini("llm_placeholder_keys"):
+        for name, value in SESSION_PLACEHOLDERS.items():
+            if not os.environ.get(name):
+                os.environ[name] = value
+                config.stash[SET_ENV].append(name)
+    config.stash[GUARD] = NetworkGuard(enabled=not options.allow_llm_network).__enter__()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave the process as found (pytester runs sessions inside one process)."""
+    guard = config.stash.get(GUARD, None)
+    if guard is not None:
+        guard.__exit__()
+    for name in config.stash.get(SET_ENV, []):
+        os.environ.pop(name, None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    guard = item.config.stash.get(GUARD, None)
+    if guard is not None:
+        guard.begin(item.nodeid, lifted=item.get_closest_marker(ALLOW_MARKER) is not None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    guard = item.config.stash.get(GUARD, None)
+    if guard is not None:
+        guard.end()
 
 
 def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -91,7 +179,7 @@ def track_problems(request: pytest.FixtureRequest, checked: Checked) -> None:
 
 @pytest.fixture
 def fake_llm(request: pytest.FixtureRequest) -> Iterator[FakeLLM]:
-    """A scripted fake LLM answering in-process, for httpx and httpx2 clients: at `fake_llm.base_url`
+    """A scripted fake LLM answering in-process, for httpx, httpx2 and aiohttp clients: at `fake_llm.base_url`
     and, with no configuration at all, at the OpenAI and Anthropic default base URLs (whose SDKs get a
     placeholder API key from the environment when none is set)."""
     options = _options(request)
@@ -170,6 +258,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
             exc.add_note(problem)
         raise
     problems = _problems(item)
+    guard = item.config.stash.get(GUARD, None)
+    if guard is not None:
+        problems += guard.problems()  # a refusal the app swallowed
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
     return result

@@ -1,5 +1,5 @@
-"""Which requests the in-process fake answers: httpx and httpx2 clients, sync and async, made before or
-after the fake.
+"""Which requests the in-process fake answers: httpx and httpx2 clients, sync and async, and aiohttp
+clients (`aiohttp_interception`), made before or after the fake.
 
 Like respx, we patch the network layer, not clients: `HTTPTransport.handle_request` and
 `AsyncHTTPTransport.handle_async_request` of both httpx and httpx2 (the openai SDK >= 3 default). Every
@@ -7,7 +7,8 @@ client whose requests would reach the network goes through them, whenever it was
 their own transports (`httpx.ASGITransport`, `MockTransport`) never do, so an app's own test traffic
 passes untouched. A request to one of the fake's base URLs (by default including the OpenAI and
 Anthropic ones) is answered by the fake's ASGI app; one to another known real LLM host is refused;
-anything else goes on to the original method.
+anything else goes on to the original method. A network guard (`install_guard`, the pytest plugin's)
+keeps the patches on for a whole session and refuses real LLM hosts when no fake is active.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 import httpx2
 
+from agent_testkit.fake_llm import aiohttp_interception
 from agent_testkit.fake_llm.fake import FakeLLM
 from agent_testkit.fake_llm.transports import respond_async, respond_sync
 
@@ -50,6 +52,14 @@ class RealLLMHostRefused(Exception):
     """Marker base; the raised error is also the client library's ConnectError."""
 
 
+class Guard(Protocol):
+    """Refuses real LLM hosts while no fake is active (see `agent_testkit.network_guard`)."""
+
+    def refusing(self) -> bool: ...
+
+    def refuse(self, url: str) -> BaseException: ...
+
+
 @dataclass(frozen=True)
 class _Target:
     fake: FakeLLM
@@ -69,11 +79,13 @@ class _Registry:
 
     def __init__(self) -> None:
         self.active: list[Interception] = []
+        self.guards: list[Guard] = []
         self.lock = threading.Lock()
         self.originals: dict[tuple[type, str], Any] = {}
 
     def route(self, url: httpx.URL | httpx2.URL) -> _Target | str | None:
-        """The fake answering `url`, "refuse" for a real LLM host, or None to pass it through."""
+        """The fake answering `url`, "refuse" for a real LLM host while a fake is active, "guard" for one
+        while none is (and no cassette is), or None to pass it through."""
         port = url.port or DEFAULT_PORTS.get(url.scheme)
         refuse = False
         for interception in self.active:
@@ -86,8 +98,17 @@ class _Registry:
                 ):
                     return _Target(interception.fake, prefix)
             refuse = refuse or interception.refuse_real_hosts
-        if refuse and is_real_llm_host(url.host):
+        if not is_real_llm_host(url.host):
+            return None
+        if refuse:
             return "refuse"
+        if (
+            not self.active
+            and self.guards
+            and self.guards[-1].refusing()
+            and not _cassette_active()
+        ):
+            return "guard"
         return None
 
     def refuse(self, url: str) -> None:
@@ -103,12 +124,27 @@ def is_real_llm_host(host: str) -> bool:
     return host in REAL_LLM_HOSTS or host.endswith(REAL_LLM_HOST_SUFFIXES)
 
 
+def _cassette_active() -> bool:
+    """A cassette replays or records real hosts itself (imported late: cassettes import this module)."""
+    from agent_testkit.cassettes.interception import REGISTRY as CASSETTES
+
+    return bool(CASSETTES.active)
+
+
+def kit_claims(url: httpx.URL) -> bool:
+    """Whether the kit answers, refuses or replays `url` (asked by transports other than httpx's)."""
+    if REGISTRY.route(url) is not None:
+        return True
+    from agent_testkit.cassettes.interception import REGISTRY as CASSETTES
+
+    return CASSETTES.cassette_for(url) is not None
+
+
 def install(fake: FakeLLM, *, refuse_real_hosts: bool = True) -> Interception:
     """Start answering `fake.base_urls` in-process (patching on the first active fake)."""
     interception = Interception(fake, refuse_real_hosts)
     with REGISTRY.lock:
-        if not REGISTRY.active:
-            _patch_all()
+        _patch_all()
         REGISTRY.active.append(interception)
     return interception
 
@@ -118,11 +154,32 @@ def uninstall(interception: Interception | None) -> None:
     with REGISTRY.lock:
         if interception in REGISTRY.active:
             REGISTRY.active.remove(interception)
-        if not REGISTRY.active:
-            _unpatch_all()
+        _unpatch_unused()
+
+
+def install_guard(guard: Guard) -> None:
+    """Keep every transport patched until `uninstall_guard`, refusing real LLM hosts as `guard` says."""
+    with REGISTRY.lock:
+        _patch_all()
+        REGISTRY.guards.append(guard)
+
+
+def uninstall_guard(guard: Guard) -> None:
+    with REGISTRY.lock:
+        if guard in REGISTRY.guards:
+            REGISTRY.guards.remove(guard)
+        _unpatch_unused()
+
+
+def _unpatch_unused() -> None:
+    if not REGISTRY.active and not REGISTRY.guards:
+        _unpatch_all()
 
 
 def _patch_all() -> None:
+    if REGISTRY.originals:
+        return
+    aiohttp_interception.patch(kit_claims)
     for module in (httpx, httpx2):
         sync_cls, async_cls = module.HTTPTransport, module.AsyncHTTPTransport
         REGISTRY.originals[(sync_cls, "handle_request")] = sync_cls.handle_request
@@ -132,6 +189,7 @@ def _patch_all() -> None:
 
 
 def _unpatch_all() -> None:
+    aiohttp_interception.unpatch()
     for (cls, name), original in REGISTRY.originals.items():
         setattr(cls, name, original)
     REGISTRY.originals.clear()
@@ -143,7 +201,7 @@ def _sync_handler(module: ModuleType, original: Callable[..., Any]) -> Callable[
         if target is None:
             return original(self, request)
         if isinstance(target, str):
-            raise _refusal(module, request)
+            raise _refusal(module, request, target)
         body = request.read()
         return respond_sync(module, request, target.fake.app, target.root_path, body)
 
@@ -156,15 +214,17 @@ def _async_handler(module: ModuleType, original: Callable[..., Any]) -> Callable
         if target is None:
             return await original(self, request)
         if isinstance(target, str):
-            raise _refusal(module, request)
+            raise _refusal(module, request, target)
         body = await request.aread()
         return await respond_async(module, request, target.fake.app, target.root_path, body)
 
     return handle_async_request
 
 
-def _refusal(module: ModuleType, request: Any) -> Exception:
+def _refusal(module: ModuleType, request: Any, kind: str) -> BaseException:
     url = str(request.url)
+    if kind == "guard":
+        return REGISTRY.guards[-1].refuse(url)
     REGISTRY.refuse(url)
     fakes = [i.fake.base_url for i in REGISTRY.active]
     message = (

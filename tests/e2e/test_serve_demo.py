@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.faults import wait_until
 from tests.service_process import running_service
 
 # A service process on 2 shared cores: start-up alone has taken 60 s under load.
@@ -43,7 +44,10 @@ def test_demo_model_mail_link_and_text_logs(tmp_path: Path, isolated_database_ur
         httpx.Client(base_url=base_url, timeout=20) as client,
     ):
         assert client.post("/api/auth/register", json=CREDENTIALS).status_code == 201
-        [eml] = (tmp_path / "var" / "mail").glob("*.eml")
+        mail_dir = tmp_path / "var" / "mail"
+        # The mail is sent after the answer (a background task), so the answer cannot time who exists.
+        wait_until(lambda: any(mail_dir.glob("*.eml")), timeout_s=20, what="the verification mail")
+        [eml] = mail_dir.glob("*.eml")
         link = re.search(rb"(\S+)/verify-email\?token=(\S+)", eml.read_bytes())
         assert link is not None
         assert link.group(1).decode() == base_url  # the port serve really listens on

@@ -133,8 +133,7 @@ async def test_invalid_tools_are_422(client: httpx.AsyncClient, user: TestUser) 
     bad_tools: list[dict[str, Any]] = [
         {"type": "builtin", "name": "rm_rf"},
         {"type": "mcp", "server_url": "ftp://example.com/mcp"},
-        {"type": "function", "name": "f", "parameters": {"type": "nonsense"}},
-        {"type": "function", "name": "f", "parameters": {"type": "string"}},
+        {"type": "mcp", "server_url": "http:///no-host"},
         {"type": "http", "url": "https://example.com"},
     ]
     for tool in bad_tools:
@@ -142,6 +141,25 @@ async def test_invalid_tools_are_422(client: httpx.AsyncClient, user: TestUser) 
             "/api/assistants", json={"name": "Bad", "tools": [tool]}, headers=user.headers
         )
         assert r.status_code == 422, (tool, r.text)
+
+
+async def test_schema_states_the_tool_rules(client: httpx.AsyncClient) -> None:
+    """What the validators check is in the published schema, so schema-valid input is accepted."""
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert "create_task" in schemas["BuiltinTool"]["properties"]["name"]["enum"]
+    assert schemas["MCPTool"]["properties"]["server_url"]["pattern"].startswith("^https?://")
+
+
+async def test_function_tool_parameters_not_an_object_schema_are_400(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    for parameters in ({"type": "nonsense"}, {"type": "string"}):
+        tool = {"type": "function", "name": "f", "parameters": parameters}
+        r = await client.post(
+            "/api/assistants", json={"name": "Bad", "tools": [tool]}, headers=user.headers
+        )
+        assert r.status_code == 400, (tool, r.text)
+        assert r.json()["error"] == "invalid_tool_schema"
 
 
 async def test_null_fields_are_refused_on_change(client: httpx.AsyncClient, user: TestUser) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agent_service.errors import Forbidden, NotFound
+from agent_service.errors import Forbidden, InvalidRequest, NotFound
 
 
 class AssistantNotFound(NotFound):
@@ -36,3 +36,10 @@ class StdioToolAdminOnly(Forbidden):
             "Only an admin may give an assistant an `mcp_stdio` tool (it runs a command on the "
             "server); use an `mcp` tool with the server's URL instead."
         )
+
+
+class InvalidToolSchema(InvalidRequest):
+    code = "invalid_tool_schema"
+
+    def __init__(self, tool_name: str, problem: str) -> None:
+        super().__init__(f"The parameters of function tool {tool_name!r} {problem}.")

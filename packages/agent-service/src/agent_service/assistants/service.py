@@ -17,6 +17,7 @@ from agent_service.assistants.builtin import BUILTIN_ASSISTANTS
 from agent_service.assistants.exceptions import (
     AssistantNotFound,
     AssistantReadOnly,
+    InvalidToolSchema,
     PublishAdminOnly,
     StdioToolAdminOnly,
 )
@@ -28,7 +29,7 @@ from agent_service.assistants.schemas import (
     AssistantUpdate,
     AssistantVersionPublic,
 )
-from agent_service.assistants.tools import MCPStdioTool, redacted
+from agent_service.assistants.tools import FunctionTool, MCPStdioTool, redacted
 from agent_service.db import parse_id, utcnow
 from agent_service.users.models import User
 
@@ -88,6 +89,9 @@ def _check_allowed(user: User, config: AssistantConfig, *, public: bool) -> None
         raise PublishAdminOnly()
     if not user.is_admin and any(isinstance(t, MCPStdioTool) for t in config.tools):
         raise StdioToolAdminOnly()
+    for tool in config.tools:
+        if isinstance(tool, FunctionTool) and (problem := tool.schema_problem()) is not None:
+            raise InvalidToolSchema(tool.name, problem)
 
 
 async def _add_version(session: AsyncSession, row: Assistant, config: AssistantConfig) -> None:

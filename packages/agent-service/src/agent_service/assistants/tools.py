@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from agent_service.text import Text
 
 ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# An http(s) URL with a host: the published schema states what `_http_url` checks, so a client (or
+# a fuzzer) that follows the schema sends only URLs the service accepts.
+HTTP_URL_PATTERN = r"^https?://[A-Za-z0-9._~%-]+(:[0-9]{0,5})?([/?#][^\s\x00]*)?$"
 ApprovalNames = Annotated[list[ToolName], Field(max_length=64)]
 REDACTED = "<redacted>"
 
@@ -31,11 +34,18 @@ class ApprovalByName(BaseModel):
 RequireApproval = Literal["always", "never"] | ApprovalByName
 
 
+def _builtin_names(schema: dict[str, Any]) -> None:
+    """Publish the built-in tool names as an `enum` (imported late: they come from the agents)."""
+    from agent_service.assistants.builtin import BUILTIN_TOOLS
+
+    schema["enum"] = list(BUILTIN_TOOLS)
+
+
 class BuiltinTool(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["builtin"]
-    name: ToolName
+    name: ToolName = Field(json_schema_extra=_builtin_names)
 
     @field_validator("name")
     @classmethod
@@ -61,7 +71,7 @@ class _MCPToolsBase(BaseModel):
 
 class MCPTool(_MCPToolsBase):
     type: Literal["mcp"]
-    server_url: Annotated[Text, Field(max_length=2000)]
+    server_url: Annotated[str, StringConstraints(max_length=2000, pattern=HTTP_URL_PATTERN)]
     headers: Annotated[
         dict[Text, Annotated[Text, Field(max_length=4000)]], Field(max_length=32)
     ] = Field(default_factory=dict)
@@ -105,16 +115,16 @@ class FunctionTool(BaseModel):
         description="The arguments' JSON schema (an object schema).",
     )
 
-    @field_validator("parameters")
-    @classmethod
-    def _json_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+    def schema_problem(self) -> str | None:
+        """Why `parameters` is not an object's JSON schema, or None. Checked by the service (a
+        400): no published schema can say "a valid JSON schema", so it is not a 422."""
         try:
-            Draft202012Validator.check_schema(schema)
+            Draft202012Validator.check_schema(self.parameters)
         except SchemaError as exc:
-            raise ValueError(f"is not a valid JSON schema: {exc.message}") from None
-        if schema.get("type", "object") != "object":
-            raise ValueError('must describe an object (`"type": "object"`)')
-        return schema
+            return f"is not a valid JSON schema: {exc.message}"
+        if self.parameters.get("type", "object") != "object":
+            return 'must describe an object (`"type": "object"`)'
+        return None
 
 
 ToolConfig = Annotated[

@@ -31,7 +31,8 @@ def test_marked(no_way_out):
 
 
 def test_a_forgotten_fixture_fails_naming_the_test_host_and_fixture(copy_suite) -> None:
-    result = copy_suite("test_forgotten_fixture").runpytest("-q")
+    # -rN: no short summary, whose echo of the message depends on the terminal's width (COLUMNS)
+    result = copy_suite("test_forgotten_fixture").runpytest("-q", "-rN")
     result.assert_outcomes(passed=1, failed=3)
     result.stdout.fnmatch_lines(
         [GUARD_LINE.format(test="test_forgot_the_fixture", host="api.openai.com")],
@@ -47,7 +48,7 @@ def test_a_forgotten_fixture_fails_naming_the_test_host_and_fixture(copy_suite) 
             )
         ]
     )
-    # once: the SDK did not retry the refusal
+    # once, in its failure section: the SDK did not retry the refusal
     assert result.stdout.str().count("test_forgot_the_fixture sent a request") == 1
     assert "Retrying" not in result.stdout.str()
 

@@ -26,9 +26,11 @@ def fake(request: pytest.FixtureRequest) -> FakeLLM:
     )
 
 
-async def post(fake: FakeLLM, api: str, **extra: object) -> httpx.Response:
+async def post(
+    fake: FakeLLM, api: str, *, read_timeout: float = 5, **extra: object
+) -> httpx.Response:
     path, body = FORMATS[api]
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=0.2)) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=read_timeout)) as client:
         return await client.post(fake.base_url + path, json={"model": "m", **body, **extra})
 
 

@@ -20,11 +20,12 @@ from agent_service.db import create_engine, create_sessionmaker
 from agent_service.documents.middleware import CloseConnectionOnUnreadBody
 from agent_service.documents.router import router as documents_router
 from agent_service.errors import install_error_handlers
+from agent_service.headers import HeaderLimit
 from agent_service.idempotency.middleware import IdempotencyMiddleware
 from agent_service.integrations.github.router import router as github_router
 from agent_service.jobs.queue import build_job_queue
 from agent_service.jobs.registry import JobContext
-from agent_service.limits import RequestBodyLimit
+from agent_service.limits import JsonBodyCheck, RequestBodyLimit
 from agent_service.llm.client import LLMClient, build_http_client
 from agent_service.mail.service import build_mailer
 from agent_service.observability import RequestIdMiddleware
@@ -98,9 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)  # every error status documented with the envelope
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: repeats are read limited
+    app.add_middleware(JsonBodyCheck)  # depth, NUL, NaN: 422 before a route parses the body
     app.add_middleware(RequestBodyLimit)  # MAX_JSON_BYTES, read per request
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HeaderLimit)  # 431 before anything reads a header
     app.add_middleware(CloseConnectionOnUnreadBody)  # a refused upload is not read on
     for router in (ops_router, auth_router, users_router, admin_router):
         app.include_router(router)

@@ -21,6 +21,7 @@ from agent_service.auth.passwords import passwords_for
 from agent_service.auth.throttle import account_key, clear_account
 from agent_service.db import create_engine, create_sessionmaker
 from agent_service.evals.cli import eval_app
+from agent_service.headers import uvicorn_options
 from agent_service.observability import configure_logging
 from agent_service.settings import Settings
 from agent_service.users import service as users
@@ -94,6 +95,7 @@ def serve(
         workers=workers,
         access_log=False,
         log_config=None,
+        **uvicorn_options(),  # h11 with a bounded request head: 431 past it
     )
     if workers > 1:
         console.print(f"Serving on {url} with {workers} workers (API docs at {url}/docs)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent_service.bounds import UnsafeJson, json_problem
 from agent_service.errors import RequestTooLarge, error_response
 
 # (method, path) of the routes that stream their body with their own limit.
@@ -97,3 +98,68 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class JsonBodyCheck:
+    """422 for a JSON body nested past `MAX_JSON_DEPTH`, or holding NUL, `NaN`, `Infinity` or an
+    integer past 64 bits (`bounds.json_problem`), before any route parses it.
+
+    Inside `RequestBodyLimit`, so what it buffers is at most `MAX_JSON_BYTES` (the route would
+    buffer it too); the body is then handed on unchanged. Without a content type FastAPI reads a
+    body as JSON, so that is checked too; uploads and the webhook (own limits, own parser) are not.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _json_body_expected(scope):
+            await self.app(scope, receive, send)
+            return
+        body, ended = await _read_body(receive)
+        problem = json_problem(body) if body else None
+        if problem is not None:
+            await _refuse_json(problem, scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return ended if ended is not None else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _json_body_expected(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        return False
+    if (scope["method"], scope["path"]) in OWN_LIMIT_ROUTES:
+        return False
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return True
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
+    """The whole body, and the disconnect that ended it early (if one did)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), message
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), None
+
+
+async def _refuse_json(problem: UnsafeJson, scope: Scope, receive: Receive, send: Send) -> None:
+    body = {
+        "error": "validation_error",
+        "detail": f"Invalid request: {problem.field!r}: {problem.message}.",
+        "errors": [{"field": problem.field, "message": problem.message}],
+    }
+    await error_response(422, body)(scope, receive, send)

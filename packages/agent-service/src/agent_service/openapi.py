@@ -13,6 +13,7 @@ really answer, each with the one envelope (`{"error", "detail"}`, plus `errors` 
 - an authenticated POST: 409 (busy conversation, run in progress, idempotency key in use...)
 - a chat, ask or resume (a model call): 429, 502 and 503
 - everything that touches the database: 503 (`database_busy`, with Retry-After)
+- every operation: 431 (too many or too large headers, `headers.py`)
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ _DESCRIPTIONS = {
     413: "The request body is larger than the limit.",
     415: "The body's media type is not one this route takes.",
     422: "Invalid input: one entry per field in `errors`.",
+    431: "Too many request headers, or too large (`request_headers_too_large`).",
     429: "Too many requests (failed logins, the model provider's rate limit, or the daily "
     "token quota); see Retry-After.",
     502: "The model or a tool failed upstream (e.g. the agent's step limit).",
@@ -121,6 +123,7 @@ def statuses_of(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     has_body = "requestBody" in operation
     authenticated = bool(operation.get("security"))
     statuses = {int(s) for s in operation.get("responses", {}) if s.isdigit() and int(s) >= 400}
+    statuses.add(431)  # headers past the limits, on every route (headers.HeaderLimit)
     if authenticated:
         statuses |= {401, 403}
     if path.startswith("/api/auth/"):

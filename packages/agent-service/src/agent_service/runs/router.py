@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 from sse_starlette import EventSourceResponse
 
+from agent_service.bounds import parse_header_int
 from agent_service.conversations.dependencies import OwnedConversation
 from agent_service.deps import SessionDep
 from agent_service.errors import InvalidRequest
@@ -19,7 +20,8 @@ from agent_service.runs.stream import run_event_stream
 router = APIRouter(prefix="/api", tags=["runs"])
 
 SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "The run's events, `id: <seq>`."}
+    200: {"content": {"text/event-stream": {}}, "description": "The run's events, `id: <seq>`."},
+    400: {"description": "Last-Event-ID is not an event's id (a number from 0 to 2^31-1)."},
 }
 
 
@@ -71,14 +73,8 @@ async def list_conversation_runs(
 
 
 def _sequence(last_event_id: str | None) -> int:
-    if last_event_id is None or not last_event_id.strip():
-        return 0
     try:
-        seq = int(last_event_id)
-    except ValueError:
-        raise InvalidRequest(
-            f"Last-Event-ID must be an event's id (a number), not {last_event_id!r}."
-        ) from None
-    if seq < 0:
-        raise InvalidRequest("Last-Event-ID must not be negative.")
-    return seq
+        seq = parse_header_int(last_event_id, name="Last-Event-ID")
+    except ValueError as exc:
+        raise InvalidRequest(f"{exc} Send an event's id, as the stream gave it.") from None
+    return seq or 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from agent_service.bounds import INT_MAX, UnsafeJson, load_json
 from agent_service.deps import AdminUser, SessionDep, SettingsDep
 from agent_service.integrations.github import service
 from agent_service.integrations.github.exceptions import (
@@ -40,12 +40,19 @@ async def read_body_within(request: Request, limit: int) -> bytes:
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:
+    """The payload, bounded like every body (`bounds.load_json`: depth, NUL, numbers)."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        payload = load_json(body)
+    except UnsafeJson as exc:
+        raise InvalidWebhook(f"The body is refused: {exc.field!r} {exc.message}.") from exc
+    except ValueError as exc:  # not JSON, not UTF-8, or more digits than Python reads
         raise InvalidWebhook(f"The body is not valid JSON: {exc}.") from exc
     if not isinstance(payload, dict):
         raise InvalidWebhook("The body must be a JSON object.")
+    issue = payload.get("issue")
+    number = issue.get("number") if isinstance(issue, dict) else None
+    if isinstance(number, int) and not 0 < number <= INT_MAX:
+        raise InvalidWebhook(f"issue.number must be from 1 to {INT_MAX}, not {number}.")
     return payload
 
 

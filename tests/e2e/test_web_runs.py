@@ -78,17 +78,34 @@ def test_approving_a_delete_runs_it(
             open_chat(page, "approve@example.com")
             say(page, "Delete the old chores task")
             card = page.locator(".approval-card")
-            expect(card.locator("code")).to_have_text("delete_task")
-            expect(card.locator("pre")).to_contain_text(task["id"])
+            expect(card.locator(".approval-words")).to_have_text("Delete task Old chores?")
+            expect(card.locator(".approval-words em")).to_have_text("Old chores")
+            expect(page.locator(".tool-card .tool-words")).to_have_text("delete_task waits for you")
             expect(page.locator("#send")).to_be_disabled()  # the run waits for the decision
+            badge = page.locator("#approvals")
+            expect(badge).to_have_accessible_name("1 approval waiting")
             screenshot(page, "12-chat-approval")
+
+            # Leave and come back, then reload: the question is still asked, with its buttons.
+            page.get_by_role("link", name="Tasks").click()
+            expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
+            expect(badge).to_be_visible()
+            badge.click()
+            expect(card.get_by_role("button", name="Approve")).to_be_visible()
+            page.reload()
+            expect(card.locator(".approval-words")).to_have_text("Delete task Old chores?")
+            screenshot(page, "12b-chat-approval-after-reload")
             card.get_by_role("button", name="Approve").click()
 
+            expect(page.locator("#chat-input")).to_be_focused()
             expect(page.locator(".tool-card .badge-done")).to_have_text("done")
+            expect(page.locator(".tool-card .tool-words")).to_have_text("Deleted task Old chores")
+            expect(page.locator(".tool-card")).not_to_have_attribute("open", "")
             expect(page.locator(".message-assistant").last).to_have_text(
                 re.compile("Deleted 'Old chores'.")
             )
             expect(page.locator("#send")).to_be_enabled()
+            expect(badge).to_be_hidden()
         assert api.get(f"/api/tasks/{task['id']}").status_code == 404
     assert scripted.calls[1].tool_result("delete_task")
 
@@ -108,7 +125,9 @@ def test_denying_a_delete_tells_the_model_why(
             card = page.locator(".approval-card")
             card.locator(".reason").fill("I still need it")
             card.get_by_role("button", name="Deny").click()
-            expect(page.locator(".tool-card.is-error .badge")).to_have_text("error")
+            expect(page.locator(".tool-card.is-declined .tool-words")).to_have_text("You declined.")
+            expect(page.get_by_text("do not retry")).to_be_hidden()  # the model's words, not yours
+            page.locator(".tool-card summary").click()
             expect(page.locator(".tool-card .tool-output")).to_contain_text("I still need it")
             expect(page.locator(".message-assistant").last).to_contain_text("I kept it")
         assert api.get(f"/api/tasks/{task['id']}").status_code == 200

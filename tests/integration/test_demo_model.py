@@ -134,7 +134,11 @@ async def test_delete_a_task_waits_for_approval(
     assert reply["status"] == "requires_action"
     [pending] = reply["pending_tool_calls"]
     assert pending["name"] == "delete_task"
+    assert pending["description"] == "Delete task *Renew the passport*?"
     assert [t["title"] for t in await tasks_of(client, user)] == ["Renew the passport"]
+    r = await client.get("/api/runs", params={"status": "requires_action"}, headers=user.headers)
+    assert r.headers["x-total-count"] == "1" and r.json()[0]["id"] == reply["run_id"]
+    assert r.json()[0]["pending_tool_calls"][0]["description"] == pending["description"]
 
     r = await client.post(
         f"/api/runs/{reply['run_id']}/resume",
@@ -144,6 +148,8 @@ async def test_delete_a_task_waits_for_approval(
     assert r.status_code == 202, r.text
     assert (await wait_for_run(client, user, reply["run_id"]))["status"] == "completed"
     assert [t["title"] for t in await tasks_of(client, user)] == left
+    r = await client.get("/api/runs", params={"status": "requires_action"}, headers=user.headers)
+    assert r.json() == [] and r.headers["x-total-count"] == "0"
 
 
 async def test_words_it_cannot_read_get_what_it_understood_and_can_do(

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent_service.agents.tool import JSONObject, Tool, Toolbox, ToolContext
+from agent_service.agents.tool import JSONObject, Tool, Toolbox, ToolContext, emphasized
 from agent_service.errors import NotFound
 from agent_service.llm.messages import ToolCallRequest
 
@@ -107,3 +107,27 @@ def test_only_a_destructive_tool_waits_for_approval() -> None:
     assert box.requires_approval(ToolCallRequest("c1", "wipe", "{}"))
     assert not box.requires_approval(ToolCallRequest("c2", "note", "{}"))
     assert not box.requires_approval(ToolCallRequest("c3", "no_such_tool", "{}"))
+
+
+async def describe_note(args: NoteArgs, context: ToolContext) -> str:
+    return f"Note *{args.title}* {args.count} time(s)?"
+
+
+async def describe_badly(args: NoArgs, context: ToolContext) -> str:
+    raise NotFound("Task 't1' was not found.")
+
+
+async def test_a_call_is_described_in_words_by_its_tool_or_not_at_all() -> None:
+    described = Tool("note", "Takes a note.", NoteArgs, note, describe=describe_note)
+    failing = Tool("find", "Finds.", NoArgs, find_nothing, describe=describe_badly)
+    box = toolbox(described, failing, WIPE)
+    words = await box.describe(ToolCallRequest("c1", "note", '{"title": "milk", "count": 2}'))
+    assert words == "Note *milk* 2 time(s)?"
+    assert await box.describe(ToolCallRequest("c2", "find", "{}")) is None  # it raised
+    assert await box.describe(ToolCallRequest("c3", "wipe", "{}")) is None  # it has none
+    assert await box.describe(ToolCallRequest("c4", "note", "{not json")) is None
+    assert await box.describe(ToolCallRequest("c5", "nope", "{}")) is None
+
+
+def test_a_title_is_emphasized_with_its_markdown_escaped() -> None:
+    assert emphasized("Write  the *big*\nreport_v2") == r"*Write the \*big\* report\_v2*"

@@ -52,6 +52,8 @@ class Tool(Generic[ArgsT]):
     transactional: bool = True
     # True for destructive tools: the run pauses for the user's approval before calling it.
     requires_approval: bool = False
+    # What a call will do, in words for the person asked to approve it ("Delete task *X*?").
+    describe: Callable[[ArgsT, ToolContext], Awaitable[str]] | None = None
 
     @cached_property
     def spec(self) -> ToolSpec:
@@ -87,6 +89,19 @@ class Toolbox:
     def requires_approval(self, call: ToolCallRequest) -> bool:
         tool = self.tools.get(call.name)
         return tool is not None and tool.requires_approval
+
+    async def describe(self, call: ToolCallRequest) -> str | None:
+        """The call in words, from its tool's `describe`; None when it has none or it fails
+        (the approval card then shows the name and arguments)."""
+        tool = self.tools.get(call.name)
+        if tool is None or tool.describe is None:
+            return None
+        try:
+            args = tool.args_model.model_validate_json(call.arguments.strip() or "{}")
+            return await tool.describe(args, self.context)
+        except Exception:  # a description is a courtesy: never a reason for the run to fail
+            logger.warning("describing a call of %s failed", call.name, exc_info=True)
+            return None
 
     async def call(self, call: ToolCallRequest) -> ToolOutcome:
         tool = self.tools.get(call.name)
@@ -133,6 +148,12 @@ async def open_transaction(session: AsyncSession) -> None:
         # that reads and then writes fails at once with "database is locked" when another
         # connection (the job runner's poll) writes in between, since SQLite cannot upgrade it.
         await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def emphasized(text: str) -> str:
+    """`text` in Markdown emphasis, its own `*`, `_` and `\\` escaped: a title a person named."""
+    escaped = "".join("\\" + c if c in "\\*_`[]<>" else c for c in " ".join(text.split()))
+    return f"*{escaped}*"
 
 
 def error_outcome(call: ToolCallRequest, code: str, detail: str, **extra: Any) -> ToolOutcome:

@@ -126,7 +126,7 @@ async def _walk(host: RunHost, session: AsyncSession, state: RunState) -> None:
             elif isinstance(event, ToolStep):
                 await _store_step(host, session, state, event.message, event.outcomes, event.usage)
             elif isinstance(event, ApprovalRequired):
-                await _pause(host, session, state, event)
+                await _pause(host, session, state, event, toolbox)
                 return
             elif isinstance(event, FinalAnswer):
                 await ending.complete(host, session, state, event)
@@ -180,11 +180,17 @@ async def _store_step(
 
 
 async def _pause(
-    host: RunHost, session: AsyncSession, state: RunState, event: ApprovalRequired
+    host: RunHost,
+    session: AsyncSession,
+    state: RunState,
+    event: ApprovalRequired,
+    toolbox: Toolbox,
 ) -> None:
-    """Store the step so far and wait, without a task, for the user's decisions."""
-    state.run.pending_tool_calls = [payloads.call_json(call) for call in event.awaiting]
-    calls = [payloads.call_event(c) for c in event.awaiting]
+    """Store the step so far and wait, without a task, for the user's decisions; each call
+    carries its tool's description of it in words, for the person asked."""
+    described = [(call, await toolbox.describe(call)) for call in event.awaiting]
+    state.run.pending_tool_calls = [payloads.call_json(c, words) for c, words in described]
+    calls = [{**payloads.call_event(c), "description": words} for c, words in described]
     data = {"run_id": str(state.run.id), "tool_calls": calls}
     await _store_step(
         host,

@@ -15,8 +15,13 @@ from agent_service.llm.messages import ToolCallRequest, Usage
 from agent_service.runs.models import RunEvent
 
 
-def call_json(call: ToolCallRequest) -> dict[str, Any]:
-    return {"id": call.id, "name": call.name, "arguments": call.arguments}
+def call_json(call: ToolCallRequest, description: str | None = None) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "name": call.name,
+        "arguments": call.arguments,
+        "description": description,
+    }
 
 
 def call_event(call: ToolCallRequest) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from sse_starlette import EventSourceResponse
 
 from agent_service.bounds import parse_header_int
 from agent_service.conversations.dependencies import OwnedConversation
-from agent_service.deps import SessionDep
+from agent_service.deps import CurrentUser, SessionDep
 from agent_service.errors import InvalidRequest
 from agent_service.pagination import PAGINATED, PageDep
 from agent_service.runs import service
 from agent_service.runs.dependencies import ExecutorDep, OwnedRun
-from agent_service.runs.schemas import ResumeRequest, RunPublic
+from agent_service.runs.schemas import ResumeRequest, RunPublic, RunStatus
 from agent_service.runs.stream import run_event_stream
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -23,6 +23,22 @@ SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "The run's events, `id: <seq>`."},
     400: {"description": "Last-Event-ID is not an event's id (a number from 0 to 2^31-1)."},
 }
+
+
+@router.get("/runs", response_model=list[RunPublic], responses=PAGINATED)
+async def list_runs(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    response: Response,
+    status: RunStatus | None = None,
+) -> list[RunPublic]:
+    """Your runs, newest first; `status=requires_action`: the ones waiting for your approval."""
+    items, total = await service.list_user_runs(
+        session, user.id, status=status, limit=page.limit, offset=page.offset
+    )
+    page.set_headers(response, total)
+    return [service.run_public(run) for run in items]
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)

@@ -32,6 +32,8 @@ class PendingToolCall(BaseModel):
     id: str
     name: str
     arguments: dict[str, Any] | str
+    # What the call will do, in words (Markdown emphasis), when its tool can say it.
+    description: str | None = None
 
 
 class RunPublic(BaseModel):

@@ -72,7 +72,12 @@ def run_public(run: Run) -> RunPublic:
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         ),
         pending_tool_calls=[
-            PendingToolCall(id=c["id"], name=c["name"], arguments=_json(c["arguments"]))
+            PendingToolCall(
+                id=c["id"],
+                name=c["name"],
+                arguments=_json(c["arguments"]),
+                description=c.get("description"),
+            )
             for c in run.pending_tool_calls or ()
         ],
         created_at=run.created_at,
@@ -150,6 +155,23 @@ async def list_runs(
     total = await session.scalar(select(func.count()).select_from(Run).where(mine)) or 0
     result = await session.execute(
         select(Run).where(mine).order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
+    )
+    return result.scalars().all(), total
+
+
+async def list_user_runs(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Run], int]:
+    """The user's runs, newest first, of one status if given (the pages count approvals)."""
+    mine = [Run.user_id == user_id, *([Run.status == status] if status else [])]
+    total = await session.scalar(select(func.count()).select_from(Run).where(*mine)) or 0
+    result = await session.execute(
+        select(Run).where(*mine).order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
     )
     return result.scalars().all(), total
 

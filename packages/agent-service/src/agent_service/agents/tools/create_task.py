@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent_service.agents.tool import JSONObject, Tool, ToolContext
+from agent_service.agents.tool import JSONObject, Tool, ToolContext, emphasized
 from agent_service.tasks import service as tasks
 from agent_service.tasks.schemas import Description, TaskPriority, TaskPublic, TaskStatus, Title
 
@@ -27,9 +27,14 @@ async def create_task(context: ToolContext, args: CreateTaskArgs) -> JSONObject:
     return {"task": TaskPublic.model_validate(task).model_dump(mode="json")}
 
 
+async def describe_create_task(args: CreateTaskArgs, context: ToolContext) -> str:
+    return f"Create task {emphasized(args.title)} ({args.priority.value} priority)?"
+
+
 TOOL = Tool(
     name="create_task",
     description="Create a task for the user. Returns the task with its id.",
     args_model=CreateTaskArgs,
     fn=create_task,
+    describe=describe_create_task,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.agents.effects import project_snapshot
-from agent_service.agents.tool import JSONObject, Tool, ToolContext
+from agent_service.agents.tool import JSONObject, Tool, ToolContext, emphasized
 from agent_service.projects import service as projects
 
 
@@ -24,6 +24,11 @@ async def delete_project(context: ToolContext, args: DeleteProjectArgs) -> JSONO
     return {"deleted": {"project_id": str(project.id), "name": project.name}}
 
 
+async def describe_delete_project(args: DeleteProjectArgs, context: ToolContext) -> str:
+    project = await projects.owned_project(context.session, context.user_id, args.project_id)
+    return f"Delete project {emphasized(project.name)}? Its tasks are kept, unfiled."
+
+
 TOOL = Tool(
     name="delete_project",
     description=(
@@ -33,4 +38,5 @@ TOOL = Tool(
     args_model=DeleteProjectArgs,
     fn=delete_project,
     requires_approval=True,
+    describe=describe_delete_project,
 )

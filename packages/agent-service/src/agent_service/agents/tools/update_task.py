@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.agents.effects import task_snapshot
-from agent_service.agents.tool import JSONObject, Tool, ToolContext
+from agent_service.agents.tool import JSONObject, Tool, ToolContext, emphasized
 from agent_service.errors import InvalidRequest
+from agent_service.projects import service as projects
 from agent_service.tasks import service as tasks
 from agent_service.tasks.schemas import Description, TaskPriority, TaskPublic, TaskStatus, Title
 
@@ -36,9 +37,27 @@ async def update_task(context: ToolContext, args: UpdateTaskArgs) -> JSONObject:
     return {"task": TaskPublic.model_validate(task).model_dump(mode="json")}
 
 
+async def describe_update_task(args: UpdateTaskArgs, context: ToolContext) -> str:
+    task = await tasks.owned_task(context.session, context.user_id, args.task_id)
+    changes = []
+    if args.title is not None:
+        changes.append(f"rename it to {emphasized(args.title)}")
+    if args.status is not None:
+        changes.append(f"mark it {args.status.value.replace('_', ' ')}")
+    if args.priority is not None:
+        changes.append(f"set its priority to {args.priority.value}")
+    if args.project_id is not None:
+        project = await projects.owned_project(context.session, context.user_id, args.project_id)
+        changes.append(f"move it to project {emphasized(project.name)}")
+    if args.description is not None:
+        changes.append("change its description")
+    return f"Change task {emphasized(task.title)}: {', '.join(changes) or 'nothing'}?"
+
+
 TOOL = Tool(
     name="update_task",
     description="Change one of the user's tasks, e.g. mark it done. Returns the updated task.",
     args_model=UpdateTaskArgs,
     fn=update_task,
+    describe=describe_update_task,
 )

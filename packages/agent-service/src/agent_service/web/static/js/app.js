@@ -1,6 +1,6 @@
 // The app's shell: who is signed in, the navigation, and which page a path shows.
 
-import { api, auth } from "./api.js";
+import { api, apiList, auth } from "./api.js";
 import { h, link, replace } from "./dom.js";
 import * as accountPages from "./pages/auth.js";
 import * as adminPages from "./pages/admin.js";
@@ -99,9 +99,31 @@ function renderNav() {
     return a;
   }));
   replace(account,
+    approvalsBadge,
     h("span", { class: "who", title: state.user.email }, state.user.name || state.user.email),
     h("button", { type: "button", class: "secondary small", onclick: () => signOut("You are signed out.") },
       "Sign out"));
+}
+
+// The header's count of runs waiting for the person's approval; it links to the newest one.
+const approvalsBadge = h("a", { id: "approvals", class: "approvals-badge", href: "/chat", "data-link": true, hidden: true });
+
+async function refreshApprovals() {
+  if (!state.user) return;
+  let waiting;
+  try {
+    waiting = await apiList("/api/runs?status=requires_action&limit=1");
+  } catch {
+    return;
+  }
+  approvalsBadge.hidden = waiting.total === 0;
+  const label = `${waiting.total} approval${waiting.total === 1 ? "" : "s"} waiting`;
+  replace(approvalsBadge, h("span", { class: "count", "aria-hidden": "true" }, String(waiting.total)), h("span", { class: "approvals-label" }, label));
+  approvalsBadge.setAttribute("aria-label", label);
+  approvalsBadge.title = label;
+  if (waiting.items.length) {
+    approvalsBadge.href = `/chat?conversation=${encodeURIComponent(waiting.items[0].conversation_id)}`;
+  }
 }
 
 async function render() {
@@ -119,6 +141,7 @@ async function render() {
     if (path.startsWith("/admin/") && !state.user.is_admin) page = notAllowedPage;
   }
   renderNav();
+  refreshApprovals();
   replace(main);
   main.className = `page page-${path.replace(/[^a-z]/g, "") || "chat"}`;
   try {
@@ -140,6 +163,9 @@ async function boot() {
     navigate(a.pathname + a.search);
   });
   window.addEventListener("popstate", render);
+  window.addEventListener("app:approvals-changed", () => {
+    setTimeout(refreshApprovals, 300); // after the run has moved on
+  });
   window.addEventListener("app:signed-out", (event) =>
     signOut(event.detail || "Your session ended; please sign in again."));
   if (auth.token) {

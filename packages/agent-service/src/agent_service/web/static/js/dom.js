@@ -74,3 +74,29 @@ export function badge(text, kind = text) {
 export function emptyState(text) {
   return h("p", { class: "empty" }, text);
 }
+
+/** Words with Markdown emphasis (`*title*`, backslash escapes) as text and `<em>` nodes. */
+export function emphasis(text) {
+  const nodes = [];
+  let current = "";
+  let em = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\\" && i + 1 < text.length) {
+      current += text[++i];
+    } else if (c === "*") {
+      if (em === null) {
+        nodes.push(current);
+        em = "";
+      } else {
+        nodes.push(h("em", {}, current));
+        em = null;
+      }
+      current = "";
+    } else {
+      current += c;
+    }
+  }
+  nodes.push(em === null ? current : `*${current}`);
+  return nodes.filter((n) => n !== "");
+}

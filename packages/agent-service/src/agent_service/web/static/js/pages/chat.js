@@ -53,7 +53,7 @@ export async function chatPage(main) {
   }
 
   async function openConversation(conversation) {
-    if (state.busy) return;
+    leaveTurn();
     state.conversationId = conversation?.id ?? null;
     history.replaceState(null, "", state.conversationId ? `/chat?conversation=${encodeURIComponent(state.conversationId)}` : "/chat");
     replace(log);
@@ -63,12 +63,27 @@ export async function chatPage(main) {
       agentSelect.value = conversation.agent_type;
       describeAgent();
       const historyBody = await api(`/api/conversations/${encodeURIComponent(conversation.id)}/history`);
-      renderHistory(log, historyBody.messages);
+      const cards = renderHistory(log, historyBody.messages);
+      await rejoinRun(conversation.id, cards);
     } else {
       log.append(emptyState("Ask something. Try: “Add a high-priority task to write the release notes”."));
     }
     await refreshConversations();
     textarea.focus();
+  }
+
+  /** The conversation's newest run, if it still waits for approval or works: its buttons, its stream. */
+  async function rejoinRun(conversationId, cards) {
+    const runs = await api(`/api/conversations/${encodeURIComponent(conversationId)}/runs?limit=1`);
+    const run = runs?.[0];
+    if (run?.status !== "requires_action") return;
+    state.busy = true;
+    sendButton.disabled = true;
+    const turn = new TurnView(log, { onDecide: (decisions) => resume(turn, decisions), cards });
+    turn.runId = run.id;
+    // Shown from the history: once resumed, the replayed events up to this pause are skipped.
+    turn.skipThrough = run.pending_tool_calls.map((call) => call.id).join(",");
+    turn.requiresAction(run.pending_tool_calls);
   }
 
   async function ensureConversation(message) {
@@ -131,6 +146,11 @@ export async function chatPage(main) {
   function handle(turn, event) {
     if (event.id) turn.lastEventId = event.id;
     const data = eventJson(event);
+    if (turn.skipThrough) {
+      const ids = (data.tool_calls ?? []).map((call) => call.id).join(",");
+      if (event.event === "run.requires_action" && ids === turn.skipThrough) turn.skipThrough = null;
+      return;
+    }
     switch (event.event) {
       case "run.created":
         turn.runId = data.run_id;
@@ -150,6 +170,7 @@ export async function chatPage(main) {
       case "run.requires_action":
         turn.requiresAction(data.tool_calls ?? data.pending_tool_calls ?? []);
         stopButton.hidden = true;
+        window.dispatchEvent(new Event("app:approvals-changed"));
         break;
       case "message.completed":
         turn.completed(data);
@@ -170,6 +191,8 @@ export async function chatPage(main) {
       flash(error.message, "error");
       return false;
     }
+    window.dispatchEvent(new Event("app:approvals-changed"));
+    textarea.focus(); // the buttons are gone: the keyboard goes on where the person types next
     turn.waiting = false;
     stopButton.hidden = false;
     try {
@@ -182,7 +205,21 @@ export async function chatPage(main) {
     return true;
   }
 
+  /** Stop following the shown turn (its run goes on, stored; opening it again rejoins it). */
+  function leaveTurn() {
+    const turn = TurnView.active;
+    if (turn) {
+      turn.detached = true;
+      turn.abort.abort();
+      TurnView.active = null;
+    }
+    state.busy = false;
+    sendButton.disabled = false;
+    stopButton.hidden = true;
+  }
+
   function finish(turn) {
+    if (turn.detached) return;
     stopButton.hidden = true;
     if (turn.waiting) return; // the run waits for a decision; the approval card drives it on
     turn.settle();
@@ -235,5 +272,5 @@ export async function chatPage(main) {
     current = await api(`/api/conversations/${encodeURIComponent(state.conversationId)}`).catch(() => null);
   }
   await openConversation(current);
-  return () => TurnView.active?.abort.abort();
+  return () => leaveTurn();
 }

@@ -1,6 +1,6 @@
 // How a chat turn looks: message bubbles, tool-call cards with their results, approval cards.
 
-import { formatJson, h, replace } from "../dom.js";
+import { emphasis, formatJson, h, replace } from "../dom.js";
 
 function bubble(role, text) {
   return h("div", { class: `message message-${role}` },
@@ -17,33 +17,62 @@ function parseMaybeJson(text) {
   }
 }
 
-/** A tool call and, once it is there, its result. */
+const s = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const em = (text) => `*${String(text ?? "").replace(/[\\*_]/g, (c) => `\\${c}`)}*`;
+
+/** A tool's result in a line of words, as a person would say what happened. */
+export function resultWords(name, result, isError) {
+  if (isError) {
+    if (result?.error === "denied") return "You declined.";
+    return `${name} failed: ${result?.detail ?? result?.error ?? "error"}`;
+  }
+  const r = result ?? {};
+  switch (name) {
+    case "create_task": return `Created task ${em(r.task?.title)}`;
+    case "update_task": return `Updated task ${em(r.task?.title)}`;
+    case "delete_task": return `Deleted task ${em(r.deleted?.title)}`;
+    case "list_tasks": return `Listed ${s(r.total ?? r.tasks?.length ?? 0, "task")}`;
+    case "create_project": return `Created project ${em(r.project?.name)}${r.tasks?.length ? ` with ${s(r.tasks.length, "task")}` : ""}`;
+    case "delete_project": return `Deleted project ${em(r.deleted?.name)}`;
+    case "search_documents": return `Searched your documents: ${s(r.results?.length ?? 0, "passage")} found`;
+    case "read_document_chunk": return `Read ${em(r.chunk?.filename)}, page ${r.chunk?.page ?? "?"}`;
+    default: return `Used ${name}`;
+  }
+}
+
+/** A tool call on one line ("Created task *Write the report*"), its JSON behind a toggle. */
 class ToolCard {
   constructor(name, args) {
+    this.name = name;
     this.status = h("span", { class: "badge badge-running" }, "running…");
+    this.words = h("span", { class: "tool-words" }, `Using ${name}…`);
     this.result = h("div", { class: "tool-result" });
-    this.el = h("details", { class: "tool-card", open: true },
-      h("summary", {}, h("span", { class: "tool-icon", "aria-hidden": "true" }, "⚙"), " Tool ",
-        h("code", { class: "tool-name" }, name), " ", this.status),
+    this.el = h("details", { class: "tool-card" },
+      h("summary", {}, h("span", { class: "tool-icon", "aria-hidden": "true" }, "⚙"), " ", this.words, " ", this.status),
       h("div", { class: "tool-body" },
+        h("div", { class: "label" }, "Tool"), h("code", { class: "tool-name" }, name),
         h("div", { class: "label" }, "Arguments"), h("pre", { class: "tool-arguments" }, formatJson(args ?? {})),
         this.result));
   }
 
   awaitApproval() {
     this.status.className = "badge badge-requires_action";
+    replace(this.words, `${this.name} waits for you`);
     replace(this.status, "needs your approval");
   }
 
   finish(result, isError) {
-    this.el.classList.toggle("is-error", Boolean(isError));
-    this.status.className = `badge badge-${isError ? "failed" : "done"}`;
-    replace(this.status, isError ? "error" : "done");
+    const declined = isError && result?.error === "denied";
+    this.el.classList.toggle("is-error", Boolean(isError) && !declined);
+    this.el.classList.toggle("is-declined", declined);
+    this.status.className = `badge badge-${declined ? "declined" : isError ? "failed" : "done"}`;
+    replace(this.status, declined ? "declined" : isError ? "error" : "done");
+    replace(this.words, emphasis(resultWords(this.name, result, isError)));
     replace(this.result, h("div", { class: "label" }, "Result"), h("pre", { class: "tool-output" }, formatJson(result)));
   }
 }
 
-/** Past messages of a conversation, tool calls paired with their results. */
+/** Past messages of a conversation, tool calls paired with their results; the cards by call id. */
 export function renderHistory(log, messages) {
   const cards = new Map();
   for (const message of messages) {
@@ -52,7 +81,6 @@ export function renderHistory(log, messages) {
       if (message.content) log.append(bubble("assistant", message.content));
       for (const call of message.tool_calls ?? []) {
         const card = new ToolCard(call.name, call.arguments);
-        card.el.open = false;
         cards.set(call.id, card);
         log.append(card.el);
       }
@@ -60,17 +88,18 @@ export function renderHistory(log, messages) {
     if (message.role === "tool") cards.get(message.tool_call_id)?.finish(parseMaybeJson(message.content), message.is_error);
   }
   log.scrollTop = log.scrollHeight;
+  return cards;
 }
 
 /** One turn being streamed: what the user said, then the agent's text, tool calls and questions. */
 export class TurnView {
   static active = null;
 
-  constructor(log, { onDecide }) {
+  constructor(log, { onDecide, cards = new Map() }) {
     this.log = log;
     this.onDecide = onDecide;
     this.abort = new AbortController();
-    this.cards = new Map();
+    this.cards = cards;
     this.text = null;
     this.lastText = null;
     this.runId = null;
@@ -135,16 +164,18 @@ export class TurnView {
     this.text = null;
     const decisions = new Map();
     const card = h("section", { class: "approval-card", role: "group", "aria-label": "Approval needed" },
-      h("div", { class: "approval-title" }, "The agent asks before it runs:"));
+      h("div", { class: "approval-title" }, "The agent asks before it acts:"));
     for (const call of toolCalls) {
       const id = call.id ?? call.tool_call_id;
       this.cards.get(id)?.awaitApproval();
-      const reason = h("input", { type: "text", class: "reason", placeholder: "Reason (optional, sent on deny)" });
+      const reason = h("input", {
+        type: "text", class: "reason", placeholder: "Reason (optional, sent on deny)", "aria-label": "Reason for denying",
+      });
       const buttons = h("div", { class: "approval-actions" });
       const decide = async (approve) => {
         decisions.set(id, { tool_call_id: id, approve, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}) });
         for (const b of buttons.querySelectorAll("button")) b.disabled = true;
-        replace(buttons, h("span", { class: `badge badge-${approve ? "done" : "failed"}` }, approve ? "approved" : "denied"));
+        replace(buttons, h("span", { class: `badge badge-${approve ? "done" : "declined"}` }, approve ? "approved" : "declined"));
         if (decisions.size === toolCalls.length) {
           card.classList.add("is-decided");
           const sent = await this.onDecide([...decisions.values()]);
@@ -154,8 +185,12 @@ export class TurnView {
       buttons.append(
         h("button", { type: "button", class: "small approve", onclick: () => decide(true) }, "Approve"),
         h("button", { type: "button", class: "small danger deny", onclick: () => decide(false) }, "Deny"));
+      const words = call.description ? emphasis(call.description) : [h("code", {}, call.name ?? "tool"), " wants to run."];
       card.append(h("div", { class: "approval-call" },
-        h("code", {}, call.name ?? "tool"), h("pre", {}, formatJson(call.arguments ?? {})), reason, buttons));
+        h("p", { class: "approval-words" }, words),
+        h("details", { class: "approval-json" }, h("summary", {}, "Details"),
+          h("code", {}, call.name ?? "tool"), h("pre", {}, formatJson(call.arguments ?? {}))),
+        reason, buttons));
     }
     this.add(card);
   }

@@ -1,15 +1,21 @@
 """`Idempotency-Key` on the POSTs that create a run or a resource, as a pure ASGI middleware.
 
-The first request with a (user, key) claims it with an insert, runs as usual, and stores what it
-answered: status, headers and body of a JSON reply, or the run id (`X-Run-Id`) of a stream. A
-later request with the same key and the same method, path and body gets that answer again with
-`Idempotent-Replayed: true` (a stream replays the same run's events from the start); with another
-body it gets 422 `idempotency_key_reused`. A request that arrives while the first is still
-working waits for it, up to `IDEMPOTENCY_WAIT_S`, then gets 409 `idempotency_key_in_use` with Retry-After.
+The first request with a (user, key) claims it with an insert and runs as usual. A key names a
+run, not an HTTP answer: a chat turn binds its run to the key in the transaction that creates
+it (`service.bind_run`). A later request with the same key and the same method, path and body
+gets the first answer again with `Idempotent-Replayed: true`: the stored status, headers and
+body of a JSON reply, or, for a key bound to a run, that run's outcome (a stream replays its
+events from the start; a JSON turn whose first request got no answer to keep, a 5xx, a client
+gone, a process killed, is answered from the run once it ends). With another body it gets 422
+`idempotency_key_reused`. A request that arrives while the first is still working waits for it,
+up to `IDEMPOTENCY_WAIT_S`, then gets 409 `idempotency_key_in_use` with Retry-After.
 
 Not a dependency: it must see the whole response, and routers stay untouched. The user comes
 from the bearer token; a request without a valid one passes through, so the route answers 401.
-Answers that a retry should not get again (5xx, 408, 409, 425, 429) release the key.
+Answers that a retry should not get again (5xx, 408, 409, 425, 429) release the key, unless it
+is bound to a run that goes on or committed something (a step, a pause, an answer): a retry then
+gets that run, never a second one. A run that ended having committed nothing (interrupted,
+failed before its first step) releases its key at once.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import anyio
+from fastapi.encoders import jsonable_encoder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_service.auth.tokens import decode_access_token
@@ -135,27 +143,49 @@ class _Keyed:
                     self.hasher = BodyHasher(self.scope)  # _First hashes the body as it is read
                     await _First(self, row_id).run(_replay_body(body))
                     return
-            elif row is not None and row.completed:
-                await self._answer_with(row)
+            elif row is not None and await self._answered(row):
                 return
             if time.monotonic() >= deadline:
                 break
             await anyio.sleep(_POLL_S[min(attempt, len(_POLL_S) - 1)])
         await _answer_error(IdempotencyKeyInUse(self.key), self.scope, self.receive, self.send)
 
+    async def _answered(self, row: IdempotencyKey) -> bool:
+        """Answer from the key's row or its run, when there is something to answer with yet;
+        a key whose run ended having committed nothing is let go (the next look claims it)."""
+        if row.run_id is None:
+            if row.completed:
+                await self._answer_with(row)
+            return row.completed
+        outcome = await service.key_run_outcome(self.sessionmaker, row.run_id)
+        if outcome is service.RunOutcome.VOID:
+            await service.forget_key(self.sessionmaker, row.id)
+            return False
+        if row.request_hash is not None and row.request_hash != self.hasher.hexdigest():
+            await self._refuse()
+        elif self.scope["path"].endswith("/stream"):
+            await _replay_run(row.run_id, self.scope, self.receive, self.send)
+        elif row.completed:
+            await self._answer_with(row)
+        elif outcome is service.RunOutcome.KEPT:
+            await _answer_from_run(row.run_id, self.key, self.scope, self.receive, self.send)
+        else:
+            return False  # a JSON turn still working: its first request may yet answer
+        return True
+
+    async def _refuse(self) -> None:
+        await _answer_error(IdempotencyKeyReused(self.key), self.scope, self.receive, self.send)
+
     async def _answer_with(self, row: IdempotencyKey) -> None:
         if row.request_hash != self.hasher.hexdigest():
-            error = IdempotencyKeyReused(self.key)
-            await _answer_error(error, self.scope, self.receive, self.send)
-        elif row.run_id is not None:
-            await _replay_run(row.run_id, self.scope, self.receive, self.send)
-        else:
-            headers = [*row.replay_headers(), REPLAYED]
-            body = row.response_body or b""
-            headers.append((b"content-length", str(len(body)).encode()))
-            start = {"type": "http.response.start", "status": row.response_status}
-            await self.send({**start, "headers": headers})
-            await self.send({"type": "http.response.body", "body": body})
+            await self._refuse()
+            return
+        headers = [*row.replay_headers(), REPLAYED]
+        body = row.response_body or b""
+        headers.append((b"content-length", str(len(body)).encode()))
+        start = {"type": "http.response.start", "status": row.response_status}
+        await self.send({**start, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
 
 
 class _First:
@@ -180,13 +210,20 @@ class _First:
                 self.body_read = not message.get("more_body", False)
             return message
 
+        claim = service.Claim(self.row_id, self._request_hash)
+        token = service.current_claim.set(claim)
         try:
             await self.keyed.middleware.app(self.keyed.scope, hashing_receive, self._send)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._finish()  # a whole answer is kept even if its client went away
             raise
+        finally:
+            service.current_claim.reset(token)
         await self._finish()
+
+    def _request_hash(self) -> str | None:
+        return self.keyed.hasher.hexdigest() if self.body_read else None
 
     async def _finish(self) -> None:
         if self.stored:
@@ -330,6 +367,27 @@ async def _replay_run(run_id: uuid.UUID, scope: Scope, receive: Receive, send: S
 
     executor = scope["app"].state.runs
     await run_event_stream(executor, run_id)(scope, receive, marked)
+
+
+async def _answer_from_run(
+    run_id: uuid.UUID, key: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """A JSON turn's reply rebuilt from its run (the first request's answer was not kept)."""
+    from agent_service.agents.router import wait_reply  # the one way a turn's reply is made
+
+    executor = scope["app"].state.runs
+    run = await service.key_run(executor.sessionmaker, run_id)
+    response: Response
+    try:
+        if run is None:  # gone with its conversation since it was looked at
+            raise IdempotencyKeyInUse(key)
+        reply = await wait_reply(executor, run, cancel_on_close=False)
+    except AppError as exc:
+        response = error_response(exc.status_code, exc.body(), exc.headers)
+    else:
+        response = JSONResponse(jsonable_encoder(reply), headers={"X-Run-Id": str(run_id)})
+    response.raw_headers.append(REPLAYED)
+    await response(scope, receive, send)
 
 
 async def _answer_error(error: AppError, scope: Scope, receive: Receive, send: Send) -> None:

@@ -16,6 +16,7 @@ from agent_service.conversations.exceptions import ConversationBusy
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.service import NewMessage
 from agent_service.db import utcnow
+from agent_service.idempotency import service as idempotency
 from agent_service.llm.messages import ChatMessage
 from agent_service.runs import cancelling, driving, hooks, lifecycle
 from agent_service.runs import service as runs
@@ -63,6 +64,7 @@ async def start_run(
             return started
         await _make_way(host, session, conversation, strategy)  # the run that got there first
     run = await runs.create_run(session, conversation, messages, stream=stream, owner=host.owner)
+    await idempotency.bind_run(session, run.id)  # a retry with the request's key gets this run
     await session.commit()
     host.spawn(run.id, driving.drive(host, run.id, run.conversation_id))
     return run
@@ -84,6 +86,7 @@ async def _start_at_once(
             session, conversation, messages, stream=stream, owner=host.owner, running=True
         )
         await conversations.append_messages(session, conversation, inputs)
+        await idempotency.bind_run(session, run.id)  # a retry with the request's key gets this run
     except (IntegrityError, ConversationBusy) as exc:
         await session.rollback()
         try:  # the conversation is older than this transaction, or nothing raced for it

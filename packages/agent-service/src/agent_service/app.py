@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from agent_service.db import create_engine, create_sessionmaker
 from agent_service.documents.middleware import CloseConnectionOnUnreadBody
 from agent_service.documents.router import router as documents_router
 from agent_service.errors import install_error_handlers
-from agent_service.headers import HeaderLimit
+from agent_service.headers import HeaderLimit, TrustedHosts
 from agent_service.idempotency.middleware import IdempotencyMiddleware
 from agent_service.integrations.github.router import router as github_router
 from agent_service.jobs.queue import build_job_queue
@@ -28,7 +29,7 @@ from agent_service.jobs.registry import JobContext
 from agent_service.limits import JsonBodyCheck, RequestBodyLimit
 from agent_service.llm.client import LLMClient, build_http_client
 from agent_service.mail.service import build_mailer
-from agent_service.observability import RequestIdMiddleware
+from agent_service.observability import RequestIdMiddleware, start_metrics_listener
 from agent_service.openapi import install_openapi
 from agent_service.ops.metrics import MetricsMiddleware
 from agent_service.ops.router import router as ops_router
@@ -75,9 +76,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await app.state.job_queue.start()
     app.state.runs = await start_executor(settings, app.state.sessionmaker, app.state.llm)
+    metrics_listener = start_metrics_listener(settings)  # METRICS_BIND: off the public port
+    app.state.metrics_listener = metrics_listener
     try:
         yield
     finally:
+        if metrics_listener is not None:
+            await asyncio.to_thread(metrics_listener.stop)
         await app.state.runs.stop()  # runs still working end `interrupted`, histories repaired
         await app.state.job_queue.stop()
         await llm_http.aclose()
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestBodyLimit)  # MAX_JSON_BYTES, read per request
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TrustedHosts)  # TRUSTED_HOSTS, read per request
     app.add_middleware(HeaderLimit)  # 431 before anything reads a header
     app.add_middleware(CloseConnectionOnUnreadBody)  # a refused upload is not read on
     for router in (ops_router, auth_router, users_router, admin_router):

@@ -28,6 +28,54 @@ CODE = "request_headers_too_large"
 LINGER_S = 2.0  # how long an over-long head is read on (and dropped) after its 431
 
 
+class TrustedHosts:
+    """400 `untrusted_host` for a Host header TRUSTED_HOSTS does not name, when it is set.
+
+    Entries are host names ("agents.example.com"), "*.example.com" for its subdomains, or "*".
+    The health probes (/healthz, /readyz) answer any host: a load balancer or an orchestrator
+    probes by address. Links the service writes never come from the Host header anyway
+    (PUBLIC_URL); this refuses requests meant for another site (DNS rebinding, cache poisoning).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in PROBES:
+            trusted: list[str] = scope["app"].state.settings.trusted_hosts
+            host = _host_of(scope)
+            if trusted and not any(_matches(host, pattern) for pattern in trusted):
+                body = {
+                    "error": "untrusted_host",
+                    "detail": f"This service does not answer for host {host[:100]!r}.",
+                }
+                await error_response(400, body)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+PROBES = frozenset({"/healthz", "/readyz"})
+
+
+def _host_of(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = bytes(value).decode("latin-1").strip().lower()
+            if host.startswith("["):  # [::1]:8000
+                return host.partition("]")[0] + "]"
+            return host.rpartition(":")[0] if ":" in host else host
+    return ""
+
+
+def _matches(host: str, pattern: str) -> bool:
+    pattern = pattern.strip().lower()
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
 def too_large_body(detail: str) -> dict[str, str]:
     return {"error": CODE, "detail": detail}
 

@@ -1,7 +1,9 @@
-"""Request ids and logs: readable text lines in dev, JSON objects in production; each carries its request id."""
+"""Request ids and logs: readable text lines in dev, JSON objects in production; each carries its
+request id. And who may read /metrics, on which port."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -10,7 +12,11 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
+from prometheus_client import start_wsgi_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent_service.errors import NotFound, Unauthenticated
+from agent_service.settings import Settings
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -126,3 +132,66 @@ class RequestIdMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+# /metrics: who may read it. The metrics say which routes are used, how often and how fast:
+# nothing for the open internet, so production serves them only behind METRICS_TOKEN or on the
+# separate METRICS_BIND listener (where a scraper on a private network reaches them).
+
+
+class MetricsNotServed(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such route or resource.")
+
+
+class MetricsTokenRequired(Unauthenticated):
+    def __init__(self) -> None:
+        super().__init__("/metrics needs the METRICS_TOKEN as a bearer token.")
+
+
+def check_metrics_access(settings: Settings, authorization: str | None) -> None:
+    """Raise unless this request may read /metrics on the main port: 404 when they are served on
+    METRICS_BIND (or nowhere on this port, in production without a token), 401 without the
+    token when METRICS_TOKEN is set; open in dev and test when neither is set."""
+    if settings.metrics_bind:
+        raise MetricsNotServed()
+    if settings.metrics_token is not None:
+        scheme, _, sent = (authorization or "").partition(" ")
+        expected = settings.metrics_token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected):
+            raise MetricsTokenRequired()
+        return
+    if settings.environment == "production":
+        raise MetricsNotServed()
+
+
+class MetricsListener:
+    """Prometheus's own HTTP server on METRICS_BIND ("host:port"), in a thread of this process."""
+
+    def __init__(self, bind: str) -> None:
+        host, _, port = bind.rpartition(":")
+        address = host.strip("[]") or "0.0.0.0"  # noqa: S104 - the operator's METRICS_BIND
+        self.server, self.thread = start_wsgi_server(int(port), addr=address)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def start_metrics_listener(settings: Settings) -> MetricsListener | None:
+    """The listener on METRICS_BIND, or None (unset; or taken, e.g. by a sibling worker of
+    `serve --workers N`, which then serves only its own process's metrics there)."""
+    if not settings.metrics_bind:
+        return None
+    try:
+        return MetricsListener(settings.metrics_bind)
+    except OSError as exc:
+        logging.getLogger("agent_service.metrics").warning(
+            "metrics listener on %s not started: %s", settings.metrics_bind, exc
+        )
+        return None

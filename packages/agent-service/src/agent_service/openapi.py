@@ -13,7 +13,8 @@ really answer, each with the one envelope (`{"error", "detail"}`, plus `errors` 
 - an authenticated POST: 409 (busy conversation, run in progress, idempotency key in use...)
 - a chat, ask or resume (a model call): 429, 502 and 503
 - everything that touches the database: 503 (`database_busy`, with Retry-After)
-- every operation: 431 (too many or too large headers, `headers.py`)
+- every operation: 400 (a Host that TRUSTED_HOSTS does not name) and 431 (too many or too large
+  headers), both from `headers.py`
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 _DESCRIPTIONS = {
-    400: "A rule the schema cannot express was broken, or the body could not be parsed.",
+    400: "A rule the schema cannot express was broken, the body could not be parsed, or the "
+    "Host is not one TRUSTED_HOSTS names (`untrusted_host`).",
     401: "Missing, invalid, expired or revoked credentials.",
     403: "Not allowed: another user's account, admins only, or a disabled account.",
     404: "Not found (an unknown or malformed id, or another user's resource).",
@@ -123,7 +125,7 @@ def statuses_of(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     has_body = "requestBody" in operation
     authenticated = bool(operation.get("security"))
     statuses = {int(s) for s in operation.get("responses", {}) if s.isdigit() and int(s) >= 400}
-    statuses.add(431)  # headers past the limits, on every route (headers.HeaderLimit)
+    statuses |= {400, 431}  # an untrusted Host, headers past the limits (headers.py)
     if authenticated:
         statuses |= {401, 403}
     if path.startswith("/api/auth/"):

@@ -12,7 +12,8 @@ A list route answers a plain JSON array (what clients index and `len()`), with t
         return [TaskPublic.model_validate(t) for t in items]
 
 Bounds are checked at the query (422 in the error envelope), so no value reaches SQL that the
-database cannot hold (an `offset` of 2**63 is past PostgreSQL's bigint).
+database cannot hold (an `offset` of 2**63 is past PostgreSQL's bigint). Links start with
+PUBLIC_URL, never the request's Host header.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Page:
         self.limit = limit
         self.offset = offset
         self._url = request.url
+        # PUBLIC_URL, never the Host header: a client must not choose where links point
+        self._base: str = request.app.state.settings.resolved_public_url
 
     def links(self, total: int) -> dict[str, int]:
         """The offsets of the neighbouring pages, by relation; none when this page is all."""
@@ -69,8 +72,9 @@ class Page:
         return links
 
     def url(self, offset: int) -> str:
-        """This request's URL (filters kept) at another offset."""
-        return str(self._url.include_query_params(limit=self.limit, offset=offset))
+        """This request's URL (filters kept) at another offset, under PUBLIC_URL."""
+        here = self._url.include_query_params(limit=self.limit, offset=offset)
+        return f"{self._base}{here.path}?{here.query}"
 
     def set_headers(self, response: Response, total: int) -> None:
         """`X-Total-Count` and, when there are other pages, `Link`."""

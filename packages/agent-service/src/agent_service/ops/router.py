@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_service.errors import AppError
 from agent_service.migrations import current_revision, head_revision
+from agent_service.observability import check_metrics_access
 
 router = APIRouter(tags=["ops"])
 
@@ -47,6 +48,7 @@ async def readyz(request: Request) -> dict[str, str | None]:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Prometheus exposition."""
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition (behind METRICS_TOKEN, or on METRICS_BIND: observability.py)."""
+    check_metrics_access(request.app.state.settings, request.headers.get("authorization"))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

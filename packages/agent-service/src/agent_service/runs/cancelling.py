@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import time
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.db import utcnow
 from agent_service.runs import ending
 from agent_service.runs import service as runs
 from agent_service.runs.exceptions import RunInProgress
@@ -27,6 +29,18 @@ async def cancel(host: RunHost, session: AsyncSession, run: Run) -> None:
     await session.refresh(run)
     if run.status == "requires_action" or (run.status == "queued" and run.id not in host.tasks):
         await ending.end_idle(host, session, run, "cancelled")
+    elif run.status in ("queued", "running") and _owner_stuck(host, run):
+        # its owner cannot end it (dead, or its writes do not commit): the state machine
+        # moves it here, and the owner, if it comes back, finds it ended
+        await ending.end_idle(host, session, run, "cancelled")
+
+
+def _owner_stuck(host: RunHost, run: Run) -> bool:
+    """The run's lease ran out, or this process owns it and cannot write its progress."""
+    if run.id in host.stalled:
+        return True
+    lease = timedelta(seconds=host.settings.run_lease_s)
+    return run.heartbeat_at is not None and run.heartbeat_at < utcnow() - lease
 
 
 async def wait_final(host: RunHost, run_id: uuid.UUID, *, timeout_s: float) -> None:

@@ -29,7 +29,7 @@ from agent_service.agents.tool import Toolbox, ToolOutcome, error_outcome
 from agent_service.conversations import service as conversations
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.service import NewMessage
-from agent_service.errors import AppError
+from agent_service.errors import AppError, database_unavailable
 from agent_service.llm.messages import ChatMessage, TextDelta, ToolCallRequest, Usage
 from agent_service.runs import ending, lifecycle, payloads, scheduling
 from agent_service.runs.exceptions import RunLost
@@ -89,9 +89,14 @@ async def _drive_in_session(
             except AppError as exc:
                 error = payloads.app_error(exc)
                 await ending.end(host, session, run_id, state, "failed", error)
-            except Exception:
-                logger.exception("run %s failed", run_id)
-                error = payloads.internal_error(run_id)
+            except Exception as exc:
+                busy = database_unavailable(exc)
+                if busy is None:
+                    logger.exception("run %s failed", run_id)
+                    error = payloads.internal_error(run_id)
+                else:  # a step could not commit: what it did rolled back with it
+                    logger.warning("run %s failed: the database is away", run_id, exc_info=True)
+                    error = payloads.app_error(busy)
                 await ending.end(host, session, run_id, state, "failed", error)
             finally:
                 host.scopes.pop(run_id, None)

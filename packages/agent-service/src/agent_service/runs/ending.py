@@ -7,11 +7,8 @@ the answer, and a run cut short must still record why.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -27,7 +24,7 @@ from agent_service.db import utcnow
 from agent_service.runs import hooks, lifecycle, payloads
 from agent_service.runs import service as runs
 from agent_service.runs.exceptions import RunLost, UsageNotCounted
-from agent_service.runs.host import RunHost, RunState
+from agent_service.runs.host import RunHost, RunState, WriteRetry
 from agent_service.runs.models import FINAL_STATUSES, Run, RunEvent
 from agent_service.runs.notifier import conversation_key, run_key
 
@@ -62,18 +59,42 @@ async def end(
     status: str,
     error: dict[str, Any] | None,
 ) -> None:
-    """End a run that did not finish: its buffered events, repaired history and final status."""
+    """End a run that did not finish: its buffered events, repaired history and final status,
+    retried until the database takes them (`WriteRetry`)."""
+    retry = WriteRetry(host, run_id, give_up_s=host.settings.run_final_store_s)
     with anyio.CancelScope(shield=True):
-        try:
-            run = await _end_once(host, session, run_id, state, status, error)
-        except SQLAlchemyError:
-            logger.exception("could not record the end of run %s", run_id)
-            return
+        while True:
+            try:
+                run = await _end_once(host, session, run_id, state, status, error)
+                break
+            except SQLAlchemyError as exc:
+                await _roll_back(session)
+                if not await retry.again(exc):
+                    logger.exception("could not record the end of run %s", run_id)
+                    return
+                logger.warning(
+                    "could not record the end of run %s (attempt %d, %s); retrying",
+                    run_id,
+                    retry.attempts,
+                    _reason(exc),
+                )
+        retry.done()
         if run is None:
             return
         host.notifier.wake(run_key(run_id), conversation_key(run.conversation_id))
         if state is not None:
             await record_usage(host, state)
+
+
+async def _roll_back(session: AsyncSession) -> None:
+    """After a failed write: the session starts over (on a lost connection the rollback itself
+    may fail; the next use reconnects all the same)."""
+    with contextlib.suppress(SQLAlchemyError, OSError):
+        await session.rollback()
+
+
+def _reason(exc: BaseException) -> str:
+    return type(getattr(exc, "orig", None) or exc).__name__
 
 
 async def _end_once(
@@ -95,46 +116,63 @@ async def _end_once(
         )
     else:
         async with state.writer.lock:
+            checkpoint = state.writer.checkpoint()
             rows = state.writer.take()
             state.context.effects.clear()  # a tool cut short rolled back with its transaction
             run.usage = payloads.usage_json(state.usage)
-            ended = await runs.end_run(
-                session,
-                host.notifier,
-                run,
-                status=status,
-                error=error,
-                events=rows,
-                error_seq=state.writer.next_seq,
-            )
+            try:
+                ended = await runs.end_run(
+                    session,
+                    host.notifier,
+                    run,
+                    status=status,
+                    error=error,
+                    events=rows,
+                    error_seq=state.writer.next_seq,
+                )
+                if ended:
+                    await session.commit()
+            except SQLAlchemyError:
+                state.writer.rewind(checkpoint)  # the events go with the next attempt
+                raise
     if not ended:
         await session.rollback()
         return None
-    await session.commit()
+    if state is None:
+        await session.commit()
     return run
 
 
 async def complete(
     host: RunHost, session: AsyncSession, state: RunState, event: FinalAnswer
 ) -> None:
-    """The answer, `message.completed` and the final status in one commit, retried; never lost."""
+    """The answer, `message.completed` and the final status in one commit, retried; never lost.
+
+    While the database is away the write is tried again until it answers (`WriteRetry`); an
+    error it gives itself past `run_final_store_s` ends the run `failed` with the answer kept
+    in its events. A cancel arriving meanwhile does not cut the write short.
+    """
     state.usage += event.usage
     writer = state.writer
     # a failed attempt's rollback expires the rows: what the retries need is read first
     run_id, conversation_id = state.run.id, state.run.conversation_id
-    deadline = time.monotonic() + host.settings.run_final_store_s
+    retry = WriteRetry(host, run_id, give_up_s=host.settings.run_final_store_s)
     with anyio.CancelScope(shield=True):
         async with writer.lock:
             pending_rows = writer.take()
             with_count = True  # the tokens go with the answer unless the count was refused
-            for attempt in itertools.count(1):
+            expired = False  # a rollback expired the conversation: read it again first
+            while True:
                 try:
+                    if expired:
+                        await session.refresh(state.conversation)
+                        expired = False
                     await _store_answer(
                         host, session, run_id, state, event, pending_rows, with_count=with_count
                     )
                     break
                 except UsageNotCounted:
-                    await session.rollback()
+                    await _roll_back(session)
                     logger.warning(
                         "could not count the usage of run %s with its answer; "
                         "storing the answer alone",
@@ -142,27 +180,28 @@ async def complete(
                         exc_info=True,
                     )
                     with_count = False  # counted after the answer, by record_usage
-                    await session.refresh(state.conversation)
+                    expired = True
                 except RunLost:
-                    await session.rollback()
+                    await _roll_back(session)
                     logger.warning("run %s was ended elsewhere; its answer is dropped", run_id)
+                    retry.done()
                     return
                 # ConversationBusy is how the append reports any integrity error (a
                 # trigger, a constraint added by hand): the answer is kept all the same
                 except (SQLAlchemyError, ConversationBusy) as exc:
-                    await session.rollback()
-                    if time.monotonic() > deadline:
+                    await _roll_back(session)
+                    expired = True
+                    if not await retry.again(exc):
                         logger.exception("could not store the answer of run %s", run_id)
                         await _fail_keeping_answer(host, run_id, pending_rows, event)
                         return
                     logger.warning(
                         "could not store the answer of run %s (attempt %d, %s); retrying",
                         run_id,
-                        attempt,
-                        type(getattr(exc, "orig", None) or exc).__name__,
+                        retry.attempts,
+                        _reason(exc),
                     )
-                    await asyncio.sleep(0.2)
-                    await session.refresh(state.conversation)
+    retry.done()
     host.notifier.wake(run_key(run_id), conversation_key(conversation_id))
     await record_usage(host, state)
 
@@ -187,6 +226,11 @@ async def _store_answer(
 ) -> None:
     run = await session.get(Run, run_id)
     assert run is not None
+    # first: a run ended elsewhere (a cancel, a sweep) meanwhile is let go, whatever else fails
+    if not await lifecycle.transition(
+        session, run, from_="running", to="completed", owner=None, finished_at=utcnow()
+    ):
+        raise RunLost(run_id)
     answer = NewMessage(event.message, usage=event.usage)
     [message] = await conversations.append_messages(session, state.conversation, [answer])
     completed = {
@@ -203,10 +247,6 @@ async def _store_answer(
     run.usage = payloads.usage_json(state.usage)
     if state.context.effects:
         run.effects = [*(run.effects or []), *state.context.effects]
-    if not await lifecycle.transition(
-        session, run, from_="running", to="completed", owner=None, finished_at=utcnow()
-    ):
-        raise RunLost(run_id)
     if with_count:
         await session.flush()  # our rows first: what fails in the count is the count's
         await hooks.count_with_answer(session, run.user_id, state.uncounted())
@@ -220,25 +260,42 @@ async def _store_answer(
 async def _fail_keeping_answer(
     host: RunHost, run_id: uuid.UUID, rows: list[RunEvent], event: FinalAnswer
 ) -> None:
-    """The answer could not be stored as a message: keep it in the run's events at least."""
-    with contextlib.suppress(SQLAlchemyError):
-        async with host.sessionmaker() as session:
-            run = await session.get(Run, run_id)
-            if run is None or run.status in FINAL_STATUSES:
-                return
-            seq = rows[-1].seq + 1 if rows else await runs.last_seq(session, run_id) + 1
-            kept = [payloads.copy_event(r) for r in rows]
-            answer = {"delta": event.message.content or ""}
-            kept.append(RunEvent(run_id=run_id, seq=seq, event="message.delta", data=answer))
-            ended = await runs.end_run(
-                session,
-                host.notifier,
-                run,
-                status="failed",
-                error=payloads.internal_error(run_id),
-                events=kept,
-                error_seq=seq + 1,
-            )
-            if ended:
-                await session.commit()
+    """The answer could not be stored as a message: keep it in the run's events at least, and
+    say so in the run's error (retried while the database is away)."""
+    retry = WriteRetry(host, run_id, give_up_s=host.settings.run_final_store_s)
+    while True:
+        try:
+            await _fail_once(host, run_id, rows, event)
+            break
+        except SQLAlchemyError as exc:
+            if not await retry.again(exc):
+                logger.exception("could not record the failure of run %s", run_id)
+                return  # stalled: its lease runs out and a replica sweeps it
+    retry.done()
     host.notifier.wake(run_key(run_id))
+
+
+async def _fail_once(
+    host: RunHost, run_id: uuid.UUID, rows: list[RunEvent], event: FinalAnswer
+) -> None:
+    async with host.sessionmaker() as session:
+        run = await session.get(Run, run_id)
+        if run is None or run.status in FINAL_STATUSES:
+            return
+        seq = rows[-1].seq + 1 if rows else await runs.last_seq(session, run_id) + 1
+        kept = [payloads.copy_event(r) for r in rows]
+        answer = {"delta": event.message.content or ""}
+        kept.append(RunEvent(run_id=run_id, seq=seq, event="message.delta", data=answer))
+        error = payloads.internal_error(run_id)
+        error["detail"] += f" The answer could not be stored; it is kept in event {seq}."
+        ended = await runs.end_run(
+            session,
+            host.notifier,
+            run,
+            status="failed",
+            error=error,
+            events=kept,
+            error_seq=seq + 1,
+        )
+        if ended:
+            await session.commit()

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.agents.loop import ChatModel
 from agent_service.agents.tool import ToolContext
 from agent_service.conversations.models import Conversation
+from agent_service.errors import database_unavailable
 from agent_service.llm.messages import Usage
 from agent_service.runs.models import Run
 from agent_service.runs.notifier import RunNotifier
@@ -43,6 +45,12 @@ class RunHost:
     owner: str = field(default_factory=owner_name)
     tasks: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict)
     scopes: dict[uuid.UUID, anyio.CancelScope] = field(default_factory=dict)
+    # Runs whose writes cannot commit now: their lease is not renewed, so if this process never
+    # gets them written, any replica (this one included) sweeps them once the lease runs out.
+    stalled: set[uuid.UUID] = field(default_factory=set)
+    # When a heartbeat last failed (monotonic): until a whole lease has passed since, the leases
+    # that ran out are those the outage stopped every replica from renewing, and none is swept.
+    beat_failed_at: float | None = None
     stopping: bool = False
 
     @property
@@ -61,6 +69,39 @@ class RunHost:
             scope = self.scopes.get(uuid.UUID(run_id))
             if scope is not None:
                 scope.cancel()
+
+
+class WriteRetry:
+    """Backoff for a write a run cannot do without (its end): 0.2 s, doubling up to 2 s.
+
+    While the database is unreachable, restarting or locked, the write is tried again until it
+    answers; an error the database itself gave (a constraint, a trigger) is tried until
+    `give_up_s` has passed. Meanwhile the run is stalled: its lease is not renewed.
+    """
+
+    FIRST_S = 0.2
+    LONGEST_S = 2.0
+
+    def __init__(self, host: RunHost, run_id: uuid.UUID, *, give_up_s: float) -> None:
+        self.host = host
+        self.run_id = run_id
+        self.give_up_at = time.monotonic() + give_up_s
+        self.delay_s = self.FIRST_S
+        self.attempts = 0
+
+    async def again(self, exc: BaseException) -> bool:
+        """After a failed attempt: wait, and say whether to try again."""
+        self.attempts += 1
+        self.host.stalled.add(self.run_id)
+        past = time.monotonic() > self.give_up_at
+        if past and (database_unavailable(exc) is None or self.host.stopping):
+            return False
+        await asyncio.sleep(self.delay_s)
+        self.delay_s = min(self.delay_s * 2, self.LONGEST_S)
+        return True
+
+    def done(self) -> None:
+        self.host.stalled.discard(self.run_id)
 
 
 @dataclass

@@ -1,14 +1,21 @@
-"""Leases: the heartbeat that renews this process's runs, and the sweep that ends the runs of a
-process that died."""
+"""Leases: the heartbeat that renews this process's runs, and the sweep that ends the runs whose
+lease ran out (their process died, or cannot write their end).
+
+The heartbeat proves progress, not only that the process lives: a run whose writes cannot commit
+(`RunHost.stalled`) is left out of it, so its lease runs out and any replica sweeps it, this one
+included once the database is back. After a heartbeat fails, no replica sweeps for a whole lease:
+the leases that ran out then are the ones an outage kept every replica from renewing, and their
+owners renew them at their next beat.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from agent_service.db import utcnow
 from agent_service.runs import ending
@@ -17,6 +24,8 @@ from agent_service.runs.models import Run
 
 logger = logging.getLogger("agent_service.runs")
 
+LEASED_STATUSES = ("queued", "running")
+
 
 async def beat_forever(host: RunHost) -> None:
     while True:
@@ -24,16 +33,21 @@ async def beat_forever(host: RunHost) -> None:
         try:
             await beat(host)
             await sweep(host, at_startup=False)
-        except SQLAlchemyError:
+        except Exception:  # the heartbeat outlives any failure: the next one tries again
+            host.beat_failed_at = time.monotonic()
             logger.warning("run heartbeat failed", exc_info=True)
 
 
 async def beat(host: RunHost) -> None:
-    """Renew this process's lease on its runs; pick up cancel requests NOTIFY may have missed."""
+    """Renew this process's lease on its runs that make progress; pick up cancel requests
+    NOTIFY may have missed."""
     async with host.sessionmaker() as session:
+        mine = [Run.owner == host.owner, Run.status.in_(LEASED_STATUSES)]
+        if host.stalled:
+            mine.append(Run.id.not_in(host.stalled))
         await session.execute(
             update(Run)
-            .where(Run.owner == host.owner, Run.status.in_(("queued", "running")))
+            .where(*mine)
             .values(heartbeat_at=utcnow())
             .execution_options(synchronize_session=False)
         )
@@ -45,17 +59,30 @@ async def beat(host: RunHost) -> None:
         host.cancel_requested(str(run_id))
 
 
+def sweeping_allowed(host: RunHost) -> bool:
+    """Not within a lease of this process's last failed heartbeat (see the module's note)."""
+    failed_at = host.beat_failed_at
+    return failed_at is None or time.monotonic() - failed_at >= host.settings.run_lease_s
+
+
 async def sweep(host: RunHost, *, at_startup: bool) -> int:
-    """Interrupt runs whose process died: on SQLite every running run at start-up (one process
-    owns the file); on PostgreSQL those whose heartbeat lease ran out."""
+    """End the runs whose lease ran out: on SQLite every leased run at start-up (one process
+    owns the file); on PostgreSQL, those whose heartbeat is older than `run_lease_s`, whoever
+    owns them. A run whose cancel was asked for ends `cancelled`, others `interrupted`."""
     if not host.postgres and not at_startup:
         return 0
+    if not sweeping_allowed(host):
+        return 0
     async with host.sessionmaker() as session:
-        query = select(Run).where(Run.status.in_(("queued", "running")), Run.owner != host.owner)
+        query = select(Run).where(Run.status.in_(LEASED_STATUSES))
         if host.postgres:
             cutoff = utcnow() - timedelta(seconds=host.settings.run_lease_s)
             query = query.where(Run.heartbeat_at < cutoff)
+        else:
+            query = query.where(Run.owner != host.owner)
         dead = (await session.execute(query)).scalars().all()
         for run in dead:
-            await ending.end_idle(host, session, run, "interrupted")
+            status = "cancelled" if run.cancel_requested else "interrupted"
+            await ending.end_idle(host, session, run, status)
+            host.stalled.discard(run.id)
     return len(dead)

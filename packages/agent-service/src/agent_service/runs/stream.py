@@ -1,17 +1,33 @@
-"""A run's events as server-sent events with `id: <seq>`, for the chat routes and /events."""
+"""A run's events as server-sent events with `id: <seq>`, for the chat routes and /events.
+
+A follower that loses the database (a restart, a cut, a lock) while the run goes on reconnects
+and reads the rows again after the last event it sent, with a growing pause (0.2 s doubling up to
+2 s), for up to `RECONNECT_FOR_S`; the client sees a pause, not an `error`. Past that, it gets
+`error database_busy` and can resume with Last-Event-ID.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
 from collections.abc import AsyncGenerator
 
 import anyio
+from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from agent_service.errors import database_unavailable
 from agent_service.runs import service
 from agent_service.runs.executor import RunExecutor
 from agent_service.runs.models import Run
 from agent_service.sse import sse_response, stored_event
+
+logger = logging.getLogger("agent_service.runs")
+
+RECONNECT_FOR_S = 120.0  # a follower's patience with a database that does not answer
+FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0
 
 
 def run_event_stream(
@@ -31,20 +47,39 @@ def run_event_stream(
 async def _events(
     executor: RunExecutor, run_id: uuid.UUID, *, after: int, cancel_on_close: bool
 ) -> AsyncGenerator[ServerSentEvent, None]:
-    followed = service.follow_events(
-        executor.sessionmaker,
-        executor.notifier,
-        run_id,
-        after=after,
-        poll_s=executor.settings.run_poll_s,
-    )
     ended = False
+    last = after
+    lost_at: float | None = None  # when the database went away (monotonic), while it is away
+    pause_s = FIRST_PAUSE_S
     try:
-        async for row in followed:
-            yield stored_event(row.seq, row.event, row.data)
-        ended = True
+        while not ended:
+            followed = service.follow_events(
+                executor.sessionmaker,
+                executor.notifier,
+                run_id,
+                after=last,
+                poll_s=executor.settings.run_poll_s,
+            )
+            try:
+                async for row in followed:
+                    lost_at, pause_s = None, FIRST_PAUSE_S
+                    last = row.seq
+                    yield stored_event(row.seq, row.event, row.data)
+                ended = True
+            except SQLAlchemyError as exc:
+                now = time.monotonic()
+                lost_at = lost_at or now
+                busy = database_unavailable(exc)
+                if busy is None:
+                    raise
+                if now - lost_at > RECONNECT_FOR_S:
+                    raise busy from exc
+                logger.info("run %s: its follower lost the database; reading again", run_id)
+                await asyncio.sleep(pause_s)
+                pause_s = min(pause_s * 2, LONGEST_PAUSE_S)
+            finally:
+                await followed.aclose()
     finally:
-        await followed.aclose()
         if cancel_on_close and not ended:  # the client went away and asked to stop the run then
             with anyio.CancelScope(shield=True):
                 async with executor.sessionmaker() as session:

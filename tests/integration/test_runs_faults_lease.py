@@ -1,0 +1,127 @@
+"""The heartbeat proves progress: a run whose end cannot commit is no longer renewed, a cancel
+ends it although its owner is stuck, and once its lease runs out a sweep ends it (here the
+owner's own heartbeat does, as any replica's would).
+
+The stuck write is the database's own refusal (a trigger refusing the answer's message), retried
+for longer than the test lasts, so the owner stays stuck while the database answers others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from agent_service.runs.models import Run
+from agent_service.settings import Settings
+from agent_testkit import FakeLLM
+from tests.conftest import use_fake_llm
+from tests.database import inserts_refused
+from tests.factories import TestUser
+from tests.integration.test_runs_faults_outage import assert_valid_history, get, logged
+
+ANSWER = "An answer the database refuses."
+
+
+@pytest.fixture
+def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
+    settings.run_heartbeat_s = 0.1
+    settings.run_final_store_s = 60.0  # the owner keeps trying for longer than the test
+    settings.run_poll_s = 0.2
+    return use_fake_llm(settings, fake_llm.base_url)
+
+
+@asynccontextmanager
+async def stuck_run(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> AsyncIterator[tuple[str, asyncio.Task[httpx.Response]]]:
+    """A run whose answer the database refuses to store: its owner retries, stuck."""
+    caplog.set_level(logging.INFO, logger="agent_service.runs")
+    fake_llm.script(fake_llm.reply(ANSWER))
+    refused = f"NEW.role = 'assistant' AND NEW.content = '{ANSWER}'"
+    async with inserts_refused(app.state.engine, "message", when=refused):
+        chat = asyncio.create_task(
+            client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+        )
+        await logged(caplog, "could not store the answer")
+        [run_id] = [str(i) for i in app.state.runs.host.stalled]
+        yield run_id, chat
+
+
+async def heartbeat_of(app: FastAPI, run_id: str) -> datetime | None:
+    async with app.state.sessionmaker() as session:
+        beat: datetime | None = await session.scalar(
+            select(Run.heartbeat_at).where(Run.id == uuid.UUID(run_id))
+        )
+        return beat
+
+
+async def test_a_stuck_run_is_not_renewed_and_a_cancel_ends_it(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with stuck_run(app, client, user, fake_llm, caplog) as (run_id, chat):
+        renewed_last = await heartbeat_of(app, run_id)
+        await asyncio.sleep(0.6)  # six heartbeats
+        assert await heartbeat_of(app, run_id) == renewed_last
+        run = await get(client, user, f"/api/runs/{run_id}")
+        assert run["status"] == "running"
+
+        r = await client.post(f"/api/runs/{run_id}/cancel", headers=user.headers)
+        assert r.status_code == 202, r.text
+        run = await get(client, user, f"/api/runs/{run_id}")
+        assert run["status"] == "cancelled", run  # at once: its owner did not have to
+        r = await asyncio.wait_for(chat, timeout=10)  # the owner lets go at its next attempt
+
+    assert r.status_code == 409, r.text
+    assert r.json()["error"] == "run_cancelled"
+    history = await get(client, user, f"/api/conversations/{run['conversation_id']}/history")
+    assert [m["content"] for m in history["messages"]] == ["Hi"]
+    assert app.state.runs.host.stalled == set()
+
+
+async def test_a_stuck_run_is_swept_when_its_lease_runs_out(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if not settings.resolved_database_url.startswith("postgresql"):
+        pytest.skip("leases are swept while running on PostgreSQL (SQLite: at start-up)")
+    settings.run_lease_s = 0.5
+    async with stuck_run(app, client, user, fake_llm, caplog) as (run_id, chat):
+        deadline = time.monotonic() + 5
+        run: dict[str, Any] = {}
+        while run.get("status") != "interrupted":
+            assert time.monotonic() < deadline, run
+            run = await get(client, user, f"/api/runs/{run_id}")
+            await asyncio.sleep(0.05)
+        r = await asyncio.wait_for(chat, timeout=10)
+
+    assert r.status_code == 503, r.text
+    assert r.json()["error"] == "run_interrupted"
+    history = await get(client, user, f"/api/conversations/{run['conversation_id']}/history")
+    assert_valid_history(history["messages"])
+    fake_llm.script(fake_llm.reply("Fine again."))
+    body = {"message": "Again", "conversation_id": run["conversation_id"]}
+    r = await client.post("/api/agent/chat", json=body, headers=user.headers)
+    assert r.status_code == 200, r.text

@@ -48,6 +48,8 @@ def eval_run(request: pytest.FixtureRequest) -> EvalRun:
         golden_dir=ROOT / "evals" / "golden",
         baseline=ROOT / "evals" / "baseline.json",
         cassette_dir=ROOT / "evals" / "cassettes",
+        judge_calibration=ROOT / "evals" / "judge" / "calibration.json",
+        labelled=ROOT / "evals" / "judge" / "labelled.yaml",
         root=ROOT,
         model=model,
         concurrency=request.config.getoption("eval_concurrency"),

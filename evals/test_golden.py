@@ -32,3 +32,10 @@ def test_gate(eval_run: EvalRun, check: str) -> None:
         if check == "overall" or slice_name in c.tags
     ]
     pytest.fail("\n".join([found.reason, "cases that moved:", *moved]), pytrace=False)
+
+
+def test_the_judge_may_gate(eval_run: EvalRun) -> None:
+    """The scores of judged cases count only when the judge is calibrated well enough."""
+    judge = eval_run.gate.judge
+    if judge is not None and not judge.passed:
+        pytest.fail(judge.reason, pytrace=False)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -105,6 +107,15 @@ def run(
         int, typer.Option(metavar="N", help="Seed of the variation and the intervals.")
     ] = 0,
     gate: Annotated[bool, typer.Option(help="Exit 1 when a score regressed.")] = True,
+    min_kappa: Annotated[
+        float,
+        typer.Option(
+            metavar="KAPPA",
+            envvar="EVAL_JUDGE_MIN_KAPPA",
+            help="The judge gates only when the lower bound of its Cohen's kappa (95%, from "
+            "evals/judge/calibration.json) is at least this; else the gate refuses.",
+        ),
+    ] = 0.6,
     verbose: Annotated[
         bool, typer.Option(help="Show the service's warnings while cases run.")
     ] = False,
@@ -133,6 +144,7 @@ def run(
         epochs=epochs,
         variation=(0.1 if epochs > 1 else 0.0) if variation is None else variation,
         seed=seed,
+        min_kappa=min_kappa,
     )
     service_logs = logging.getLogger("agent_service")
     level = service_logs.level
@@ -327,13 +339,25 @@ def judge_agreement(
         float | None,
         typer.Option(metavar="KAPPA", help="Exit 1 when a rubric's Cohen's kappa is below this."),
     ] = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the judge's kappa (all rubrics) in the calibration file: `eval run` "
+            "gates on this judge only if its lower bound is high enough."
+        ),
+    ] = False,
+    calibration: Annotated[
+        Path, typer.Option(metavar="FILE", help="The calibration file --save writes.")
+    ] = Path("evals/judge/calibration.json"),
 ) -> None:
-    """Measure the judge: accuracy and Cohen's kappa per rubric against people's verdicts."""
+    """Measure the judge: accuracy and Cohen's kappa (with its 95% interval) per rubric against
+    people's verdicts."""
     _require_kit()
     from agent_service.evals.judging import CassetteError, measure_agreement
     from agent_service.evals.model_side import ModelMode
     from agent_testkit.evals import CaseFormatError
     from agent_testkit.evals.agreement import load_judge_cases
+    from agent_testkit.evals.judge_check import save_calibration
 
     try:
         mode = ModelMode(model)
@@ -346,17 +370,25 @@ def judge_agreement(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(EXIT_USAGE) from exc
     table = Table(title=f"Judge agreement ({found.model}, {len(cases)} labelled cases)")
-    for column in ("rubric", "cases", "accuracy", "Cohen's kappa"):
+    for column in ("rubric", "cases", "people: pass", "accuracy", "Cohen's kappa", "95% interval"):
         table.add_column(column, justify="left" if column == "rubric" else "right")
     for row in found.rows:
         kappa = "—" if row.kappa is None else f"{row.kappa:.2f}"
-        table.add_row(row.rubric, str(row.cases), f"{row.accuracy:.0%}", kappa)
+        ci = row.interval
+        shown = "—" if ci is None else f"{ci.low:.2f}..{ci.high:.2f}"
+        table.add_row(
+            row.rubric, str(row.cases), str(row.passes), f"{row.accuracy:.0%}", kappa, shown
+        )
     console.print(table)
     for row in found.rows:
         if row.rubric != "all":
             for line in row.disagreements:
                 console.print(f"  disagrees ({row.rubric}): {line}", highlight=False)
     console.print(f"wrote {found.write(out / 'judge-agreement.json')}")
+    if save:
+        measured_at = datetime.now(UTC).isoformat(timespec="seconds")
+        kept = save_calibration(calibration, found.calibration(labelled.read_bytes(), measured_at))
+        console.print(f"wrote {kept} (judge {found.model!r})")
     low = [r.rubric for r in found.rows if min_kappa is not None and (r.kappa or 0.0) < min_kappa]
     if low:
         console.print(f"[red]kappa below {min_kappa:g} for {', '.join(low)}[/red]")
@@ -405,6 +437,10 @@ def _finish(result: EvalRun, paths: list[Path], *, gate: bool) -> None:
         table.add_row(*row)
     console.print(table)
     console.print(f"rule: {result.gate.method}", highlight=False, soft_wrap=True)
+    if result.gate.judge is not None:
+        style = "" if result.gate.judge.passed else "[red]"
+        reason = escape(result.gate.judge.reason)
+        console.print(f"{style}judge: {reason}", highlight=False, soft_wrap=True)
     for warning in result.gate.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]")
     for path in paths:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from agent_service.evals.conversation import converse
+from agent_service.evals.judging import check_judges, judge_models, judged
 from agent_service.evals.model_side import (
     ModelMode,
     ModelSide,
@@ -39,6 +40,7 @@ from agent_testkit.evals import (
     load_cases,
     run_cases,
 )
+from agent_testkit.evals.judge_check import DEFAULT_MIN_KAPPA
 
 OnResult = Callable[[CaseResult], None]
 
@@ -58,6 +60,9 @@ class EvalOptions:
     epochs: int = 1  # each case this many times; scores are means over them
     variation: float = 0.0  # scripted only: chance an epoch's final reply comes out vague
     seed: int = 0  # of the scripted variation and of the bootstrap intervals
+    judge_calibration: Path = Path("evals/judge/calibration.json")
+    labelled: Path = Path("evals/judge/labelled.yaml")  # what the calibration was measured on
+    min_kappa: float = DEFAULT_MIN_KAPPA  # the judge gates when kappa's lower bound is this or more
 
 
 def select_cases(cases: Sequence[Case], patterns: Sequence[str]) -> list[Case]:
@@ -86,6 +91,14 @@ async def run_suite(
     if not cases:
         raise ValueError(f"no case matches {list(options.select)!r}")
     baseline = load_baseline(options.baseline)
+    judge_check = check_judges(
+        judge_models(
+            judged(cases), options.model, cassette_dir=options.cassette_dir, live=options.live
+        ),
+        calibration=options.judge_calibration,
+        labelled=options.labelled,
+        min_kappa=options.min_kappa,
+    )
     started_at, started = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
     if on_start is not None:
         on_start(len(cases) * options.epochs)
@@ -105,6 +118,7 @@ async def run_suite(
         variation=options.variation if options.model is ModelMode.SCRIPTED else 0.0,
         seed=options.seed,
         judge=judge_description(options.model, options.live),
+        judge_check=judge_check,
     )
 
 

@@ -31,6 +31,8 @@ import yaml
 
 from agent_testkit.evals.cases import CaseFormatError
 from agent_testkit.evals.graders.judge import JudgeError, JudgeVerdict
+from agent_testkit.evals.kappa import cohen_kappa, kappa_interval
+from agent_testkit.evals.stats import Interval
 from agent_testkit.evals.transcript import ToolCallRecord, Transcript, Turn
 
 PASS_SCORE = 0.7
@@ -50,6 +52,7 @@ class JudgeCase:
     transcript: Transcript
     human: bool  # True: the person said it passes
     scripted: Mapping[str, Any] = field(default_factory=dict)  # the scripted judge's answer
+    hard: bool = False  # a near miss, labelled as such (`hard: true`)
 
 
 def load_judge_cases(path: str | Path) -> list[JudgeCase]:
@@ -93,6 +96,7 @@ def _judge_case(entry: Any, rubrics: Mapping[str, str], where: str) -> JudgeCase
         Transcript(turns=[_turn(t, where) for t in turns]),
         VERDICTS[human],
         dict(entry.get("judge") or {}),
+        bool(entry.get("hard", False)),
     )
 
 
@@ -106,21 +110,6 @@ def _turn(entry: Any, where: str) -> Turn:
         for c in entry.get("tool_calls") or []
     ]
     return Turn(str(entry["user"]), 200, reply=str(entry["reply"]), tool_calls=calls)
-
-
-def cohen_kappa(pairs: Sequence[tuple[bool, bool]]) -> float | None:
-    """Cohen's kappa of two raters' pass/fail verdicts: (observed - chance) / (1 - chance).
-    None when chance agreement is already total (both always said the same one thing)."""
-    if not pairs:
-        return None
-    n = len(pairs)
-    observed = sum(a == b for a, b in pairs) / n
-    first = sum(a for a, _ in pairs) / n
-    second = sum(b for _, b in pairs) / n
-    chance = first * second + (1 - first) * (1 - second)
-    if chance == 1:
-        return None
-    return (observed - chance) / (1 - chance)
 
 
 @dataclass(frozen=True)
@@ -146,6 +135,12 @@ class RubricAgreement:
     accuracy: float
     kappa: float | None
     disagreements: list[str]
+    interval: Interval | None = None  # kappa's 95% interval
+    passes: int = 0  # cases the person passed
+
+    @property
+    def kappa_low(self) -> float | None:
+        return None if self.interval is None else self.interval.low
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +149,10 @@ class RubricAgreement:
             "cases": self.cases,
             "accuracy": round(self.accuracy, 3),
             "kappa": None if self.kappa is None else round(self.kappa, 3),
+            "kappa_interval": None
+            if self.interval is None
+            else [round(self.interval.low, 3), round(self.interval.high, 3)],
+            "human_passes": self.passes,
             "disagreements": self.disagreements,
         }
 
@@ -184,6 +183,8 @@ def _row(name: str, text: str, items: Sequence[JudgedCase]) -> RubricAgreement:
             for i in items
             if not i.agrees
         ],
+        kappa_interval(pairs),
+        sum(i.case.human for i in items),
     )
 
 

@@ -27,6 +27,7 @@ from agent_testkit.evals.baseline import BASELINE_VERSION, Baseline, BaselineErr
 from agent_testkit.evals.changes import CaseChange, changed_cases
 from agent_testkit.evals.family import Decision, Pair, regressions
 from agent_testkit.evals.intervals import paired_interval
+from agent_testkit.evals.judge_check import JudgeCheck
 from agent_testkit.evals.power import plan_slice
 from agent_testkit.evals.scoring import Scores
 from agent_testkit.evals.significance import DEFAULT_ALPHA, RULE_TEXT
@@ -119,10 +120,16 @@ class GateReport:
     has_baseline: bool
     rule: str = EXACT
     alpha: float = DEFAULT_ALPHA
+    judge: JudgeCheck | None = None  # None: no score of the run rests on a judge
+
+    @property
+    def refused(self) -> bool:
+        """The run's scores rest on a judge that is not calibrated well enough to gate."""
+        return self.judge is not None and not self.judge.passed
 
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
+        return not self.refused and all(check.passed for check in self.checks)
 
     @property
     def failures(self) -> list[Check]:
@@ -149,6 +156,8 @@ class GateReport:
     def summary(self) -> str:
         if not self.has_baseline:
             return "no baseline to compare with: run `eval accept` to create one"
+        if self.judge is not None and self.refused:
+            return "gate REFUSED: " + self.judge.reason
         if self.passed and self.rule == PAIRED:
             return (
                 f"gate passed: no score dropped by more than {self.max_drop:g} points beyond the "
@@ -169,6 +178,7 @@ class GateReport:
             "method": self.method,
             "summary": self.summary(),
             "warnings": self.warnings,
+            "judge": self.judge.to_json() if self.judge else None,
             "checks": [check.to_json() for check in self.checks],
         }
 
@@ -190,9 +200,12 @@ def compare(
     exact: bool = True,
     alpha: float = DEFAULT_ALPHA,
     detect: float = DEFAULT_DETECT,
+    judge: JudgeCheck | None = None,
 ) -> GateReport:
     """Check the overall score and each slice against the baseline, by the exact rule (a
-    deterministic run) or the paired one (`exact=False`: Holm over all the checks at `alpha`)."""
+    deterministic run) or the paired one (`exact=False`: Holm over all the checks at `alpha`).
+    `judge`: whether the judge the scores rest on may gate (`judge_check.check_judge`); when it
+    may not, the gate refuses whatever the scores say."""
     rule = EXACT if exact else PAIRED
     names = ["overall", *sorted(set(baseline.slices if baseline else {}) | set(scores.slices))]
     setting = _Setting(max_drop, rule, alpha, detect, len(names))
@@ -205,7 +218,9 @@ def compare(
         _check(name, scores, baseline, setting, decisions.get(name), pairs.get(name))
         for name in names
     ]
-    return GateReport(checks, max_drop, has_baseline=baseline is not None, rule=rule, alpha=alpha)
+    return GateReport(
+        checks, max_drop, has_baseline=baseline is not None, rule=rule, alpha=alpha, judge=judge
+    )
 
 
 def _pairs(names: list[str], scores: Scores, baseline: Baseline) -> dict[str, Pair]:

@@ -102,6 +102,8 @@ def _badge(run: EvalRun) -> str:
         return '<span class="badge none">NO BASELINE</span>'
     if run.gate.passed:
         return '<span class="badge passed">PASSED</span>'
+    if run.gate.refused:
+        return '<span class="badge failed">REFUSED</span>'
     return '<span class="badge failed">FAILED</span>'
 
 
@@ -242,6 +244,20 @@ def _judge_section(run: EvalRun) -> str:
         f"{escape(run.judge.get('model', ''))}</code> with this system prompt (the rubric and the "
         "conversation follow as the user message). Its agreement with people's verdicts: "
         "<code>agent-service eval judge-agreement</code>.</p>"
+        f"{_judge_trust(run)}"
         f"<details><summary>system prompt</summary><pre>{escape(run.judge.get('system_prompt', ''))}"
         "</pre></details>"
+    )
+
+
+def _judge_trust(run: EvalRun) -> str:
+    """The judge's calibration (kappa with its interval) and whether it may gate."""
+    check = run.gate.judge
+    if check is None:
+        return ""
+    css = "" if check.passed else ' class="warning"'
+    verdict = "may gate" if check.passed else "may NOT gate"
+    return (
+        f'<p id="judge-kappa"{css}>Judge {verdict} (needs the lower bound of Cohen\'s kappa at '
+        f"{check.min_kappa:g} or more): {escape(check.reason)}</p>"
     )

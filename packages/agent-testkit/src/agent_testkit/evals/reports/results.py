@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_testkit.evals.gate import Baseline, GateReport, compare
+from agent_testkit.evals.judge_check import JudgeCheck
 from agent_testkit.evals.scoring import CaseOutcome, CaseResult, Scores, aggregate, case_outcomes
 
 RESULTS_VERSION = 2
@@ -59,6 +60,7 @@ class EvalRun:
         variation: float = 0.0,
         seed: int = 0,
         judge: dict[str, str] | None = None,
+        judge_check: JudgeCheck | None = None,
     ) -> EvalRun:
         """Score the results and gate them; a filtered run (`selection`: what was asked for) is
         compared with the baseline of the same cases only."""
@@ -67,7 +69,13 @@ class EvalRun:
         compared = baseline.restricted(ordered) if baseline and selection else baseline
         if compared is not None and selection and not compared.cases:
             compared = None  # none of the selected cases is in the baseline: nothing to compare
-        gate = compare(scores, compared, max_drop=max_drop, exact=is_exact(model, variation))
+        gate = compare(
+            scores,
+            compared,
+            max_drop=max_drop,
+            exact=is_exact(model, variation),
+            judge=judge_check,
+        )
         return cls(
             ordered,
             scores,
@@ -120,6 +128,7 @@ def load_results(
     results = [CaseResult.from_json(case) for case in data["cases"]]
     if baseline is None and data.get("baseline"):
         baseline = Baseline.from_json(data["baseline"])
+    judged = data["gate"].get("judge")
     return EvalRun.of(
         results,
         baseline,
@@ -132,6 +141,7 @@ def load_results(
         variation=float(data.get("variation", 0.0)),
         seed=int(data.get("seed", 0)),
         judge=data.get("judge") or {},
+        judge_check=JudgeCheck.from_json(judged) if judged else None,
     )
 
 

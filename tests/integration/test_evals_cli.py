@@ -156,3 +156,17 @@ def test_plan_prints_power_per_slice_and_what_reaches_80_percent(project: Path) 
 def test_plan_refuses_sizes_that_are_not_numbers(project: Path) -> None:
     code, output = run("plan", "--slice-sizes", "8,many")
     assert code == 2 and "give whole numbers" in output
+
+
+def test_run_reports_tokens_and_cost_per_case_and_slice(project: Path) -> None:
+    code, output = run("run", "--no-gate", "--input-price", "2", "--output-price", "8")
+    assert code == 0 and "spend: " in output and " tokens (" in output and "$0.0" in output
+    results = json.loads((project / "var" / "evals" / "results.json").read_text())
+    spend = results["spend"]
+    assert set(spend["slices"]) == {"tasks", "errors"} and spend["overall"]["attempts"] == 3
+    created = spend["cases"]["tasks-create"]
+    assert created["prompt_tokens"] > 0 and created["cost_usd"] == pytest.approx(
+        (created["prompt_tokens"] * 2 + created["completion_tokens"] * 8) / 1e6
+    )
+    html = (project / "var" / "evals" / "report.html").read_text()
+    assert 'id="spend-slices"' in html and "cost / attempt" in html

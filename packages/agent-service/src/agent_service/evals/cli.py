@@ -116,6 +116,24 @@ def run(
             "evals/judge/calibration.json) is at least this; else the gate refuses.",
         ),
     ] = 0.6,
+    input_price: Annotated[
+        float,
+        typer.Option(
+            metavar="USD",
+            min=0.0,
+            envvar="EVAL_INPUT_PRICE",
+            help="Price of a million prompt tokens, for the report's costs.",
+        ),
+    ] = 0.0,
+    output_price: Annotated[
+        float,
+        typer.Option(
+            metavar="USD",
+            min=0.0,
+            envvar="EVAL_OUTPUT_PRICE",
+            help="Price of a million completion tokens, for the report's costs.",
+        ),
+    ] = 0.0,
     verbose: Annotated[
         bool, typer.Option(help="Show the service's warnings while cases run.")
     ] = False,
@@ -125,6 +143,7 @@ def run(
     from agent_service.evals.model_side import ModelMode
     from agent_service.evals.reporting import progress_bar, write_outputs
     from agent_service.evals.suite import EvalOptions, run_suite
+    from agent_testkit.evals.spend import Prices
 
     try:
         mode = ModelMode(model)
@@ -145,6 +164,7 @@ def run(
         variation=(0.1 if epochs > 1 else 0.0) if variation is None else variation,
         seed=seed,
         min_kappa=min_kappa,
+        prices=Prices(input_price, output_price),
     )
     service_logs = logging.getLogger("agent_service")
     level = service_logs.level
@@ -441,6 +461,15 @@ def _finish(result: EvalRun, paths: list[Path], *, gate: bool) -> None:
         style = "" if result.gate.judge.passed else "[red]"
         reason = escape(result.gate.judge.reason)
         console.print(f"{style}judge: {reason}", highlight=False, soft_wrap=True)
+    spent = result.spend.overall
+    cost = f", ${spent.cost:.4f}" if spent.cost is not None else ""
+    console.print(
+        f"spend: {spent.usage.total_tokens:,} tokens ({spent.usage.prompt_tokens:,} prompt, "
+        f"{spent.usage.completion_tokens:,} completion{cost}), "
+        f"{spent.tokens_per_attempt:,.0f} per attempt; per slice and case in the report",
+        highlight=False,
+        soft_wrap=True,
+    )
     for warning in result.gate.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]")
     for path in paths:

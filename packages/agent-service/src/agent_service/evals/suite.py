@@ -9,7 +9,7 @@ import fnmatch
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from agent_testkit.evals import (
     run_cases,
 )
 from agent_testkit.evals.judge_check import DEFAULT_MIN_KAPPA
+from agent_testkit.evals.spend import Prices
 
 OnResult = Callable[[CaseResult], None]
 
@@ -63,6 +64,7 @@ class EvalOptions:
     judge_calibration: Path = Path("evals/judge/calibration.json")
     labelled: Path = Path("evals/judge/labelled.yaml")  # what the calibration was measured on
     min_kappa: float = DEFAULT_MIN_KAPPA  # the judge gates when kappa's lower bound is this or more
+    prices: Prices = field(default_factory=Prices)  # USD per million tokens, for the report's costs
 
 
 def select_cases(cases: Sequence[Case], patterns: Sequence[str]) -> list[Case]:
@@ -119,6 +121,7 @@ async def run_suite(
         seed=options.seed,
         judge=judge_description(options.model, options.live),
         judge_check=judge_check,
+        prices=options.prices,
     )
 
 

@@ -21,6 +21,7 @@ from agent_testkit.evals.reports.chart import (
 )
 from agent_testkit.evals.reports.deltas import delta_chart
 from agent_testkit.evals.reports.results import EvalRun
+from agent_testkit.evals.reports.spending import spend_section
 from agent_testkit.evals.scoring import CaseOutcome
 from agent_testkit.evals.stats import Interval
 
@@ -81,6 +82,7 @@ def render_html(run: EvalRun) -> str:
         '<p class="meta">Expected to lose points, kept in the baseline on purpose: not a '
         "regression unless they get worse.</p>",
         _failing_table(known, "known", "No case is marked as a known weakness."),
+        spend_section(run.spend, run.prices),
         _judge_section(run),
     ]
     return (

@@ -16,6 +16,7 @@ from typing import Any
 from agent_testkit.evals.gate import Baseline, GateReport, compare
 from agent_testkit.evals.judge_check import JudgeCheck
 from agent_testkit.evals.scoring import CaseOutcome, CaseResult, Scores, aggregate, case_outcomes
+from agent_testkit.evals.spend import Prices, RunSpend, run_spend
 
 RESULTS_VERSION = 2
 
@@ -34,6 +35,12 @@ class EvalRun:
     variation: float = 0.0
     seed: int = 0
     judge: dict[str, str] = field(default_factory=dict)  # the judge's model and prompt
+    prices: Prices = field(default_factory=Prices)  # USD per million tokens, for the costs
+
+    @property
+    def spend(self) -> RunSpend:
+        """The agent's tokens (and cost, with prices) overall, per slice and per case."""
+        return run_spend(self.results, self.prices)
 
     @property
     def exact(self) -> bool:
@@ -61,6 +68,7 @@ class EvalRun:
         seed: int = 0,
         judge: dict[str, str] | None = None,
         judge_check: JudgeCheck | None = None,
+        prices: Prices | None = None,
     ) -> EvalRun:
         """Score the results and gate them; a filtered run (`selection`: what was asked for) is
         compared with the baseline of the same cases only."""
@@ -89,6 +97,7 @@ class EvalRun:
             variation,
             seed,
             dict(judge or {}),
+            prices or Prices(),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -102,6 +111,8 @@ class EvalRun:
             "variation": self.variation,
             "seed": self.seed,
             "judge": self.judge,
+            "prices": self.prices.to_json(),
+            "spend": self.spend.to_json(),
             "scores": {
                 "overall": self.scores.overall,
                 "slices": self.scores.slices,
@@ -142,6 +153,7 @@ def load_results(
         seed=int(data.get("seed", 0)),
         judge=data.get("judge") or {},
         judge_check=JudgeCheck.from_json(judged) if judged else None,
+        prices=Prices.from_json(data.get("prices")),
     )
 
 

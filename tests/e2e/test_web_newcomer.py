@@ -72,20 +72,26 @@ def chat_adds_a_task(page: Page, service: WebService) -> None:
     sign_in(page)
     expect(page).to_have_url(f"{service.base_url}/chat")
     expect(page.locator("#agent-type")).to_have_value("assistant")
+    expect(page.locator("#demo-banner")).to_contain_text("Offline demo")
     page.locator("#chat-input").fill("Add a high-priority task to write the release notes")
     with page.expect_response("**/api/agent/chat/stream") as stream:
         page.locator("#chat-input").press("Enter")
     assert stream.value.headers["content-type"].startswith("text/event-stream")
 
     card = page.locator(".tool-card")
-    expect(card.locator(".tool-name")).to_have_text("create_task")
+    expect(card.locator(".tool-words")).to_have_text("Created task Write the release notes")
     expect(card.locator(".badge-done")).to_be_visible()
+    expect(card.locator(".tool-arguments")).to_be_hidden()  # one line; the JSON behind a toggle
+    card.locator("summary").click()
+    expect(card.locator(".tool-name")).to_have_text("create_task")
     expect(card.locator(".tool-arguments")).to_contain_text('"title": "Write the release notes"')
     expect(card.locator(".tool-output")).to_contain_text('"priority": "high"')
     answer = page.locator(".message-assistant").last
     expect(answer).to_contain_text("Write the release notes")
+    expect(answer.locator("em")).to_have_text("I'm the offline demo model")  # Markdown, rendered
     expect(page.locator(".turn-note")).to_contain_text("tokens")  # message.completed arrived
-    assert int(answer.get_attribute("data-deltas") or 0) >= 1, "no message.delta reached the page"
+    # Word by word at a reader's pace: the page appends several deltas, not one.
+    assert int(answer.get_attribute("data-deltas") or 0) >= 2, "the answer came in one piece"
     expect(page.locator(".conversation.is-current")).to_contain_text("Add a high-priority task")
     screenshot(page, "03-chat")
 

@@ -155,3 +155,50 @@ def test_stop_cancels_a_streaming_run(
             )
         [run] = api.get(f"/api/conversations/{conversation_id}/runs").json()
         assert run["status"] == "cancelled"
+
+
+def test_answers_render_markdown_safely_and_can_be_regenerated_or_edited(
+    service: WebService, scripted: FakeLLMServer, browser: Browser
+) -> None:
+    markdown = (
+        "Here is **the plan**:\n\n- design\n- build\n\n`code` and [a link](https://example.com)"
+        ' <img src=x onerror="document.title=1"><script>document.title=2</script>'
+    )
+    scripted.script(
+        scripted.reply(markdown, chunk_delay=0.01),
+        scripted.reply("A second try."),
+        scripted.reply("About tea, then."),
+    )
+    with signed_up(service, "markdown@example.com") as api:
+        with new_page(browser, service.base_url) as page:
+            open_chat(page, "markdown@example.com")
+            say(page, "Plan the launch")
+            answer = page.locator(".message-assistant .message-text").last
+            expect(answer.locator("strong")).to_have_text("the plan")
+            expect(answer.locator("li")).to_have_text(["design", "build"])
+            expect(answer.locator("code")).to_have_text("code")
+            link = answer.get_by_role("link", name="a link")
+            expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
+            expect(answer.locator("img, script")).to_have_count(0)
+            assert page.title() == "Agent service"  # neither handler nor script ran
+            screenshot(page, "14-chat-markdown")
+
+            page.get_by_role("button", name="Regenerate").click()
+            expect(page.locator(".message-assistant")).to_have_count(1)
+            expect(page.locator(".message-assistant")).to_contain_text("A second try.")
+            expect(page.locator(".message-user")).to_have_count(1)
+
+            page.get_by_role("button", name="Edit").click()
+            expect(page.locator("#chat-input")).to_have_value("Plan the launch")
+            expect(page.locator("#chat-input")).to_be_focused()
+            page.locator("#chat-input").fill("Tell me about tea")
+            page.get_by_role("button", name="Send").click()
+            expect(page.locator(".message-assistant")).to_have_text(
+                [re.compile("About tea, then.")]
+            )
+            expect(page.locator(".message-user .message-text")).to_have_text(["Tell me about tea"])
+            conversation_id = page.evaluate(
+                "new URLSearchParams(location.search).get('conversation')"
+            )
+        history = api.get(f"/api/conversations/{conversation_id}/history").json()["messages"]
+        assert [m["content"] for m in history] == ["Tell me about tea", "About tea, then."]

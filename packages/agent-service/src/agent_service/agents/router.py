@@ -32,7 +32,7 @@ from agent_service.agents.schemas import (
 )
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.schemas import UsagePublic
-from agent_service.deps import CurrentUser, SessionDep
+from agent_service.deps import CurrentUser, SessionDep, SettingsDep
 from agent_service.llm.messages import ChatMessage
 from agent_service.runs import service as runs
 from agent_service.runs.dependencies import ADMITTED, ExecutorDep
@@ -56,9 +56,10 @@ JSON_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"headers": RUN_ID_HEADE
 
 
 @router.get("/agents", response_model=AgentsPublic)
-async def list_agents(_user: CurrentUser) -> AgentsPublic:
-    """The agent types, what each is for, and the tools each may call."""
+async def list_agents(_user: CurrentUser, settings: SettingsDep) -> AgentsPublic:
+    """The agent types, what each is for, and the tools each may call; the model that answers."""
     return AgentsPublic(
+        model=settings.llm_model,
         items=[
             AgentPublic(
                 agent_type=agent.name,
@@ -69,7 +70,7 @@ async def list_agents(_user: CurrentUser) -> AgentsPublic:
                 ],
             )
             for agent in list_agent_types()
-        ]
+        ],
     )
 
 

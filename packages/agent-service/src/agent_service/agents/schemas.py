@@ -148,3 +148,5 @@ class AgentPublic(BaseModel):
 
 class AgentsPublic(BaseModel):
     items: list[AgentPublic]
+    # LLM_MODEL: "demo-model" when `serve --llm demo` answers (the page then says it is a demo).
+    model: str = ""

@@ -62,21 +62,30 @@ CODER_HELP = (
 )
 
 
+INTRO = "*I'm the offline demo model*: simple rules over your words, no AI. "
+
+
 def decide(request: dict[str, Any]) -> Answer:
     """The demo model's answer to one `/v1/chat/completions` request body."""
     schema = triage.requested_schema(request)
     turn = Turn.of(request.get("messages") or [])
     if schema is not None:
         return Say(json.dumps(triage.triage(turn.user_text, schema)))
-    tools = {t.get("function", {}).get("name") for t in request.get("tools") or []}
+    if turn.user_text.startswith("Passages from "):
+        return answer_from_passages(turn.user_text)
+    answer = chat(turn, {t.get("function", {}).get("name") for t in request.get("tools") or []})
+    if turn.first and isinstance(answer, Say) and not answer.text.startswith("I'm the offline"):
+        return Say(INTRO + answer.text)  # the first answer of a chat says what answers it
+    return answer
+
+
+def chat(turn: Turn, tools: set[Any]) -> Answer:
     if "create_task" in tools:
         return assistant(turn, tools)
     if "search_documents" in tools:
         return researcher(turn)
     if "get_issue" in tools:
         return coder(turn)
-    if turn.user_text.startswith("Passages from "):
-        return answer_from_passages(turn.user_text)
     return Say(f"{understood(turn.user_text)} I can chat with tools: pick the assistant agent.")
 
 

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from agent_testkit.fake_llm.script import ScriptItem
 
 KEEP_CALLS = 200  # the fake records every call; a long demo keeps only the newest
+WORD_DELAY_S = 0.04  # served, the demo streams a word at a time at about a reader's pace
 
 
-def demo_answer(call: RecordedCall) -> ScriptItem:
-    """The kit script item for one call: what `decide` answers, as a reply or tool calls.
+def demo_answer(call: RecordedCall, *, word_delay: float = 0.0) -> ScriptItem:
+    """The kit script item for one call: what `decide` answers, as a reply or tool calls;
+    streamed, its words are `word_delay` seconds apart.
 
     Pass it to the kit's `respond()` (tests do, with the in-process fake) to get the demo model.
     """
@@ -27,7 +29,7 @@ def demo_answer(call: RecordedCall) -> ScriptItem:
 
     decided = decide(call.request)
     if isinstance(decided, Say):
-        return items.reply(decided.text)
+        return items.reply(decided.text, chunk_delay=word_delay)
     return items.tool_calls(decided.calls, content=decided.text)
 
 
@@ -39,7 +41,7 @@ def start_demo_llm() -> FakeLLMServer:
     def answer(call: RecordedCall) -> ScriptItem:
         if len(server.calls) > 2 * KEEP_CALLS:
             del server.calls[:-KEEP_CALLS]
-        return demo_answer(call)
+        return demo_answer(call, word_delay=WORD_DELAY_S)
 
     server = FakeLLMServer(strict=False, default=items.respond(answer))
     return server.start()

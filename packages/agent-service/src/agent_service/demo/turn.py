@@ -33,6 +33,7 @@ class Step:
 class Turn:
     user_text: str
     steps: list[Step] = field(default_factory=list)
+    first: bool = False  # the conversation's first user message: the answer says what it is
 
     @classmethod
     def of(cls, messages: list[dict[str, Any]]) -> Turn:
@@ -46,7 +47,8 @@ class Turn:
                 steps[call.get("id", "")] = Step(function.get("name", ""), _json(function))
             if message.get("role") == "tool" and message.get("tool_call_id") in steps:
                 steps[message["tool_call_id"]].result = _parse(text_of(message.get("content")))
-        return cls(user_text.strip(), list(steps.values()))
+        users = sum(1 for m in messages if m.get("role") == "user")
+        return cls(user_text.strip(), list(steps.values()), first=users == 1)
 
     def steps_of(self, name: str) -> list[Step]:
         return [step for step in self.steps if step.name == name and step.result is not None]

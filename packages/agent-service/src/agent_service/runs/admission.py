@@ -25,9 +25,10 @@ from agent_service.runs.exceptions import (
     Overloaded,
     RunInProgress,
     RunNotAwaitingApproval,
+    RunNotLatest,
 )
 from agent_service.runs.host import RunHost
-from agent_service.runs.models import Run
+from agent_service.runs.models import ACTIVE_STATUSES, Run
 from agent_service.runs.schemas import Decision, MultitaskStrategy
 
 logger = logging.getLogger("agent_service.runs")
@@ -128,6 +129,17 @@ async def _make_way(
             await roll_back(session, run)
     await session.refresh(conversation)
     return strategy == "enqueue" and any(r.status != "requires_action" for r in active)
+
+
+async def roll_back_latest(session: AsyncSession, run: Run) -> None:
+    """Take back a conversation's latest run once it ended (regenerate, edit and resend): its
+    messages go and its tools' effects are undone; 409 while it is active or a newer one exists."""
+    if run.status in ACTIVE_STATUSES:
+        raise RunInProgress(run.id)
+    [latest], _ = await runs.list_runs(session, run.conversation_id, limit=1, offset=0)
+    if latest.id != run.id:
+        raise RunNotLatest(run.id)
+    await roll_back(session, run)
 
 
 async def roll_back(session: AsyncSession, run: Run) -> None:

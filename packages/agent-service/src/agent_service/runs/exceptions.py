@@ -30,6 +30,16 @@ class RunNotAwaitingApproval(Conflict):
         super().__init__(f"Run {str(run_id)!r} is {status!r}: it has no tool calls to approve.")
 
 
+class RunNotLatest(Conflict):
+    code = "run_not_latest"
+
+    def __init__(self, run_id: object) -> None:
+        super().__init__(
+            f"Run {str(run_id)!r} is not the conversation's latest run: only the latest one can "
+            "be rolled back."
+        )
+
+
 class DecisionsMismatch(InvalidRequest):
     code = "decisions_mismatch"
 

@@ -12,7 +12,7 @@ from agent_service.conversations.dependencies import OwnedConversation
 from agent_service.deps import CurrentUser, SessionDep
 from agent_service.errors import InvalidRequest
 from agent_service.pagination import PAGINATED, PageDep
-from agent_service.runs import service
+from agent_service.runs import admission, service
 from agent_service.runs.dependencies import ExecutorDep, OwnedRun
 from agent_service.runs.schemas import ResumeRequest, RunPublic, RunStatus
 from agent_service.runs.stream import run_event_stream
@@ -72,6 +72,14 @@ async def resume_run(
     """Approve or deny the tool calls a run waits on; it continues (follow /events)."""
     resumed = await executor.resume(session, run, body.decisions)
     return service.run_public(resumed)
+
+
+@router.post("/runs/{run_id}/rollback", response_model=RunPublic)
+async def roll_back_run(run: OwnedRun, session: SessionDep) -> RunPublic:
+    """Take back the conversation's latest run once it ended: its messages and tools' effects."""
+    await admission.roll_back_latest(session, run)
+    await session.refresh(run)
+    return service.run_public(run)
 
 
 @router.get(

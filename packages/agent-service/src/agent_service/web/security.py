@@ -2,7 +2,8 @@
 
 The pages load only their own scripts and styles (no inline script or style, no `eval`), and may
 not be framed: an injected `<script>` neither runs nor loads anything, and clickjacking is out.
-Trusted Types make a string assigned to `innerHTML` throw, so output is text or it is nothing.
+Trusted Types make a string assigned to `innerHTML` throw, so output is text or it is nothing; the
+one policy allowed is DOMPurify's (`dompurify`), which parses the model's Markdown into sanitized nodes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
         "frame-ancestors 'none'",
         "require-trusted-types-for 'script'",
-        "trusted-types 'none'",
+        "trusted-types dompurify",  # the sanitizer's own policy, and no other
     )
 )
 

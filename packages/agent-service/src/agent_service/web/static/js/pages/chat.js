@@ -27,6 +27,11 @@ export async function chatPage(main) {
   const stopButton = h("button", { type: "button", id: "stop", class: "danger", hidden: true }, "Stop");
   const composer = h("form", { class: "composer" }, textarea, h("div", { class: "composer-actions" }, stopButton, sendButton));
   const title = h("h2", { class: "chat-title" }, "New conversation");
+  const banner = h("p", { class: "demo-banner", id: "demo-banner", role: "note", hidden: true },
+    h("strong", {}, "Offline demo. "),
+    "Answers come from simple rules over your words, not from an AI. Try “add a task to buy milk”, ",
+    "“rename buy milk to buy oat milk” or “list my tasks”.");
+  const editNote = h("p", { class: "edit-note", hidden: true });
 
   replace(main, h("div", { class: "chat-layout" },
     h("aside", { class: "chat-side card" },
@@ -34,7 +39,7 @@ export async function chatPage(main) {
       h("button", { type: "button", class: "secondary", id: "new-conversation", onclick: () => openConversation(null) },
         "New conversation"),
       h("h3", {}, "Conversations"), conversationList),
-    h("section", { class: "chat-main card" }, title, log, composer)));
+    h("section", { class: "chat-main card" }, title, banner, log, editNote, composer)));
 
   function describeAgent() {
     const agent = state.agents.find((a) => a.agent_type === state.agentType);
@@ -54,6 +59,7 @@ export async function chatPage(main) {
 
   async function openConversation(conversation) {
     leaveTurn();
+    if (state.editing) stopEdit();
     state.conversationId = conversation?.id ?? null;
     history.replaceState(null, "", state.conversationId ? `/chat?conversation=${encodeURIComponent(state.conversationId)}` : "/chat");
     replace(log);
@@ -65,6 +71,7 @@ export async function chatPage(main) {
       const historyBody = await api(`/api/conversations/${encodeURIComponent(conversation.id)}/history`);
       const cards = renderHistory(log, historyBody.messages);
       await rejoinRun(conversation.id, cards);
+      offerRedo();
     } else {
       log.append(emptyState("Ask something. Try: “Add a high-priority task to write the release notes”."));
     }
@@ -101,6 +108,7 @@ export async function chatPage(main) {
   async function send(message) {
     state.busy = true;
     sendButton.disabled = true;
+    for (const el of log.querySelectorAll(".redo")) el.remove();
     log.querySelector(".empty")?.remove();
     const turn = new TurnView(log, { onDecide: (decisions) => resume(turn, decisions) });
     turn.userMessage(message);
@@ -218,6 +226,59 @@ export async function chatPage(main) {
     stopButton.hidden = true;
   }
 
+  /** "Regenerate" under the last answer, "Edit" on the last message: both take the latest run
+   * back (its messages and what its tools did) and send again. */
+  function offerRedo() {
+    for (const el of log.querySelectorAll(".redo")) el.remove();
+    if (state.busy || !state.conversationId) return;
+    const users = log.querySelectorAll(".message-user");
+    const lastUser = users[users.length - 1];
+    if (!lastUser) return;
+    const said = lastUser.querySelector(".message-text").textContent;
+    lastUser.append(h("div", { class: "redo redo-user" },
+      h("button", { type: "button", class: "link small", onclick: () => startEdit(said) }, "Edit")));
+    const answers = log.querySelectorAll(".message-assistant");
+    const lastAnswer = answers[answers.length - 1];
+    if (lastAnswer && lastAnswer.compareDocumentPosition(lastUser) & Node.DOCUMENT_POSITION_PRECEDING) {
+      lastAnswer.append(h("div", { class: "redo" },
+        h("button", { type: "button", class: "link small", onclick: () => redo(said) }, "Regenerate")));
+    }
+  }
+
+  function startEdit(said) {
+    state.editing = true;
+    textarea.value = said;
+    replace(editNote, "Editing your last message: Send replaces it and its answer. ",
+      h("button", { type: "button", class: "link small", onclick: stopEdit }, "Cancel"));
+    editNote.hidden = false;
+    textarea.focus();
+  }
+
+  function stopEdit() {
+    state.editing = false;
+    editNote.hidden = true;
+    textarea.value = "";
+  }
+
+  /** Take the latest run back, show the conversation without it, then send `message`. */
+  async function redo(message) {
+    if (state.busy) return;
+    state.busy = true;
+    try {
+      const [run] = await api(`/api/conversations/${encodeURIComponent(state.conversationId)}/runs?limit=1`);
+      if (run) await api(`/api/runs/${encodeURIComponent(run.id)}/rollback`, { method: "POST" });
+      const historyBody = await api(`/api/conversations/${encodeURIComponent(state.conversationId)}/history`);
+      replace(log);
+      renderHistory(log, historyBody.messages);
+    } catch (error) {
+      state.busy = false;
+      flash(error.message, "error");
+      return;
+    }
+    state.busy = false;
+    send(message);
+  }
+
   function finish(turn) {
     if (turn.detached) return;
     stopButton.hidden = true;
@@ -225,6 +286,7 @@ export async function chatPage(main) {
     turn.settle();
     state.busy = false;
     sendButton.disabled = false;
+    offerRedo();
     refreshConversations().catch(() => {});
   }
 
@@ -248,9 +310,15 @@ export async function chatPage(main) {
     const message = textarea.value.trim();
     if (!message || state.busy) return;
     textarea.value = "";
-    send(message);
+    if (state.editing) {
+      stopEdit();
+      redo(message);
+    } else {
+      send(message);
+    }
   });
   textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && state.editing) stopEdit();
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       composer.requestSubmit();
@@ -264,6 +332,7 @@ export async function chatPage(main) {
 
   const catalogue = await api("/api/agents");
   state.agents = catalogue.items; // the catalogue is an object, not a paginated list
+  banner.hidden = catalogue.model !== "demo-model";
   replace(agentSelect, state.agents.map((a) => h("option", { value: a.agent_type }, a.agent_type)));
   agentSelect.value = state.agentType;
   describeAgent();

@@ -1,11 +1,15 @@
 // How a chat turn looks: message bubbles, tool-call cards with their results, approval cards.
 
 import { emphasis, formatJson, h, replace } from "../dom.js";
+import { renderMarkdown } from "../markdown.js";
 
+/** A message: the person's words as typed, the agent's rendered from Markdown. */
 function bubble(role, text) {
+  const body = h("div", { class: "message-text" });
+  if (role === "user") body.append(text ?? "");
+  else renderMarkdown(body, text ?? "");
   return h("div", { class: `message message-${role}` },
-    h("div", { class: "message-role" }, role === "user" ? "You" : "Agent"),
-    h("div", { class: "message-text" }, text ?? ""));
+    h("div", { class: "message-role" }, role === "user" ? "You" : "Agent"), body);
 }
 
 function parseMaybeJson(text) {
@@ -133,11 +137,23 @@ export class TurnView {
       el.classList.add("is-streaming");
       this.add(el);
       this.text = el.querySelector(".message-text");
+      this.text.dataset.raw = "";
       this.lastText = this.text;
     }
-    this.text.append(text);
-    const message = this.text.parentElement;
+    const target = this.text;
+    target.dataset.raw += text;
+    const message = target.parentElement;
     message.dataset.deltas = String(Number(message.dataset.deltas ?? 0) + 1);
+    // Rendered once a frame, however many deltas arrived in it: the text grows as it streams.
+    if (!target.dataset.pending) {
+      target.dataset.pending = "1";
+      requestAnimationFrame(() => this.paint(target));
+    }
+  }
+
+  paint(target) {
+    delete target.dataset.pending;
+    renderMarkdown(target, target.dataset.raw);
     this.log.scrollTop = this.log.scrollHeight;
   }
 
@@ -199,6 +215,7 @@ export class TurnView {
     this.ended = true;
     this.dropTyping();
     if (!this.lastText && response) this.delta(response);
+    if (this.lastText) this.paint(this.lastText);
     this.lastText?.parentElement.classList.remove("is-streaming");
     if (usage?.total_tokens) this.note(`${usage.total_tokens} tokens`);
   }

@@ -170,3 +170,23 @@ def test_run_reports_tokens_and_cost_per_case_and_slice(project: Path) -> None:
     )
     html = (project / "var" / "evals" / "report.html").read_text()
     assert 'id="spend-slices"' in html and "cost / attempt" in html
+
+
+def test_an_interrupted_run_resumes_from_its_journal(project: Path) -> None:
+    assert run("run", "--no-gate")[0] == 0
+    journal = project / "var" / "evals" / "attempts.jsonl"
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 3
+    scores = json.loads((project / "var" / "evals" / "results.json").read_text())["scores"]
+    journal.write_text(lines[0] + "\n" + lines[1][:40])  # stopped after one attempt, mid-line
+
+    code, output = run("run", "--no-gate", "--resume")
+    assert code == 0 and "evals: 2 attempts to run" in output
+    resumed = json.loads((project / "var" / "evals" / "results.json").read_text())
+    assert resumed["scores"] == scores and len(resumed["cases"]) == 3
+    assert len(journal.read_text().splitlines()) == 3
+
+    code, output = run("run", "--no-gate", "--resume", "--seed", "7")  # made another way
+    assert code == 0 and "evals: 3 attempts to run" in output
+    code, output = run("run", "--no-gate")  # without --resume: everything again
+    assert code == 0 and "evals: 3 attempts to run" in output

@@ -137,6 +137,22 @@ def run(
     verbose: Annotated[
         bool, typer.Option(help="Show the service's warnings while cases run.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Go on with an interrupted run: the attempts it finished (OUT/attempts.jsonl, "
+            "same model, seed and variation, case unchanged) are kept, only the rest run."
+        ),
+    ] = False,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            metavar="N",
+            min=0.1,
+            envvar="EVAL_RATE_LIMIT",
+            help="Start at most N attempts a minute, evenly spaced (with --concurrency at once).",
+        ),
+    ] = None,
 ) -> None:
     """Run the golden set through the service, write the reports, and gate against the baseline."""
     _require_kit()
@@ -165,6 +181,9 @@ def run(
         seed=seed,
         min_kappa=min_kappa,
         prices=Prices(input_price, output_price),
+        journal=out / "attempts.jsonl",
+        resume=resume,
+        rate_per_minute=rate_limit,
     )
     service_logs = logging.getLogger("agent_service")
     level = service_logs.level

@@ -40,7 +40,9 @@ from agent_testkit.evals import (
     load_cases,
     run_cases,
 )
+from agent_testkit.evals.journal import AttemptJournal
 from agent_testkit.evals.judge_check import DEFAULT_MIN_KAPPA
+from agent_testkit.evals.runner import RateLimit
 from agent_testkit.evals.spend import Prices
 
 OnResult = Callable[[CaseResult], None]
@@ -64,6 +66,9 @@ class EvalOptions:
     judge_calibration: Path = Path("evals/judge/calibration.json")
     labelled: Path = Path("evals/judge/labelled.yaml")  # what the calibration was measured on
     min_kappa: float = DEFAULT_MIN_KAPPA  # the judge gates when kappa's lower bound is this or more
+    journal: Path | None = None  # each finished attempt, for --resume (None: not kept)
+    resume: bool = False  # reuse the journal's attempts made the same way
+    rate_per_minute: float | None = None  # attempts started a minute at most
     prices: Prices = field(default_factory=Prices)  # USD per million tokens, for the report's costs
 
 
@@ -102,12 +107,21 @@ async def run_suite(
         min_kappa=options.min_kappa,
     )
     started_at, started = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    journal = _journal(options)
+    done = journal.open(cases, resume=options.resume) if journal else {}
+    done = {(c, e): r for (c, e), r in done.items() if e < options.epochs}
     if on_start is not None:
-        on_start(len(cases) * options.epochs)
+        on_start(len(cases) * options.epochs - len(done))
     with tempfile.TemporaryDirectory(prefix="agent-evals-") as folder:
         sandbox = Sandbox(Path(folder))
         await asyncio.to_thread(sandbox.migrate)
-        results = await _run_all(cases, options, sandbox, on_result)
+        try:
+            results = await _run_all(
+                cases, options, sandbox, _recorded(journal, cases, on_result), done
+            )
+        finally:
+            if journal is not None:
+                journal.close()
     return EvalRun.of(
         results,
         baseline,
@@ -125,8 +139,41 @@ async def run_suite(
     )
 
 
+def _journal(options: EvalOptions) -> AttemptJournal | None:
+    """The journal of this run's attempts, keyed by how they are made."""
+    if options.journal is None:
+        return None
+    key = {
+        "model": options.model.value,
+        "live": options.live.model if options.live else None,
+        "seed": options.seed,
+        "variation": options.variation,
+    }
+    return AttemptJournal(options.journal, key)
+
+
+def _recorded(
+    journal: AttemptJournal | None, cases: list[Case], on_result: OnResult | None
+) -> OnResult | None:
+    """`on_result`, each result first written to the journal."""
+    if journal is None:
+        return on_result
+    by_id = {case.id: case for case in cases}
+
+    def record(result: CaseResult) -> None:
+        journal.record(by_id[result.case_id], result)
+        if on_result is not None:
+            on_result(result)
+
+    return record
+
+
 async def _run_all(
-    cases: list[Case], options: EvalOptions, sandbox: Sandbox, on_result: OnResult | None
+    cases: list[Case],
+    options: EvalOptions,
+    sandbox: Sandbox,
+    on_result: OnResult | None,
+    done: dict[tuple[str, int], CaseResult],
 ) -> list[CaseResult]:
     """Cases in `concurrency` slots. Where the model endpoint is the same for every case of a slot
     (scripted, live), the slot's app is started once and serves its cases one after another, each
@@ -172,8 +219,15 @@ async def _run_all(
             finally:
                 free.put_nowait(slot)
 
+        rate = RateLimit(options.rate_per_minute) if options.rate_per_minute else None
         return await run_cases(
-            cases, run_one, concurrency=slots, epochs=options.epochs, on_result=on_result
+            cases,
+            run_one,
+            concurrency=slots,
+            epochs=options.epochs,
+            on_result=on_result,
+            rate=rate,
+            done=done,
         )
 
 

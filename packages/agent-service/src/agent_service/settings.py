@@ -73,11 +73,12 @@ class Settings(BaseSettings):
     # Measured (benchmarks/bench_streams.py, docs/deployment.md): one process carries about 80
     # streams at a model's pace per core; at 128 the first token of 100 streams came 2.5x later.
     max_active_turns: int = Field(default=64, ge=1)
-    # Not in DESIGN.md: runs. How often an owner renews its runs' lease (and polls for cancels
-    # NOTIFY missed), how long a lease lasts before another replica marks the run interrupted,
-    # how often a run's buffered events are written, and a follower's poll between wake-ups.
-    run_heartbeat_s: float = Field(default=3.0, gt=0)
-    run_lease_s: float = Field(default=30.0, gt=0)
+    # Runs. How often an owner renews its runs' lease (and polls for cancels NOTIFY missed), how
+    # long a lease lasts before another replica takes the run over or ends it `interrupted`
+    # (kill -9 to the run moving again: at most lease + heartbeat, 7.5 s by default), how often
+    # a run's buffered events are written, and a follower's poll between wake-ups.
+    run_heartbeat_s: float = Field(default=1.5, gt=0)
+    run_lease_s: float = Field(default=6.0, gt=0)
     run_event_batch_s: float = Field(default=0.1, gt=0)
     run_poll_s: float = Field(default=1.0, gt=0)
     # How long a run retries storing its final answer (a locked or failing database) before it

@@ -29,6 +29,7 @@ from agent_service.agents.tool import Toolbox, ToolOutcome, error_outcome
 from agent_service.conversations import service as conversations
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.service import NewMessage
+from agent_service.db import utcnow
 from agent_service.errors import AppError, database_unavailable
 from agent_service.llm.messages import ChatMessage, TextDelta, ToolCallRequest, Usage
 from agent_service.runs import ending, lifecycle, payloads, scheduling
@@ -47,10 +48,13 @@ async def drive(
     conversation_id: uuid.UUID,
     decisions: list[Decision] | None = None,
     prepared: tuple[Run, Conversation] | None = None,
+    *,
+    taking_over: bool = False,
 ) -> None:
-    """`prepared`: the rows of a run created running (`admission`), as committed."""
+    """`prepared`: the rows of a run created running (`admission`), as committed;
+    `taking_over`: a running run whose process died, continued from its last committed step."""
     try:
-        await _drive_in_session(host, run_id, conversation_id, decisions, prepared)
+        await _drive_in_session(host, run_id, conversation_id, decisions, prepared, taking_over)
     finally:
         host.notifier.forget(run_id)  # not driven here any more: followers read the rows
 
@@ -61,6 +65,7 @@ async def _drive_in_session(
     conversation_id: uuid.UUID,
     decisions: list[Decision] | None,
     prepared: tuple[Run, Conversation] | None,
+    taking_over: bool,
 ) -> None:
     async with host.sessionmaker() as session:
         state: RunState | None = None
@@ -72,7 +77,7 @@ async def _drive_in_session(
                     session,
                     run_id,
                     conversation_id,
-                    resuming=decisions is not None,
+                    resuming=decisions is not None or taking_over,
                     prepared=prepared,
                 )
                 if state is None:
@@ -166,13 +171,28 @@ async def _store_step(
             ]
             await conversations.append_messages(session, state.conversation, new)
             run = state.run
-            run.usage = payloads.usage_json(state.usage)
+            values: dict[str, Any] = {"usage": payloads.usage_json(state.usage)}
             if state.context.effects:
-                run.effects = [*(run.effects or []), *state.context.effects]
+                values["effects"] = [*(run.effects or []), *state.context.effects]
                 state.context.effects.clear()
-            if pause and not await lifecycle.transition(
-                session, run, from_="running", to="requires_action", owner=None
-            ):
+            # still this process's run (not swept and taken over meanwhile): the step commits
+            # only then, and renews the lease with it
+            mine = [Run.owner == host.owner]
+            if pause:
+                kept = await lifecycle.transition(
+                    session,
+                    run,
+                    from_="running",
+                    to="requires_action",
+                    where=mine,
+                    owner=None,
+                    **values,
+                )
+            else:
+                kept = await lifecycle.hold(
+                    session, run, status="running", where=mine, heartbeat_at=utcnow(), **values
+                )
+            if not kept:
                 await session.rollback()
                 raise RunLost(run.id)
             rows = writer.take()

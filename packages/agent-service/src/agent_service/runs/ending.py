@@ -227,8 +227,9 @@ async def _store_answer(
     run = await session.get(Run, run_id)
     assert run is not None
     # first: a run ended elsewhere (a cancel, a sweep) meanwhile is let go, whatever else fails
+    mine = [Run.owner == host.owner]  # not taken over by another replica meanwhile
     if not await lifecycle.transition(
-        session, run, from_="running", to="completed", owner=None, finished_at=utcnow()
+        session, run, from_="running", to="completed", where=mine, owner=None, finished_at=utcnow()
     ):
         raise RunLost(run_id)
     answer = NewMessage(event.message, usage=event.usage)

@@ -86,3 +86,28 @@ async def transition_returning(
     statement = _statement(run_id, from_, to, where, values).returning(Run)
     moved = await session.scalars(statement.execution_options(populate_existing=True))
     return moved.one_or_none()
+
+
+async def hold(
+    session: AsyncSession,
+    run: Run,
+    *,
+    status: str,
+    where: Iterable[ColumnElement[bool]] = (),
+    **values: Any,
+) -> bool:
+    """Write `values` to a run that is still `status` (and matches `where`), without moving it:
+    a driver's step, which must not land on a run ended or taken over meanwhile. Whether it
+    was; the caller commits."""
+    statement = (
+        update(Run)
+        .where(Run.id == run.id, Run.status == status, *where)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    held = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    if held:
+        for name, value in values.items():
+            set_committed_value(run, name, value)
+    return held

@@ -16,9 +16,10 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import utcnow
-from agent_service.runs import ending
+from agent_service.runs import ending, takeover
 from agent_service.runs.host import RunHost
 from agent_service.runs.models import Run
 
@@ -66,9 +67,9 @@ def sweeping_allowed(host: RunHost) -> bool:
 
 
 async def sweep(host: RunHost, *, at_startup: bool) -> int:
-    """End the runs whose lease ran out: on SQLite every leased run at start-up (one process
-    owns the file); on PostgreSQL, those whose heartbeat is older than `run_lease_s`, whoever
-    owns them. A run whose cancel was asked for ends `cancelled`, others `interrupted`."""
+    """Take over or end the runs whose lease ran out: on SQLite every leased run at start-up (one
+    process owns the file); on PostgreSQL, those whose heartbeat is older than `run_lease_s`,
+    whoever owns them. How many it found."""
     if not host.postgres and not at_startup:
         return 0
     if not sweeping_allowed(host):
@@ -79,10 +80,22 @@ async def sweep(host: RunHost, *, at_startup: bool) -> int:
             cutoff = utcnow() - timedelta(seconds=host.settings.run_lease_s)
             query = query.where(Run.heartbeat_at < cutoff)
         else:
-            query = query.where(Run.owner != host.owner)
+            query = query.where(Run.owner.is_distinct_from(host.owner))
         dead = (await session.execute(query)).scalars().all()
         for run in dead:
-            status = "cancelled" if run.cancel_requested else "interrupted"
-            await ending.end_idle(host, session, run, status)
-            host.stalled.discard(run.id)
+            await _sweep_one(host, session, run)
     return len(dead)
+
+
+async def _sweep_one(host: RunHost, session: AsyncSession, run: Run) -> None:
+    """Continue the run here when that is safe (`takeover`), else end it:
+    `cancelled` if a cancel was asked for, `interrupted` otherwise, its history repaired."""
+    host.stalled.discard(run.id)
+    if run.cancel_requested:
+        await ending.end_idle(host, session, run, "cancelled")
+        return
+    driven_here = run.id in host.tasks  # stuck in a write: not driven twice
+    room = len(host.tasks) < host.settings.max_active_turns
+    if not driven_here and room and await takeover.take(host, session, run):
+        return
+    await ending.end_idle(host, session, run, "interrupted")

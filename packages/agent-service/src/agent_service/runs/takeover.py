@@ -1,0 +1,78 @@
+"""Taking over a run whose process died (its lease ran out): it goes on here from its last
+committed step when that is safe, and is ended `interrupted` (by the sweep) when it is not.
+
+A step commits its messages, its tools' database effects and its events in one transaction, so
+the rows say exactly where a run stood: what committed is kept and never done again, what did not
+commit rolled back with its step. Going on means calling the model again on the committed
+history. That is safe unless some text of the unfinished model call already reached the run's
+events (a follower would see the answer start over), so a run whose events after its last step
+hold a `message.delta` is not taken over. A tool acting outside this database (an MCP server,
+GitHub) whose step did not commit may act again if the model asks again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.db import utcnow
+from agent_service.runs import driving
+from agent_service.runs.host import RunHost
+from agent_service.runs.models import Run, RunEvent
+
+logger = logging.getLogger("agent_service.runs")
+
+# Events a committed step (or the run's start, or a resume) ends with.
+STEP_EVENTS = ("run.created", "tool.result", "run.requires_action")
+
+
+async def continuable(session: AsyncSession, run: Run) -> bool:
+    """No text of the unfinished model call is in the run's events."""
+    last_step = (
+        select(func.max(RunEvent.seq))
+        .where(RunEvent.run_id == run.id, RunEvent.event.in_(STEP_EVENTS))
+        .scalar_subquery()
+    )
+    text_since = await session.scalar(
+        select(RunEvent.seq)
+        .where(
+            RunEvent.run_id == run.id,
+            RunEvent.event == "message.delta",
+            RunEvent.seq > func.coalesce(last_step, 0),
+        )
+        .limit(1)
+    )
+    return text_since is None
+
+
+async def take(host: RunHost, session: AsyncSession, run: Run) -> bool:
+    """Take the run's lease from its dead owner and drive it here; whether this process did
+    (not safe to go on, or another replica took it first)."""
+    if run.status == "running" and not await continuable(session, run):
+        return False
+    still_dead = [Run.id == run.id, Run.status == run.status]
+    still_dead.append(Run.owner.is_not_distinct_from(run.owner))
+    if host.postgres:  # and not renewed since it was found
+        cutoff = utcnow() - timedelta(seconds=host.settings.run_lease_s)
+        still_dead.append(Run.heartbeat_at < cutoff)
+    taken = await session.execute(
+        update(Run)
+        .where(*still_dead)
+        .values(owner=host.owner, heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        return False
+    await session.commit()
+    logger.warning(
+        "run %s: its process (%s) stopped renewing its lease; continuing it here",
+        run.id,
+        run.owner,
+    )
+    work = driving.drive(host, run.id, run.conversation_id, taking_over=run.status == "running")
+    host.spawn(run.id, work)
+    return True

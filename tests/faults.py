@@ -268,6 +268,36 @@ def sqlite_write_lock(path: str) -> Iterator[None]:
         holder.close()
 
 
+class SqliteLockHolder:
+    """Another process's writer holding SQLite's write lock from `take()` until `release()`, which
+    may come from any thread (e.g. a log handler that sees the service give up)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        with self._lock:
+            if self._connection is None:
+                connection = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )
+                connection.execute("BEGIN IMMEDIATE")
+                self._connection = connection
+
+    def release(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.execute("ROLLBACK")
+                self._connection.close()
+                self._connection = None
+
+    @property
+    def held(self) -> bool:
+        return self._connection is not None
+
+
 def sqlite_path(database_url: str) -> str:
     """The file of a `sqlite+aiosqlite:///...` URL."""
     database = make_url(database_url).database

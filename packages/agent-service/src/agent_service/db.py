@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import sqlite3
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import aiosqlite
 import psycopg
 from psycopg import errors as psycopg_errors
 from sqlalchemy import DateTime, MetaData, event
@@ -73,6 +77,107 @@ def parse_id(value: str) -> uuid.UUID | None:
         return None
 
 
+class SqliteWriter:
+    """The one writer of a SQLite file in this process: a FIFO lock that a connection holds from
+    its first write statement to the end of that transaction.
+
+    SQLite lets one connection write at a time and makes the others poll for the lock (its busy
+    handler sleeps up to 100 ms between tries, first come is not first served): at 50 turns at
+    once some waited out the whole busy timeout while the lock was free most of that time, and
+    got "database is locked". Waiting here is in line and wakes at once; the busy timeout is left
+    for writers in other processes. Reads take no lock (WAL lets them run beside the writer).
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    def lock(self) -> asyncio.Lock:
+        """This event loop's lock (an engine may serve more than one loop, e.g. the CLI's)."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._locks:
+            self._locks = {
+                known: lock for known, lock in self._locks.items() if not known.is_closed()
+            }
+            self._locks[loop] = asyncio.Lock()
+        return self._locks[loop]
+
+    async def acquire(self) -> asyncio.Lock:
+        lock = self.lock()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError(
+                f"database is locked: no turn to write within {self.timeout_s} s"
+            ) from None
+        return lock
+
+
+# Statements that take SQLite's write lock, or open a transaction that may later take it (a
+# SAVEPOINT outside a transaction begins one); a read-only WITH only waits its turn.
+_WRITES = frozenset(
+    {"INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN", "SAVEPOINT", "WITH", "CREATE", "DROP",
+     "ALTER", "VACUUM", "REINDEX"}
+)  # fmt: skip
+
+
+def _starts_write(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+    if getattr(fn, "__name__", "") not in ("execute", "executemany", "executescript"):
+        return False
+    sql = args[0] if args and isinstance(args[0], str) else ""
+    words = sql.lstrip(" \t\r\n(").split(None, 1)
+    return bool(words) and words[0].upper() in _WRITES
+
+
+class OneWriterConnection(aiosqlite.Connection):
+    """An aiosqlite connection that writes only holding its process's `SqliteWriter` lock.
+
+    Every statement, commit and rollback goes through `_execute`: the first write statement
+    waits for the lock, and the lock goes back once the driver says no transaction is open (after
+    the commit, the rollback, or a statement that failed), or when the connection stops.
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], writer: SqliteWriter) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._writer = writer
+        self._held: asyncio.Lock | None = None
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._held is None and _starts_write(fn, args):
+            self._held = await self._writer.acquire()
+        try:
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            if self._held is not None and not self._in_transaction():
+                self._release()
+
+    def _in_transaction(self) -> bool:
+        return self._connection is not None and self._connection.in_transaction
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and held.locked():
+            held.release()
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        self._release()  # closed, stopped, or collected without a close: the lock goes back
+        return super().stop()
+
+
+def _one_writer_connect(writer: SqliteWriter) -> Callable[..., OneWriterConnection]:
+    """aiosqlite's `connect`, making connections that share `writer` (one per engine)."""
+
+    def connect(database: str, **kwargs: Any) -> OneWriterConnection:
+        connection = OneWriterConnection(
+            functools.partial(sqlite3.connect, database, **kwargs), writer
+        )
+        connection._thread.daemon = True  # as SQLAlchemy does: a stuck query never blocks exit
+        return connection
+
+    return connect
+
+
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -130,7 +235,8 @@ def create_engine(
     pool_timeout_s: float = 10.0,
     answer_timeout_s: float = 30.0,
 ) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection, and
+    on a file one writer at a time in this process (`SqliteWriter`).
 
     Turns hold a connection only between model calls, so checkouts are many and short: a pool big
     enough that overflow connections (opened and closed each time) are rare, and a wait for one
@@ -141,11 +247,11 @@ def create_engine(
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
     if url.startswith("sqlite"):
         in_memory = make_url(url).database in (None, "", ":memory:")
-        engine = create_async_engine(
-            url,
-            connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
-            **({} if in_memory else pool),
-        )
+        connect_args: dict[str, Any] = {"timeout": sqlite_busy_timeout_ms / 1000}
+        if not in_memory:  # (in memory, one connection is all there is)
+            writer = SqliteWriter(sqlite_busy_timeout_ms / 1000)
+            connect_args["async_creator_fn"] = _one_writer_connect(writer)
+        engine = create_async_engine(url, connect_args=connect_args, **({} if in_memory else pool))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
         return engine
     connect_args = {

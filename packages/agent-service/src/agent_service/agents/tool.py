@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent_service.errors import AppError
+from agent_service.errors import AppError, database_unavailable
 from agent_service.integrations.github.access import GitHubAccess
 from agent_service.llm.messages import ChatMessage, ToolCallRequest, ToolSpec
 
@@ -122,7 +122,12 @@ class Toolbox:
                 result = await tool.fn(self.context, args)
         except AppError as exc:  # a rule of the domain: its message is meant for people
             return _error(call, exc.code, exc.detail)
-        except Exception:
+        except Exception as exc:
+            if (busy := database_unavailable(exc)) is not None:
+                # the database's state, not the tool's failure: the model must not hear that
+                # nothing was changed and answer as if done; the turn stops with a 503 to retry
+                logger.warning("tool %s stopped its turn: %s", call.name, busy.detail)
+                raise busy from exc
             logger.exception("tool %s failed", call.name, extra={"tool_call_id": call.id})
             detail = f"The tool {call.name!r} failed unexpectedly; nothing was changed."
             return _error(call, "tool_failed", detail)

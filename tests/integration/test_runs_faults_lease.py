@@ -105,8 +105,6 @@ async def test_a_stuck_run_is_swept_when_its_lease_runs_out(
     fake_llm: FakeLLM,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    if not settings.resolved_database_url.startswith("postgresql"):
-        pytest.skip("leases are swept while running on PostgreSQL (SQLite: at start-up)")
     settings.run_lease_s = 0.5
     async with stuck_run(app, client, user, fake_llm, caplog) as (run_id, chat):
         deadline = time.monotonic() + 5

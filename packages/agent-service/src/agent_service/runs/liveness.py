@@ -67,20 +67,18 @@ def sweeping_allowed(host: RunHost) -> bool:
 
 
 async def sweep(host: RunHost, *, at_startup: bool) -> int:
-    """Take over or end the runs whose lease ran out: on SQLite every leased run at start-up (one
-    process owns the file); on PostgreSQL, those whose heartbeat is older than `run_lease_s`,
-    whoever owns them. How many it found."""
-    if not host.postgres and not at_startup:
-        return 0
+    """Take over or end the runs whose lease ran out: those whose heartbeat is older than
+    `run_lease_s`, whoever owns them, and at start-up on SQLite every leased run of an earlier
+    process (one process owns the file). How many it found."""
     if not sweeping_allowed(host):
         return 0
     async with host.sessionmaker() as session:
         query = select(Run).where(Run.status.in_(LEASED_STATUSES))
-        if host.postgres:
+        if at_startup and not host.postgres:
+            query = query.where(Run.owner.is_distinct_from(host.owner))
+        else:
             cutoff = utcnow() - timedelta(seconds=host.settings.run_lease_s)
             query = query.where(Run.heartbeat_at < cutoff)
-        else:
-            query = query.where(Run.owner.is_distinct_from(host.owner))
         dead = (await session.execute(query)).scalars().all()
         for run in dead:
             await _sweep_one(host, session, run)

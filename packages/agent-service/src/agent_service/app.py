@@ -16,6 +16,7 @@ from agent_service.agents.router import router as agents_router
 from agent_service.api_docs import API_DESCRIPTION, install_offline_docs
 from agent_service.assistants.router import router as assistants_router
 from agent_service.auth.router import router as auth_router
+from agent_service.background.router import router as background_runs_router
 from agent_service.conversations.router import router as conversations_router
 from agent_service.db import create_engine, create_sessionmaker
 from agent_service.documents.middleware import CloseConnectionOnUnreadBody
@@ -38,6 +39,8 @@ from agent_service.quotas.router import router as quotas_router
 from agent_service.run_webhooks.router import router as run_webhooks_router
 from agent_service.runs.executor import start_executor
 from agent_service.runs.router import router as runs_router
+from agent_service.schedules.router import router as schedules_router
+from agent_service.schedules.ticker import Ticker
 from agent_service.settings import Settings
 from agent_service.storage import build_storage
 from agent_service.tasks.router import router as tasks_router
@@ -78,9 +81,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.runs = await start_executor(settings, app.state.sessionmaker, app.state.llm)
     metrics_listener = start_metrics_listener(settings)  # METRICS_BIND: off the public port
     app.state.metrics_listener = metrics_listener
+    app.state.schedules = Ticker(app.state.runs)  # due schedule ticks start background runs
+    app.state.schedules.start()
     try:
         yield
     finally:
+        await app.state.schedules.stop()
         if metrics_listener is not None:
             await asyncio.to_thread(metrics_listener.stop)
         await app.state.runs.stop()  # runs still working end `interrupted`, histories repaired
@@ -115,9 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (tasks_router, projects_router, conversations_router, agents_router):
         app.include_router(router)
+    app.include_router(background_runs_router)  # before runs: POST /api/runs, /wait
     app.include_router(runs_router)
     app.include_router(assistants_router)
     app.include_router(run_webhooks_router)
+    app.include_router(schedules_router)
     app.include_router(quotas_router)
     app.include_router(documents_router)
     app.include_router(github_router)

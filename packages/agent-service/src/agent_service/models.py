@@ -12,6 +12,7 @@ from agent_service.projects.models import Project
 from agent_service.quotas.models import TokenUsage
 from agent_service.run_webhooks.models import WebhookDelivery, WebhookSecret
 from agent_service.runs.models import Run, RunEvent
+from agent_service.schedules.models import Schedule
 from agent_service.tasks.models import Task
 from agent_service.users.models import User
 
@@ -31,6 +32,7 @@ __all__ = [
     "Project",
     "Run",
     "RunEvent",
+    "Schedule",
     "Task",
     "TokenUsage",
     "User",

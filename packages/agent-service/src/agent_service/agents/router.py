@@ -30,17 +30,20 @@ from agent_service.agents.schemas import (
     ToolCallResult,
     ToolPublic,
 )
+from agent_service.assistants.turns import assistant_turn
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.schemas import UsagePublic
 from agent_service.deps import CurrentUser, SessionDep, SettingsDep
+from agent_service.llm.client import LLMClient
 from agent_service.llm.messages import ChatMessage
 from agent_service.runs import service as runs
 from agent_service.runs.dependencies import ADMITTED, ExecutorDep
 from agent_service.runs.exceptions import StoredRunError
 from agent_service.runs.executor import RunExecutor
 from agent_service.runs.models import Run
-from agent_service.runs.schemas import PendingToolCall
+from agent_service.runs.schemas import PendingToolCall, RunOrigin
 from agent_service.runs.stream import run_event_stream
+from agent_service.users.models import User
 
 router = APIRouter(prefix="/api", tags=["agents"])
 
@@ -86,11 +89,9 @@ async def chat(
     response: Response,
 ) -> ChatReply:
     """Send a message; no conversation id continues your latest conversation with the agent."""
-    conversation = await service.start_turn(
-        session, llm, user.id, agent_type=body.agent_type, conversation_id=body.conversation_id
-    )
+    conversation, origin = await chat_turn(session, llm, user, body)
     messages = [ChatMessage("user", body.message)]
-    run = await start(executor, session, conversation, messages, body, stream=False)
+    run = await start(executor, session, conversation, messages, body, stream=False, origin=origin)
     response.headers["X-Run-Id"] = str(run.id)
     return await wait_reply(executor, run, cancel_on_close=body.on_disconnect == "cancel")
 
@@ -105,11 +106,9 @@ async def chat_stream(
     body: ChatRequest, user: CurrentUser, session: SessionDep, llm: LLMDep, executor: ExecutorDep
 ) -> EventSourceResponse:
     """Like /api/agent/chat, streamed: run.created, message.delta, tool.call, tool.result, message.completed."""
-    conversation = await service.start_turn(
-        session, llm, user.id, agent_type=body.agent_type, conversation_id=body.conversation_id
-    )
+    conversation, origin = await chat_turn(session, llm, user, body)
     messages = [ChatMessage("user", body.message)]
-    run = await start(executor, session, conversation, messages, body, stream=True)
+    run = await start(executor, session, conversation, messages, body, stream=True, origin=origin)
     return run_event_stream(executor, run.id, cancel_on_close=body.on_disconnect == "cancel")
 
 
@@ -181,9 +180,34 @@ async def start(
     options: RunOptions,
     *,
     stream: bool,
+    origin: RunOrigin | None = None,
 ) -> Run:
     return await executor.start_run(
-        session, conversation, messages, stream=stream, strategy=options.multitask_strategy
+        session,
+        conversation,
+        messages,
+        stream=stream,
+        strategy=options.multitask_strategy,
+        origin=origin,
+    )
+
+
+async def chat_turn(
+    session: AsyncSession, llm: LLMClient, user: User, body: ChatRequest
+) -> tuple[Conversation, RunOrigin | None]:
+    """The conversation of a turn with an agent type, or with an assistant (`assistant_id`)."""
+    if body.assistant_id is None:
+        conversation = await service.start_turn(
+            session, llm, user.id, agent_type=body.agent_type, conversation_id=body.conversation_id
+        )
+        return conversation, None
+    return await assistant_turn(
+        session,
+        llm,
+        user,
+        assistant_id=body.assistant_id,
+        version=body.assistant_version,
+        conversation_id=body.conversation_id,
     )
 
 

@@ -52,6 +52,13 @@ class ChatRequest(RunOptions):
     agent_type: Key | None = Field(
         default=None, description="Default: the conversation's type, or `assistant`."
     )
+    assistant_id: Key | None = Field(
+        default=None,
+        description="Chat with this assistant (yours, a published or a built-in one) instead.",
+    )
+    assistant_version: int | None = Field(
+        default=None, ge=1, le=2_000_000_000, description="Default: its latest version."
+    )
 
 
 class IncomingMessage(BaseModel):

@@ -87,8 +87,16 @@ class Toolbox:
         return [tool.spec for tool in self.tools.values()]
 
     def requires_approval(self, call: ToolCallRequest) -> bool:
+        """A call waits for the user (or the client) only if its arguments are valid: invalid
+        ones go back to the model as `invalid_arguments` at once (`call` answers them)."""
         tool = self.tools.get(call.name)
-        return tool is not None and tool.requires_approval
+        if tool is None or not tool.requires_approval:
+            return False
+        try:
+            tool.args_model.model_validate_json(call.arguments.strip() or "{}")
+        except ValidationError:
+            return False
+        return True
 
     async def describe(self, call: ToolCallRequest) -> str | None:
         """The call in words, from its tool's `describe`; None when it has none or it fails

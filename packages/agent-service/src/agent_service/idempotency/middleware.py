@@ -49,7 +49,8 @@ REPLAYED = (b"idempotent-replayed", b"true")
 # The POSTs that create a run or a resource.
 COVERED_PATHS = re.compile(
     r"^/api/(agent/chat|agents/[^/]+/chat)(/stream)?$"
-    r"|^/api/(tasks|projects|documents|conversations|users)$"
+    r"|^/api/(tasks|projects|documents|conversations|users|runs|assistants)$"
+    r"|^/api/assistants/[^/]+/schedules$"
 )
 _VALID_KEY = re.compile(rb"^[\x21-\x7e]{1,255}$")
 NOT_STORED = frozenset({408, 409, 425, 429})

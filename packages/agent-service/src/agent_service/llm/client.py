@@ -19,6 +19,7 @@ Responses, streams and errors are still parsed and raised by the SDK.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 import time
@@ -115,6 +116,8 @@ class LLMClient:
         self.settings = settings
         self.sleep = sleep  # the wait between attempts: the seam tests use to never sleep
         self.clock = clock  # what the deadline is measured with
+        # Sent with every request over the defaults (an assistant's model, temperature, ...).
+        self.request_options: dict[str, Any] = {}
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
         self._openai: AsyncOpenAI | None = None
         if key:
@@ -127,6 +130,12 @@ class LLMClient:
                 max_retries=0,
                 timeout=settings.llm_timeout_s,
             )
+
+    def with_request_options(self, options: Mapping[str, Any]) -> LLMClient:
+        """This client (its pool, key and retries) sending `options` with every request."""
+        configured = copy.copy(self)
+        configured.request_options = {**self.request_options, **options}
+        return configured
 
     @property
     def configured(self) -> bool:
@@ -216,6 +225,7 @@ class LLMClient:
         request: dict[str, Any] = {
             "model": self.settings.llm_model,
             "messages": [message.to_openai() for message in messages],
+            **self.request_options,
         }
         if tools:
             request["tools"] = [tool.to_openai() for tool in tools]

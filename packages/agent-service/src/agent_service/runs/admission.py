@@ -29,7 +29,7 @@ from agent_service.runs.exceptions import (
 )
 from agent_service.runs.host import RunHost
 from agent_service.runs.models import ACTIVE_STATUSES, Run
-from agent_service.runs.schemas import Decision, MultitaskStrategy
+from agent_service.runs.schemas import Decision, MultitaskStrategy, RunOrigin
 
 logger = logging.getLogger("agent_service.runs")
 
@@ -48,6 +48,7 @@ async def start_run(
     *,
     stream: bool,
     strategy: MultitaskStrategy = "enqueue",
+    origin: RunOrigin | None = None,
 ) -> Run:
     """Create a run for the new messages, applying the double-texting strategy, and start it.
 
@@ -60,11 +61,15 @@ async def start_run(
     admit(host)
     await hooks.before_run(session, host.settings, conversation.user_id)
     if not await _make_way(host, session, conversation, strategy):
-        started = await _start_at_once(host, session, conversation, messages, stream=stream)
+        started = await _start_at_once(
+            host, session, conversation, messages, stream=stream, origin=origin
+        )
         if started is not None:
             return started
         await _make_way(host, session, conversation, strategy)  # the run that got there first
-    run = await runs.create_run(session, conversation, messages, stream=stream, owner=host.owner)
+    run = await runs.create_run(
+        session, conversation, messages, stream=stream, owner=host.owner, origin=origin
+    )
     await idempotency.bind_run(session, run.id)  # a retry with the request's key gets this run
     await session.commit()
     host.spawn(run.id, driving.drive(host, run.id, run.conversation_id))
@@ -78,13 +83,20 @@ async def _start_at_once(
     messages: Sequence[ChatMessage],
     *,
     stream: bool,
+    origin: RunOrigin | None,
 ) -> Run | None:
     """Create the run running with its input messages, committed; None if another run of the
     conversation started since `_make_way` looked (nothing of this one is kept then)."""
     inputs = [NewMessage(message) for message in messages]
     try:
         run = await runs.create_run(
-            session, conversation, messages, stream=stream, owner=host.owner, running=True
+            session,
+            conversation,
+            messages,
+            stream=stream,
+            owner=host.owner,
+            running=True,
+            origin=origin,
         )
         await conversations.append_messages(session, conversation, inputs)
         await idempotency.bind_run(session, run.id)  # a retry with the request's key gets this run

@@ -24,8 +24,8 @@ from agent_service.agents.loop import (
     ToolStep,
     run_agent,
 )
-from agent_service.agents.registry import get_agent_type
 from agent_service.agents.tool import Toolbox, ToolOutcome, error_outcome
+from agent_service.assistants.running import RunAgent, agent_for_run, client_outcome
 from agent_service.conversations import service as conversations
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.service import NewMessage
@@ -37,7 +37,7 @@ from agent_service.runs.exceptions import RunLost
 from agent_service.runs.host import RunHost, RunState
 from agent_service.runs.models import Run
 from agent_service.runs.notifier import run_key
-from agent_service.runs.schemas import Decision
+from agent_service.runs.schemas import Decision, ToolOutputDecision
 
 logger = logging.getLogger("agent_service.runs")
 
@@ -111,13 +111,14 @@ async def _drive_in_session(
 
 
 async def _walk(host: RunHost, session: AsyncSession, state: RunState) -> None:
-    agent = get_agent_type(state.conversation.agent_type)
+    # the run's assistant at its version (MCP servers listed now), recorded with the next commit
+    setup = await agent_for_run(session, host.settings, host.model, state.run, state.conversation)
     history = await conversations.history(session, state.conversation)
     await session.commit()  # no transaction stays open while the model works
-    toolbox = Toolbox(agent.tools, state.context)
+    toolbox = Toolbox(setup.tools, state.context)
     loop = run_agent(
-        host.model,
-        agent,
+        setup.model,
+        setup.agent,
         history,
         toolbox,
         max_steps=host.settings.agent_max_steps,
@@ -136,7 +137,7 @@ async def _walk(host: RunHost, session: AsyncSession, state: RunState) -> None:
             elif isinstance(event, ToolStep):
                 await _store_step(host, session, state, event.message, event.outcomes, event.usage)
             elif isinstance(event, ApprovalRequired):
-                await _pause(host, session, state, event, toolbox)
+                await _pause(host, session, state, event, toolbox, setup)
                 return
             elif isinstance(event, FinalAnswer):
                 await ending.complete(host, session, state, event)
@@ -210,11 +211,16 @@ async def _pause(
     state: RunState,
     event: ApprovalRequired,
     toolbox: Toolbox,
+    setup: RunAgent,
 ) -> None:
-    """Store the step so far and wait, without a task, for the user's decisions; each call
-    carries its tool's description of it in words, for the person asked."""
+    """Store the step so far and wait, without a task, for the user's decisions (or, for
+    client-side functions, marked `client`, their outputs); each call carries its tool's
+    description of it in words, for the person asked."""
     described = [(call, await toolbox.describe(call)) for call in event.awaiting]
-    state.run.pending_tool_calls = [payloads.call_json(c, words) for c, words in described]
+    state.run.pending_tool_calls = [
+        {**payloads.call_json(c, words), **({"client": True} if setup.client_side(c.name) else {})}
+        for c, words in described
+    ]
     calls = [{**payloads.call_event(c), "description": words} for c, words in described]
     data = {"run_id": str(state.run.id), "tool_calls": calls}
     await _store_step(
@@ -235,14 +241,16 @@ async def _apply_decisions(
 ) -> None:
     """Call the approved tools, answer the denied ones with the user's reason, as one step."""
     pending = {call["id"]: call for call in state.run.pending_tool_calls or ()}
-    agent = get_agent_type(state.conversation.agent_type)
-    toolbox = Toolbox(agent.tools, state.context)
+    setup = await agent_for_run(session, host.settings, host.model, state.run, state.conversation)
+    toolbox = Toolbox(setup.tools, state.context)
     outcomes = []
     state.writer.in_step = True
     for decision in decisions:
         call = pending[decision.tool_call_id]
         request = ToolCallRequest(call["id"], call["name"], call["arguments"])
-        if decision.approve:
+        if isinstance(decision, ToolOutputDecision) or call.get("client"):
+            outcomes.append(client_outcome(request, decision))
+        elif decision.approve:
             outcomes.append(await toolbox.call(request))
         else:
             detail = "The user denied this call; do not retry it unless they ask again."

@@ -31,7 +31,7 @@ from agent_service.runs import admission, cancelling, liveness
 from agent_service.runs.host import RunHost
 from agent_service.runs.models import Run
 from agent_service.runs.notifier import RunNotifier, build_notifier
-from agent_service.runs.schemas import Decision, MultitaskStrategy
+from agent_service.runs.schemas import Decision, MultitaskStrategy, RunOrigin
 from agent_service.runs.writer import EventBatcher
 from agent_service.settings import Settings
 
@@ -110,10 +110,18 @@ class RunExecutor:
         *,
         stream: bool,
         strategy: MultitaskStrategy = "enqueue",
+        origin: RunOrigin | None = None,
     ) -> Run:
-        """Create a run for the new messages, applying the double-texting strategy, and start it."""
+        """Create a run for the new messages, applying the double-texting strategy, and start it
+        (`origin`: the assistant version, webhook and schedule it records)."""
         return await admission.start_run(
-            self.host, session, conversation, messages, stream=stream, strategy=strategy
+            self.host,
+            session,
+            conversation,
+            messages,
+            stream=stream,
+            strategy=strategy,
+            origin=origin,
         )
 
     async def settled(self, run_id: uuid.UUID) -> None:

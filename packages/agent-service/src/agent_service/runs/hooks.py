@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.llm.messages import Usage
 from agent_service.quotas import service as quotas
 from agent_service.runs.exceptions import UsageNotCounted
+from agent_service.runs.models import Run
 from agent_service.settings import Settings
 
 logger = logging.getLogger("agent_service.runs.hooks")
@@ -48,3 +49,11 @@ async def count_with_answer(session: AsyncSession, user_id: uuid.UUID, usage: Us
         await quotas.add_usage(session, user_id, usage.total_tokens)
     except SQLAlchemyError as exc:
         raise UsageNotCounted from exc
+
+
+async def run_ended(session: AsyncSession, run: Run | uuid.UUID) -> None:
+    """In the transaction of a run's final status: its completion webhook, if it has one.
+    (Imported here: the background domain builds on the runs modules that call this.)"""
+    from agent_service.background.service import enqueue_run_webhook
+
+    await enqueue_run_webhook(session, run)

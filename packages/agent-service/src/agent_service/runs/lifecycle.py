@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from agent_service.runs import hooks
 from agent_service.runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Run
 
 STATUSES = (*ACTIVE_STATUSES, *FINAL_STATUSES)
@@ -70,6 +71,8 @@ async def transition(
     if moved and isinstance(run, Run):
         for name, value in {"status": to, **values}.items():
             set_committed_value(run, name, value)
+    if moved and to in FINAL_STATUSES:
+        await hooks.run_ended(session, run)  # its completion webhook, in the same commit
     return moved
 
 

@@ -24,6 +24,7 @@ class Run(IdMixin, Base):
     __table_args__ = (
         Index("ix_run_conversation_id_created_at", "conversation_id", "created_at"),
         Index("ix_run_status", "status"),
+        Index("ix_run_schedule_id", "schedule_id"),
         # One executing run per conversation: the database, not a check-then-act, decides.
         Index(
             "uq_run_running_conversation",
@@ -60,6 +61,12 @@ class Run(IdMixin, Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The assistant the run uses, at the version it was created with (a built-in's name, or an
+    # assistant's id); the URL its final status is posted to; the schedule that started it.
+    assistant_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    assistant_version: Mapped[int | None] = mapped_column(default=None)
+    webhook: Mapped[str | None] = mapped_column(String(2000), default=None)
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 

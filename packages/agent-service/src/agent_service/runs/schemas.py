@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,6 +16,17 @@ OnDisconnect = Literal["continue", "cancel"]
 RunStatus = Literal[
     "queued", "running", "requires_action", "completed", "failed", "cancelled", "interrupted"
 ]
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """What a run is created with besides its messages: the assistant version it uses, the URL
+    its final status is posted to, the schedule that started it."""
+
+    assistant_id: str | None = None
+    assistant_version: int | None = None
+    webhook: str | None = None
+    schedule_id: uuid.UUID | None = None
 
 
 class RunError(BaseModel):
@@ -36,6 +48,11 @@ class PendingToolCall(BaseModel):
     description: str | None = None
 
 
+class RequiredAction(BaseModel):
+    type: Literal["submit_tool_outputs"] = "submit_tool_outputs"
+    tool_calls: list[PendingToolCall]
+
+
 class RunPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -45,6 +62,15 @@ class RunPublic(BaseModel):
     error: RunError | None
     usage: RunUsage
     pending_tool_calls: list[PendingToolCall]
+    required_action: RequiredAction | None = Field(
+        default=None,
+        description=(
+            "Set while client-side function tools wait for their outputs: post them to "
+            "`/api/runs/{id}/tool_outputs`."
+        ),
+    )
+    assistant_id: str | None = None
+    assistant_version: int | None = None
     created_at: datetime
     finished_at: datetime | None
 
@@ -55,6 +81,13 @@ class Decision(BaseModel):
     tool_call_id: Text = Field(min_length=1, max_length=128)
     approve: bool
     reason: Text | None = Field(default=None, max_length=2000)
+
+
+class ToolOutputDecision(Decision):
+    """A client-side function's output, as the client posted it (`/tool_outputs`): the call is
+    answered with it instead of being run here."""
+
+    output: str
 
 
 class ResumeRequest(BaseModel):

@@ -31,7 +31,13 @@ from agent_service.runs.notifier import (
     conversation_key,
     run_key,
 )
-from agent_service.runs.schemas import PendingToolCall, RunPublic, RunUsage
+from agent_service.runs.schemas import (
+    PendingToolCall,
+    RequiredAction,
+    RunOrigin,
+    RunPublic,
+    RunUsage,
+)
 
 # A follower stops after these: the run ended, or paused until someone resumes it.
 STREAM_END_STATUSES = (*FINAL_STATUSES, "requires_action")
@@ -63,6 +69,17 @@ async def owned_run(session: AsyncSession, user_id: uuid.UUID, run_id: str) -> R
 def run_public(run: Run) -> RunPublic:
     usage = run.usage or {}
     prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    calls = run.pending_tool_calls or ()
+    pending = [
+        PendingToolCall(
+            id=c["id"],
+            name=c["name"],
+            arguments=_json(c["arguments"]),
+            description=c.get("description"),
+        )
+        for c in calls
+    ]
+    client = [p for p, c in zip(pending, calls, strict=True) if c.get("client")]
     return RunPublic(
         id=run.id,
         conversation_id=run.conversation_id,
@@ -71,15 +88,10 @@ def run_public(run: Run) -> RunPublic:
         usage=RunUsage(
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         ),
-        pending_tool_calls=[
-            PendingToolCall(
-                id=c["id"],
-                name=c["name"],
-                arguments=_json(c["arguments"]),
-                description=c.get("description"),
-            )
-            for c in run.pending_tool_calls or ()
-        ],
+        pending_tool_calls=pending,
+        required_action=RequiredAction(tool_calls=client) if client else None,
+        assistant_id=run.assistant_id,
+        assistant_version=run.assistant_version,
         created_at=run.created_at,
         finished_at=run.finished_at,
     )
@@ -101,6 +113,7 @@ async def create_run(
     stream: bool,
     owner: str | None = None,
     running: bool = False,
+    origin: RunOrigin | None = None,
 ) -> Run:
     """A queued run with its first event, `run.created` (seq 1); the caller commits.
 
@@ -129,12 +142,25 @@ async def create_run(
         created_at=now,
         owner=owner,
         heartbeat_at=now if owner is not None else None,
+        **_origin_columns(conversation, origin),
     )
     session.add(run)
     data = {"run_id": str(run.id), "conversation_id": str(conversation.id)}
     session.add(RunEvent(run_id=run.id, seq=1, event="run.created", data=data))
     await session.flush()
     return run
+
+
+def _origin_columns(conversation: Conversation, origin: RunOrigin | None) -> dict[str, Any]:
+    """Without an origin a run uses its conversation's assistant (its agent type), at the
+    version the driver finds and records."""
+    origin = origin or RunOrigin(conversation.agent_type)
+    return {
+        "assistant_id": origin.assistant_id,
+        "assistant_version": origin.assistant_version,
+        "webhook": origin.webhook,
+        "schedule_id": origin.schedule_id,
+    }
 
 
 async def active_runs(session: AsyncSession, conversation_id: uuid.UUID) -> Sequence[Run]:

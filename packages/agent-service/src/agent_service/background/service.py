@@ -74,52 +74,32 @@ def decisions_for(run: Run, body: ToolOutputsRequest) -> list[Decision]:
     return [*outputs, *body.decisions]
 
 
-async def enqueue_run_webhook(session: AsyncSession, run: Run | uuid.UUID) -> None:
-    """In the transaction that gives the run its final status: the signed delivery of the run
-    (status, output, usage) to its webhook, if it named one (a delivery exists exactly when
-    the final status does)."""
+async def enqueue_run_webhook(session: AsyncSession, run: Run | uuid.UUID, status: str) -> None:
+    """In the transaction that gives the run its final status: a delivery to the run's webhook,
+    if it named one, so that one exists exactly when the final status does. Its body (the run:
+    status, output, usage) is written at the first attempt, from the committed run."""
     if isinstance(run, Run) and "webhook" not in sa_inspect(run).unloaded and run.webhook is None:
         return  # the usual case: no query
     run_id = run.id if isinstance(run, Run) else run
-    await session.flush()
     row = (
-        await session.execute(
-            select(
-                Run.webhook,
-                Run.user_id,
-                Run.status,
-                Run.error,
-                Run.usage,
-                Run.conversation_id,
-                Run.first_position,
-                Run.assistant_id,
-                Run.assistant_version,
-                Run.created_at,
-                Run.finished_at,
-            ).where(Run.id == run_id)
-        )
+        await session.execute(select(Run.webhook, Run.user_id).where(Run.id == run_id))
     ).one_or_none()
     if row is None or row.webhook is None:
         return
-    snapshot = Run(
-        id=run_id,
-        conversation_id=row.conversation_id,
-        status=row.status,
-        error=row.error,
-        usage=row.usage,
-        pending_tool_calls=None,
-        first_position=row.first_position,
-        assistant_id=row.assistant_id,
-        assistant_version=row.assistant_version,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-    )
-    data: dict[str, Any] = (await run_with_output(session, snapshot)).model_dump(mode="json")
     await webhooks.enqueue_delivery(
         session,
         user_id=row.user_id,
         url=row.webhook,
-        event_type=f"run.{row.status}",
-        data=data,
+        event_type=f"run.{status}",
+        data=None,
         run_id=run_id,
     )
+
+
+async def run_event_data(session: AsyncSession, run_id: uuid.UUID) -> dict[str, Any] | None:
+    """What a run's webhook carries: the run with its output, as committed."""
+    run = await session.get(Run, run_id)
+    if run is None:
+        return None
+    data: dict[str, Any] = (await run_with_output(session, run)).model_dump(mode="json")
+    return data

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from agent_service.background.service import run_event_data
 from agent_service.db import utcnow
 from agent_service.errors import AppError
 from agent_service.jobs.exceptions import PermanentJobError, RetryableJobError
@@ -58,6 +59,10 @@ async def deliver(context: JobContext, payload: Payload) -> None:
         if delivery is None or delivery.status != "pending":
             return  # deleted with its user, or already delivered by an earlier attempt
         secret = await service.get_secret(session, delivery.user_id)
+        if not delivery.body and delivery.run_id is not None:  # a run's: its body written once
+            data = await run_event_data(session, delivery.run_id)
+            delivery.body = service.render_body(delivery.event_type, data or {})
+            await session.commit()
         url, body, number = delivery.url, delivery.body, len(delivery.attempts) + 1
     started, at = time.monotonic(), utcnow()
     attempt: dict[str, Any] = {"at": at.isoformat(), "status_code": None, "error": None}

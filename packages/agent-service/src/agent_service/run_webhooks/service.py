@@ -48,21 +48,18 @@ async def enqueue_delivery(
     user_id: uuid.UUID,
     url: str,
     event_type: str,
-    data: dict[str, Any],
+    data: dict[str, Any] | None,
     run_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """A delivery and its job in the caller's transaction; returns the job's id, for
-    `JobQueue.submit` after the commit."""
+    `JobQueue.submit` after the commit. `data` None: the run's (`run_id`), read at the first
+    attempt, once the transaction that ends the run committed."""
     delivery = WebhookDelivery(
         user_id=user_id,
         run_id=run_id,
         url=url,
         event_type=event_type,
-        body=json.dumps(
-            {"type": event_type, "timestamp": utcnow().isoformat(), "data": data},
-            separators=(",", ":"),
-            default=str,
-        ),
+        body="" if data is None else render_body(event_type, data),
         status="pending",
         attempts=[],
         next_attempt_at=utcnow(),
@@ -76,6 +73,14 @@ async def enqueue_delivery(
         max_attempts=len(RETRY_DELAYS_S) + 1,
     )
     return job.id
+
+
+def render_body(event_type: str, data: dict[str, Any]) -> str:
+    return json.dumps(
+        {"type": event_type, "timestamp": utcnow().isoformat(), "data": data},
+        separators=(",", ":"),
+        default=str,
+    )
 
 
 async def list_deliveries(

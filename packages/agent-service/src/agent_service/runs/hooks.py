@@ -51,9 +51,9 @@ async def count_with_answer(session: AsyncSession, user_id: uuid.UUID, usage: Us
         raise UsageNotCounted from exc
 
 
-async def run_ended(session: AsyncSession, run: Run | uuid.UUID) -> None:
+async def run_ended(session: AsyncSession, run: Run | uuid.UUID, status: str) -> None:
     """In the transaction of a run's final status: its completion webhook, if it has one.
     (Imported here: the background domain builds on the runs modules that call this.)"""
     from agent_service.background.service import enqueue_run_webhook
 
-    await enqueue_run_webhook(session, run)
+    await enqueue_run_webhook(session, run, status)

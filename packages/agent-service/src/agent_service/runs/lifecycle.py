@@ -72,7 +72,7 @@ async def transition(
         for name, value in {"status": to, **values}.items():
             set_committed_value(run, name, value)
     if moved and to in FINAL_STATUSES:
-        await hooks.run_ended(session, run)  # its completion webhook, in the same commit
+        await hooks.run_ended(session, run, to)  # its completion webhook, in the same commit
     return moved
 
 

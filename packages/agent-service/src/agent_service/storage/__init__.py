@@ -13,6 +13,7 @@ from agent_service.storage.base import (
     ObjectStorage,
     ObjectTooLarge,
     StorageError,
+    StorageUnavailable,
 )
 from agent_service.storage.local import LocalStorage
 
@@ -23,6 +24,7 @@ __all__ = [
     "ObjectStorage",
     "ObjectTooLarge",
     "StorageError",
+    "StorageUnavailable",
     "build_storage",
 ]
 

@@ -12,9 +12,27 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Protocol
 
+from agent_service.errors import UpstreamError
+
 
 class StorageError(Exception):
-    """Base of the storage errors (they are not HTTP errors: callers decide what a user sees)."""
+    """Base of the storage errors (they are not HTTP errors: callers decide what a user sees),
+    but for `StorageUnavailable`, which is the same answer wherever it happens."""
+
+
+class StorageUnavailable(StorageError, UpstreamError):
+    """The object store did not answer, or failed, after its retries: 503 `storage_unavailable`
+    with Retry-After, on every route and job that touches a file. Nothing was half-written: a put
+    that fails leaves no object (its multipart upload aborted), and its caller keeps no row."""
+
+    code = "storage_unavailable"
+
+    def __init__(self, operation: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(
+            f"File storage is unavailable ({operation} failed); nothing was stored, retry in a "
+            "moment.",
+            headers={"Retry-After": str(retry_after_s)},
+        )
 
 
 class ObjectNotFound(StorageError):

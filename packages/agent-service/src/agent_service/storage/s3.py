@@ -9,19 +9,27 @@ self-hosted store: `?endpoint=http://minio:9000&region=us-east-1&allow_http=true
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import anyio.to_thread
 import obstore
+from obstore.exceptions import BaseError as ObstoreError
 from obstore.store import S3Store
 
-from agent_service.storage.base import ObjectNotFound, check_key, limited
+from agent_service.storage.base import ObjectNotFound, StorageUnavailable, check_key, limited
+
+if TYPE_CHECKING:
+    from obstore.store import RetryConfig
+
+logger = logging.getLogger("agent_service.storage")
 
 PART_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part
 PARTS_IN_FLIGHT = 2  # memory held by one upload: about PART_BYTES x (PARTS_IN_FLIGHT + 1)
@@ -38,6 +46,25 @@ _CONFIG_KEYS = {
 }
 _CLIENT_KEYS = {"allow_http", "allow_invalid_certificates", "timeout", "connect_timeout"}
 _TRUE = {"1", "true", "yes", "on"}
+# A store that is down answers 503 storage_unavailable within seconds, not after obstore's default
+# 10 retries over up to 3 minutes (a request would hold its client, and the upload's memory).
+RETRY: RetryConfig = {
+    "max_retries": 3,
+    "retry_timeout": timedelta(seconds=10),
+    "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=2)},
+}
+DEFAULT_CLIENT: dict[str, Any] = {"connect_timeout": "5s", "timeout": "60s"}
+
+
+@contextlib.contextmanager
+def _unavailable(operation: str, key: str) -> Iterator[None]:
+    """The store's own failures (refused, reset, timed out, 5xx after the retries, a refusal of
+    our credentials) as `StorageUnavailable`; not-found and our callers' errors pass through."""
+    try:
+        yield
+    except ObstoreError as exc:
+        logger.warning("object storage: %s of %r failed: %s", operation, key, str(exc)[:300])
+        raise StorageUnavailable(operation) from exc
 
 
 def parse_storage_url(url: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -71,8 +98,9 @@ class S3Storage:
     def from_url(cls, url: str) -> S3Storage:
         location, config, client = parse_storage_url(url)
         env_client = {"allow_http": True} if _env_allows_http() else {}
+        options = {**DEFAULT_CLIENT, **env_client, **client}
         return cls(
-            S3Store.from_url(location, config=config, client_options={**env_client, **client})  # type: ignore[arg-type]
+            S3Store.from_url(location, config=config, client_options=options, retry_config=RETRY)  # type: ignore[arg-type]
         )
 
     async def put(
@@ -87,13 +115,16 @@ class S3Storage:
                 yield chunk
 
         # obstore re-raises an error of the stream unchanged, after aborting the multipart upload
-        await obstore.put_async(
-            self.store,
-            check_key(key),
-            counted(),
-            chunk_size=PART_BYTES,
-            max_concurrency=PARTS_IN_FLIGHT,
-        )
+        # (and a failure of the store's, after trying to abort it: a store down for longer than
+        # the retries keeps the parts until its lifecycle rule for incomplete uploads ends them)
+        with _unavailable("upload", key):
+            await obstore.put_async(
+                self.store,
+                check_key(key),
+                counted(),
+                chunk_size=PART_BYTES,
+                max_concurrency=PARTS_IN_FLIGHT,
+            )
         return size
 
     @asynccontextmanager
@@ -106,19 +137,24 @@ class S3Storage:
             yield path
 
     async def read(self, key: str) -> AsyncIterator[bytes]:
-        try:
-            result = await obstore.get_async(self.store, check_key(key))
-        except FileNotFoundError as exc:
-            raise ObjectNotFound(key) from exc
-        async for chunk in result.stream(min_chunk_size=READ_CHUNK_BYTES):
-            yield bytes(chunk)
+        with _unavailable("download", key):
+            try:
+                result = await obstore.get_async(self.store, check_key(key))
+            except FileNotFoundError as exc:
+                raise ObjectNotFound(key) from exc
+            async for chunk in result.stream(min_chunk_size=READ_CHUNK_BYTES):
+                yield bytes(chunk)
 
     async def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):  # S3 says nothing; some stores answer 404
+        with (
+            _unavailable("delete", key),
+            contextlib.suppress(FileNotFoundError),  # S3 says nothing; some stores answer 404
+        ):
             await obstore.delete_async(self.store, check_key(key))
 
     async def keys(self, prefix: str = "") -> list[str]:
-        listed = await obstore.list(self.store, prefix or None).collect_async()
+        with _unavailable("list", prefix):
+            listed = await obstore.list(self.store, prefix or None).collect_async()
         return sorted(meta["path"] for meta in listed)
 
 

@@ -47,7 +47,7 @@ class DocumentChunk(IdMixin, Base):
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"))
     ordinal: Mapped[int]  # position in the document
-    page: Mapped[int]  # 1-based; a text file is one page
+    page: Mapped[int]  # 1-based; a text file's pages are its 64 KiB sections
     text: Mapped[str] = mapped_column(Text)
     # `text` folded for search: case, diacritics and compatibility forms removed, CJK and Thai
     # split into characters (see `textsearch.search_form`); what both FTS engines index.

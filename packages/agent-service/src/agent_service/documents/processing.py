@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 import anyio.to_thread
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 
 from agent_service.db import utcnow
 from agent_service.documents import service
@@ -140,17 +140,25 @@ async def _store(
         document = await session.get(Document, document_id, with_for_update=True)
         if document is None or document.status != DocumentStatus.PROCESSING:
             return False
-        session.add_all(
-            DocumentChunk(
-                document_id=document_id,
-                ordinal=ordinal + i,
-                page=passage.page,
-                text=passage.text,
-                search_text=passage.search_text,
-                embedding=pack(vectors[i]) if vectors else None,
+        if batch:
+            # one single-row INSERT run for every chunk (executemany), not the ORM's
+            # multi-row INSERT ... RETURNING: its text differs with each batch's size, and
+            # SQLite keeps every text it prepared (up to 100 per connection, ~1 MB each
+            # at this size): that was 100 MB of a 45 MB text file's processing.
+            await session.execute(
+                insert(DocumentChunk),
+                [
+                    {
+                        "document_id": document_id,
+                        "ordinal": ordinal + i,
+                        "page": passage.page,
+                        "text": passage.text,
+                        "search_text": passage.search_text,
+                        "embedding": pack(vectors[i]) if vectors else None,
+                    }
+                    for i, passage in enumerate(batch)
+                ],
             )
-            for i, passage in enumerate(batch)
-        )
         document.page_count = page_count
         document.pages_processed = pages_done
         document.chunk_count = ordinal + len(batch)

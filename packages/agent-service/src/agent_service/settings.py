@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     storage_url: str | None = None
     # Tokens a user's runs may use per UTC day (unset: no quota).
     user_daily_token_quota: int | None = Field(default=None, ge=1)
+    # Not in DESIGN.md: the tokens a run holds from admission to its end, under a quota; the day's
+    # count passes the quota by at most this much, however many turns start at once.
+    run_token_reservation: int = Field(default=2000, ge=1)
     # Not in DESIGN.md: how long a request repeating an Idempotency-Key whose first request is
     # still working waits for its result before 409 `idempotency_key_in_use`.
     idempotency_wait_s: float = Field(default=30.0, gt=0)

@@ -16,3 +16,16 @@ class QuotaExceeded(RateLimited):
             f"{resets_at:%H:%M} UTC, in {wait_s} seconds.",
             headers={"Retry-After": str(wait_s)},
         )
+
+
+class QuotaHeld(RateLimited):
+    """What is left of the quota is reserved by runs still going: one of them ends soon."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, used: int, reserved: int, quota: int) -> None:
+        super().__init__(
+            f"Your runs in progress hold the rest of your daily token quota ({used} of {quota} "
+            f"tokens used today, {reserved} reserved by runs still going); retry when one ends.",
+            headers={"Retry-After": "2"},
+        )

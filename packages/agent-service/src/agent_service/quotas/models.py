@@ -1,4 +1,5 @@
-"""The `token_usage` table: tokens a user's runs used on one UTC day, one row per (user, day)."""
+"""The `token_usage` table: tokens a user's runs used on one UTC day, one row per (user, day), and
+the tokens reserved by the runs admitted that day and not yet settled."""
 
 from __future__ import annotations
 
@@ -19,3 +20,4 @@ class TokenUsage(Base):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

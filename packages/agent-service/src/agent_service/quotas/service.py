@@ -1,25 +1,41 @@
-"""Daily token quotas: what a user's runs used per UTC day, and the check before a new run.
+"""Daily token quotas: what a user's runs used per UTC day, and the reservation that lets a run in.
 
-The runs executor calls `check_quota` before it starts a run and `add_usage` in the transaction
-that stores its answer (`record_usage`, in a transaction of its own, when a run pauses or ends
-without one), through `runs.hooks`; a run that starts under the quota finishes even if it crosses
-it, the next one is refused until the UTC day turns.
+A run reserves an estimate of its tokens when it is admitted (`reserve_tokens`: one conditional
+UPDATE, `tokens + reserved < quota`, so concurrent admissions on any number of replicas see each
+other's reservations and the database decides) and gives it back when it settles
+(`release_reservation`). Its real tokens are counted as they are known: in the transaction that
+stores its answer (`add_usage`), or in one of their own at a pause or an end without an answer
+(`record_usage`). A run admitted with anything left finishes even if it crosses the quota; so
+the day's count can pass the quota by at most one reservation (when no run uses more than its
+reservation), however many turns start at once. The runs executor calls these through
+`runs.hooks`.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.quotas import clock
-from agent_service.quotas.exceptions import QuotaExceeded
+from agent_service.quotas.exceptions import QuotaExceeded, QuotaHeld
 from agent_service.quotas.models import TokenUsage
 from agent_service.quotas.schemas import DailyUsagePublic
 from agent_service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Tokens held for one admitted run on the day it was admitted (settled on that day's row)."""
+
+    user_id: uuid.UUID
+    day: date
+    tokens: int
 
 
 async def tokens_used(session: AsyncSession, user_id: uuid.UUID, day: date) -> int:
@@ -30,15 +46,79 @@ async def tokens_used(session: AsyncSession, user_id: uuid.UUID, day: date) -> i
 
 
 async def check_quota(session: AsyncSession, settings: Settings, user_id: uuid.UUID) -> None:
-    """Before a run: 429 `quota_exceeded` with Retry-After (seconds to midnight UTC) when the
-    user's runs already used `USER_DAILY_TOKEN_QUOTA` tokens today; nothing when unset."""
+    """Before a run does anything (a read): 429 `quota_exceeded` when nothing is left today,
+    used or held (see `_refuse`); nothing when there is no quota."""
     quota = settings.user_daily_token_quota
     if quota is None:
         return
     moment = clock.now(session)
-    used = await tokens_used(session, user_id, moment.date())
-    if used >= quota:
-        raise QuotaExceeded(used, quota, resets_at=clock.next_utc_midnight(moment), now=moment)
+    row = await session.get(TokenUsage, (user_id, moment.date()), populate_existing=True)
+    if row is not None and row.tokens + row.reserved >= quota:
+        _refuse(row, quota, moment)
+
+
+async def reserve_tokens(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID
+) -> Reservation | None:
+    """Hold `RUN_TOKEN_RESERVATION` tokens of the user's day in the caller's transaction (the
+    one that creates or resumes the run: both commit, or neither); None when there is no quota.
+
+    One conditional UPDATE: on PostgreSQL it waits for a concurrent holder's row lock and checks
+    its condition again on the row as that one left it, so no two admissions share one gap. The
+    caller makes it its transaction's last write (its locks taken in the order the run's own
+    final write takes them: conversation, then this row)."""
+    quota = settings.user_daily_token_quota
+    if quota is None:
+        return None
+    estimate = settings.run_token_reservation
+    moment = clock.now(session)
+    day = moment.date()
+    await _ensure_row(session, user_id, day)
+    held = await session.execute(
+        update(TokenUsage)
+        .where(
+            TokenUsage.user_id == user_id,
+            TokenUsage.day == day,
+            TokenUsage.tokens + TokenUsage.reserved < quota,
+        )
+        .values(reserved=TokenUsage.reserved + estimate)
+        .execution_options(synchronize_session=False)
+    )
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        row = await session.get(TokenUsage, (user_id, day), populate_existing=True)
+        assert row is not None  # inserted above
+        _refuse(row, quota, moment)
+    return Reservation(user_id, day, estimate)
+
+
+def _refuse(row: TokenUsage, quota: int, moment: datetime) -> NoReturn:
+    """429: until midnight UTC when the day's tokens are used up; a short wait when runs still
+    going hold the rest (one of them settles soon)."""
+    if row.tokens >= quota:
+        resets_at = clock.next_utc_midnight(moment)
+        raise QuotaExceeded(row.tokens, quota, resets_at=resets_at, now=moment)
+    raise QuotaHeld(row.tokens, row.reserved, quota)
+
+
+async def release_reservation(session: AsyncSession, reservation: Reservation) -> None:
+    """After a run: give its reservation back (its tokens are counted apart), in the caller's
+    transaction."""
+    await session.execute(
+        update(TokenUsage)
+        .where(
+            TokenUsage.user_id == reservation.user_id,
+            TokenUsage.day == reservation.day,
+            TokenUsage.reserved >= reservation.tokens,
+        )
+        .values(reserved=TokenUsage.reserved - reservation.tokens)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _ensure_row(session: AsyncSession, user_id: uuid.UUID, day: date) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(TokenUsage).values(user_id=user_id, day=day, tokens=0, reserved=0)
+    await session.execute(insert.on_conflict_do_nothing(index_elements=["user_id", "day"]))
 
 
 async def record_usage(
@@ -60,7 +140,7 @@ async def add_usage(session: AsyncSession, user_id: uuid.UUID, tokens: int) -> N
     caller's transaction. One upsert that adds in the database: concurrent runs never lose a count."""
     day = clock.now(session).date()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(TokenUsage).values(user_id=user_id, day=day, tokens=tokens)
+    insert = dialect.insert(TokenUsage).values(user_id=user_id, day=day, tokens=tokens, reserved=0)
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=[TokenUsage.user_id, TokenUsage.day],

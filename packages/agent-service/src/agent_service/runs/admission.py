@@ -1,6 +1,9 @@
-"""Letting a run in: the process's limit, the quota, the double-texting strategy applied to the
-conversation's active runs, and the run created (running at once, or queued behind another);
-a paused run let back in with the user's decisions; a finished run rolled back."""
+"""Letting a run in: the process's limit, the quota's reservation, the double-texting strategy
+applied to the conversation's active runs, and the run created (running at once, or queued
+behind another); a paused run let back in with the user's decisions; a finished run rolled back.
+
+Under a quota a run holds a reservation from admission to the end of its driving task (its end,
+or a pause for approval), when `settlement` gives it back."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from agent_service.conversations.service import NewMessage
 from agent_service.db import utcnow
 from agent_service.idempotency import service as idempotency
 from agent_service.llm.messages import ChatMessage
-from agent_service.runs import cancelling, driving, hooks, lifecycle
+from agent_service.quotas.service import Reservation
+from agent_service.runs import cancelling, driving, hooks, lifecycle, settlement
 from agent_service.runs import service as runs
 from agent_service.runs.exceptions import (
     DecisionsMismatch,
@@ -70,10 +74,18 @@ async def start_run(
     run = await runs.create_run(
         session, conversation, messages, stream=stream, owner=host.owner, origin=origin
     )
-    await idempotency.bind_run(session, run.id)  # a retry with the request's key gets this run
+    reservation = await _hold(host, session, run)
     await session.commit()
-    host.spawn(run.id, driving.drive(host, run.id, run.conversation_id))
+    settlement.spawn(host, run.id, driving.drive(host, run.id, run.conversation_id), reservation)
     return run
+
+
+async def _hold(host: RunHost, session: AsyncSession, run: Run) -> Reservation | None:
+    """What the transaction that creates (or resumes) a run holds with it: the request's
+    idempotency key, bound to the run (a retry gets this run), and the quota's reservation, the
+    transaction's last write (429 `quota_exceeded` when none is left: nothing is kept)."""
+    await idempotency.bind_run(session, run.id)
+    return await hooks.reserve(session, host.settings, run.user_id)
 
 
 async def _start_at_once(
@@ -99,7 +111,7 @@ async def _start_at_once(
             origin=origin,
         )
         await conversations.append_messages(session, conversation, inputs)
-        await idempotency.bind_run(session, run.id)  # a retry with the request's key gets this run
+        reservation = await _hold(host, session, run)
     except (IntegrityError, ConversationBusy) as exc:
         await session.rollback()
         try:  # the conversation is older than this transaction, or nothing raced for it
@@ -113,7 +125,8 @@ async def _start_at_once(
         return None
     await session.commit()
     prepared = (run, conversation)
-    host.spawn(run.id, driving.drive(host, run.id, run.conversation_id, prepared=prepared))
+    work = driving.drive(host, run.id, run.conversation_id, prepared=prepared)
+    settlement.spawn(host, run.id, work, reservation)
     return run
 
 
@@ -179,6 +192,13 @@ async def resume(
     if sorted(expected) != sorted(given):
         raise DecisionsMismatch(expected, given)
     admit(host)
+    reservation = await _let_back_in(host, session, run)
+    work = driving.drive(host, run.id, run.conversation_id, decisions=list(decisions))
+    settlement.spawn(host, run.id, work, reservation)
+    return run
+
+
+async def _let_back_in(host: RunHost, session: AsyncSession, run: Run) -> Reservation | None:
     try:
         resumed = await lifecycle.transition(
             session,
@@ -188,6 +208,7 @@ async def resume(
             owner=host.owner,
             heartbeat_at=utcnow(),
         )
+        reservation = await hooks.reserve(session, host.settings, run.user_id) if resumed else None
         await session.commit()
     except IntegrityError as exc:  # another run of the conversation is executing
         await session.rollback()
@@ -195,6 +216,4 @@ async def resume(
     await session.refresh(run)
     if not resumed:
         raise RunNotAwaitingApproval(run.id, run.status)
-    work = driving.drive(host, run.id, run.conversation_id, decisions=list(decisions))
-    host.spawn(run.id, work)
-    return run
+    return reservation

@@ -21,7 +21,7 @@ from agent_service.conversations import service as conversations
 from agent_service.conversations.exceptions import ConversationBusy
 from agent_service.conversations.service import NewMessage
 from agent_service.db import utcnow
-from agent_service.runs import hooks, lifecycle, payloads
+from agent_service.runs import hooks, lifecycle, payloads, settlement
 from agent_service.runs import service as runs
 from agent_service.runs.exceptions import RunLost, UsageNotCounted
 from agent_service.runs.host import RunHost, RunState, WriteRetry
@@ -48,6 +48,7 @@ async def end_idle(host: RunHost, session: AsyncSession, run: Run, status: str) 
         return False
     await session.commit()
     host.notifier.wake(run_key(run.id), conversation_key(run.conversation_id))
+    await settlement.count_streamed(host, run.id, run.user_id)  # a dead process's last words
     return True
 
 
@@ -84,6 +85,7 @@ async def end(
         host.notifier.wake(run_key(run_id), conversation_key(run.conversation_id))
         if state is not None:
             await record_usage(host, state)
+        await settlement.count_streamed(host, run_id, run.user_id)  # the answer cut short
 
 
 async def _roll_back(session: AsyncSession) -> None:

@@ -1,4 +1,5 @@
-"""The runs' calls into per-user quotas: a check before a run, its usage counted after."""
+"""The runs' calls into per-user quotas: a reservation before a run, its usage counted after and
+the reservation settled at its end."""
 
 from __future__ import annotations
 
@@ -18,8 +19,30 @@ logger = logging.getLogger("agent_service.runs.hooks")
 
 
 async def before_run(session: AsyncSession, settings: Settings, user_id: uuid.UUID) -> None:
-    """429 `quota_exceeded` when the user's runs used up today's tokens."""
+    """429 `quota_exceeded` when the user's day is used up or held by runs still going."""
     await quotas.check_quota(session, settings, user_id)
+
+
+async def reserve(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID
+) -> quotas.Reservation | None:
+    """Hold an estimate of the run's tokens in the run's transaction; 429 when none is left."""
+    return await quotas.reserve_tokens(session, settings, user_id)
+
+
+async def settle(
+    session: AsyncSession,
+    user_id: uuid.UUID | None,
+    reservation: quotas.Reservation | None,
+    *,
+    streamed_tokens: int,
+) -> None:
+    """At the end of a run's task: count what it streamed uncounted, give its reservation back;
+    the caller commits."""
+    if reservation is not None:
+        await quotas.release_reservation(session, reservation)
+    if user_id is not None and streamed_tokens > 0:
+        await quotas.add_usage(session, user_id, streamed_tokens)
 
 
 async def after_run(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from starlette.requests import Request
 
 from agent_service.pagination import MAX_OFFSET, Page
+from agent_service.settings import Settings
+
+# Links are built on PUBLIC_URL, whatever Host the request names.
+SETTINGS = Settings(_env_file=None, environment="dev", public_url="https://agents.example/")  # type: ignore[call-arg]
 
 
 def page(limit: int, offset: int) -> Page:
@@ -16,7 +22,8 @@ def page(limit: int, offset: int) -> Page:
         "server": ("testserver", 80),
         "path": "/api/tasks",
         "query_string": b"status=done",
-        "headers": [],
+        "headers": [(b"host", b"evil.example")],
+        "app": SimpleNamespace(state=SimpleNamespace(settings=SETTINGS)),
     }
     return Page(Request(scope), limit=limit, offset=offset)
 
@@ -56,4 +63,4 @@ def test_links(limit: int, offset: int, total: int, links: dict[str, int]) -> No
 
 
 def test_a_link_keeps_the_filters() -> None:
-    assert page(2, 0).url(4) == "http://testserver/api/tasks?status=done&limit=2&offset=4"
+    assert page(2, 0).url(4) == "https://agents.example/api/tasks?status=done&limit=2&offset=4"

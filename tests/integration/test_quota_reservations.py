@@ -28,6 +28,8 @@ ASK = "Count this turn"
 
 @pytest.fixture
 def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
+    # 30 turns queue for 10 connections rather than take 60 of a shared server's
+    settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout_s = 10, 0, 60
     return use_fake_llm(settings, fake_llm.base_url)
 
 

@@ -75,6 +75,7 @@ async def test_prompt_carries_system_prompt_tools_and_history(
         "create_task",
         "delete_project",
         "delete_task",
+        "list_projects",
         "list_tasks",
         "update_task",
     ]
@@ -359,6 +360,7 @@ async def test_list_agents(client: httpx.AsyncClient, user: TestUser) -> None:
         "update_task",
         "list_tasks",
         "create_project",
+        "list_projects",
         "delete_task",
         "delete_project",
     }

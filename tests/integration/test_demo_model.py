@@ -257,3 +257,21 @@ async def test_triage_gives_valid_structured_output(
     assert set(answer) >= {"labels", "priority"}
     assert json.loads(labels.calls.last.request.content)["labels"] == answer["labels"]
     assert json.loads(comment.calls.last.request.content)["body"].startswith("AI Triage:")
+
+
+async def test_edit_a_task_by_rename_priority_and_project(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    await chat(client, user, "create a project Launch with tasks design")
+    await chat(client, user, "ad a taks to by milk")  # typos of the words it reads
+    reply = await chat(client, user, "renmae design to design mockups")
+    assert called(reply) == ["list_tasks", "update_task"]
+    reply = await chat(client, user, "set design mockups to hihg priority")
+    assert "'Design mockups' is now high priority." in reply["response"]
+    reply = await chat(client, user, "move by milk to the launch project")
+    assert called(reply) == ["list_tasks", "list_projects", "update_task"]
+    [project] = (await client.get("/api/projects", headers=user.headers)).json()
+    tasks = {t["title"]: t for t in await tasks_of(client, user)}
+    assert set(tasks) == {"Design mockups", "By milk"}
+    assert tasks["Design mockups"]["priority"] == "high"
+    assert tasks["By milk"]["project_id"] == project["id"]

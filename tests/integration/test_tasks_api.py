@@ -167,3 +167,22 @@ async def test_requires_a_token(client: httpx.AsyncClient) -> None:
         r = await client.request(method, path, json={"title": "x"})
         assert r.status_code == 401, path
         assert r.json()["error"] == "unauthenticated"
+
+
+async def test_a_due_date_is_set_changed_and_cleared(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    r = await client.post(
+        "/api/tasks", json={"title": "File taxes", "due_date": "2027-04-15"}, headers=user.headers
+    )
+    assert r.status_code == 201 and r.json()["due_date"] == "2027-04-15"
+    task_url = f"/api/tasks/{r.json()['id']}"
+    r = await client.patch(task_url, json={"due_date": "2027-04-30"}, headers=user.headers)
+    assert r.json()["due_date"] == "2027-04-30"
+    r = await client.patch(task_url, json={"title": "File the taxes"}, headers=user.headers)
+    assert r.json()["due_date"] == "2027-04-30"  # left out: kept
+    r = await client.patch(task_url, json={"due_date": None}, headers=user.headers)
+    assert r.json()["due_date"] is None
+    r = await client.patch(task_url, json={"due_date": "2027-02-30"}, headers=user.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "due_date"
+    assert (await client.get(task_url, headers=user.headers)).json()["due_date"] is None

@@ -21,6 +21,7 @@ def test_the_three_agent_types() -> None:
         "update_task",
         "list_tasks",
         "create_project",
+        "list_projects",
         "delete_task",
         "delete_project",
     ]

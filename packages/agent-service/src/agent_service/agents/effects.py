@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent_service.projects.models import Project
 from agent_service.tasks.models import Task
 
-TASK_FIELDS = ("title", "description", "priority", "status", "project_id", "created_at")
+TASK_FIELDS = (
+    "title",
+    "description",
+    "priority",
+    "status",
+    "project_id",
+    "due_date",
+    "created_at",
+)
 
 
 def task_snapshot(task: Task) -> dict[str, Any]:
@@ -25,7 +33,7 @@ def task_snapshot(task: Task) -> dict[str, Any]:
     values = {name: getattr(task, name) for name in TASK_FIELDS}
     return {
         "id": str(task.id),
-        **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()},
+        **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()},
         "project_id": str(task.project_id) if task.project_id else None,
     }
 
@@ -82,6 +90,8 @@ async def _restore_task(
         setattr(task, name, snapshot[name])
     project_id = snapshot["project_id"]
     task.project_id = uuid.UUID(project_id) if project_id else None
+    due_date = snapshot.get("due_date")  # undo records older than the column have none
+    task.due_date = date.fromisoformat(due_date) if due_date else None
     task.created_at = datetime.fromisoformat(snapshot["created_at"])
     await session.flush()
 

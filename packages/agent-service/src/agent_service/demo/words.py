@@ -75,3 +75,79 @@ def best_sentence(text: str, question: str, *, limit: int = 400) -> str:
     best = max(sentences, key=lambda s: (overlap(s, question), -sentences.index(s)))
     best = " ".join(best.split())
     return best if len(best) <= limit else best[: limit - 1].rstrip() + "…"
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+    neighbours each count one ('taks' is one from 'task')."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def near(word: str, known: str) -> bool:
+    """A small typo apart: one edit for short words, two from eight letters on."""
+    if abs(len(word) - len(known)) > 2 or (word[:1] != known[:1] and len(word) < 5):
+        return False
+    return edit_distance(word, known) <= (2 if len(known) >= 8 else 1)
+
+
+#: The words the rules look for; a typo of one of them is read as the word.
+VOCABULARY = (
+    "add", "create", "make", "new", "task", "tasks", "todo", "remind", "project", "projects",
+    "list", "show", "delete", "remove", "complete", "finish", "done", "mark", "close", "rename",
+    "retitle", "change", "title", "name", "set", "priority", "high", "low", "medium", "urgent",
+    "important", "move", "put", "file", "progress", "start", "working",
+)  # fmt: skip
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+_HEAD_WORDS = 3  # a request's verb and object come first: "ad a taks to ..."
+_PRIORITY_LEVELS = ("high", "low", "medium", "urgent")
+
+
+def _known(word: str) -> str | None:
+    lowered = word.lower()
+    if lowered in VOCABULARY or lowered in STOPWORDS or len(lowered) < 2:
+        return None
+    return next((known for known in VOCABULARY if near(lowered, known)), None)
+
+
+def corrected(text: str) -> str:
+    """`text` with small typos of the rules' own words fixed ('ad a taks' -> 'add a task').
+
+    Only where the rules read them, so a title keeps its words ('shovel snow' is not 'show'):
+    the first three words, "priority", and a level next to it ('hihg priority').
+    """
+    quoted_spans = [m.span() for m in _QUOTED.finditer(text)]
+    matches = [
+        m for m in _WORD.finditer(text) if not any(a <= m.start() < b for a, b in quoted_spans)
+    ]
+    fixes = [_known(m.group(0)) for m in matches]
+    words = [(fix or m.group(0)).lower() for m, fix in zip(matches, fixes, strict=True)]
+    out, last = [], 0
+    for index, (match, fix) in enumerate(zip(matches, fixes, strict=True)):
+        neighbours = words[max(0, index - 1) : index] + words[index + 1 : index + 2]
+        wanted = (
+            index < _HEAD_WORDS
+            or fix == "priority"
+            or (fix in _PRIORITY_LEVELS and "priority" in neighbours)
+        )
+        if fix is not None and wanted:
+            out += [text[last : match.start()], fix]
+            last = match.end()
+    return "".join(out) + text[last:]
+
+
+def fuzzy_overlap(title: str, target: str) -> int:
+    """How many of `target`'s words are in `title`, a small typo allowed in each."""
+    have = keywords(title)
+    return sum(1 for word in keywords(target) if any(w == word or near(word, w) for w in have))

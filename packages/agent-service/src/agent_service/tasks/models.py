@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agent_service.db import Base, IdMixin, TimestampMixin
@@ -24,3 +25,4 @@ class Task(IdMixin, TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     priority: Mapped[str] = mapped_column(String(16), default="medium")
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_date: Mapped[date | None] = mapped_column(Date, default=None)

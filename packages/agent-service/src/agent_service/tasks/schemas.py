@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -40,6 +40,7 @@ class TaskCreate(BaseModel):
     priority: TaskPriority = TaskPriority.MEDIUM
     status: TaskStatus = TaskStatus.PENDING
     project_id: Text | None = None
+    due_date: date | None = None
 
 
 class TaskUpdate(BaseModel):
@@ -52,6 +53,7 @@ class TaskUpdate(BaseModel):
     priority: TaskPriority | None = Field(default=None, json_schema_extra=not_nullable)
     status: TaskStatus | None = Field(default=None, json_schema_extra=not_nullable)
     project_id: str | None = None
+    due_date: date | None = Field(default=None, description="`null` clears it.")
 
     @field_validator("title", "description", "priority", "status")
     @classmethod
@@ -74,5 +76,6 @@ class TaskPublic(BaseModel):
     priority: TaskPriority
     status: TaskStatus
     project_id: uuid.UUID | None
+    due_date: date | None = None
     created_at: datetime
     updated_at: datetime

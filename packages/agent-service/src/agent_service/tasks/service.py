@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import false, func, select
@@ -43,6 +44,7 @@ async def create_task(
     priority: TaskPriority = TaskPriority.MEDIUM,
     status: TaskStatus = TaskStatus.PENDING,
     project_id: str | None = None,
+    due_date: date | None = None,
 ) -> Task:
     """A new task; `project_id` must name one of the user's projects (404 otherwise)."""
     project = await projects.owned_project(session, user_id, project_id) if project_id else None
@@ -53,6 +55,7 @@ async def create_task(
         priority=priority.value,
         status=status.value,
         project_id=project.id if project else None,
+        due_date=due_date,
     )
     session.add(task)
     await session.flush()

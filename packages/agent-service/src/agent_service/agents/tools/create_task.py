@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.agents.tool import JSONObject, Tool, ToolContext, emphasized
@@ -19,6 +21,7 @@ class CreateTaskArgs(BaseModel):
     project_id: str | None = Field(
         default=None, description="The id of one of the user's projects to file the task under."
     )
+    due_date: date | None = Field(default=None, description="When it is due (YYYY-MM-DD).")
 
 
 async def create_task(context: ToolContext, args: CreateTaskArgs) -> JSONObject:

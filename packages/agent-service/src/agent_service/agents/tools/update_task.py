@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.agents.effects import task_snapshot
@@ -25,6 +27,7 @@ class UpdateTaskArgs(BaseModel):
     priority: TaskPriority | None = None
     status: TaskStatus | None = None
     project_id: str | None = Field(default=None, description="Move the task to this project.")
+    due_date: date | None = Field(default=None, description="When it is due (YYYY-MM-DD).")
 
 
 async def update_task(context: ToolContext, args: UpdateTaskArgs) -> JSONObject:
@@ -49,6 +52,8 @@ async def describe_update_task(args: UpdateTaskArgs, context: ToolContext) -> st
     if args.project_id is not None:
         project = await projects.owned_project(context.session, context.user_id, args.project_id)
         changes.append(f"move it to project {emphasized(project.name)}")
+    if args.due_date is not None:
+        changes.append(f"make it due {args.due_date.isoformat()}")
     if args.description is not None:
         changes.append("change its description")
     return f"Change task {emphasized(task.title)}: {', '.join(changes) or 'nothing'}?"

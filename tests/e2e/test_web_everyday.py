@@ -1,0 +1,73 @@
+"""Pages a person uses every day, in a real Chromium against `agent-service serve` as a process:
+tasks edited in place, dead ends that say what to do, a phone-sized screen and a keyboard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import BROWSER_MODULE, WebService, new_page, screenshot, web_service
+
+pytestmark = BROWSER_MODULE
+
+PASSWORD = "everyday-password-1"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebService]:
+    with web_service(tmp_path_factory.mktemp("web-everyday"), {}, ("--llm", "demo")) as running:
+        yield running
+
+
+@contextmanager
+def api_client(service: WebService, email: str) -> Iterator[httpx.Client]:
+    """A new user's API client (the test's view of the state behind the page)."""
+    with httpx.Client(base_url=service.base_url, timeout=10) as client:
+        credentials = {"email": email, "password": PASSWORD}
+        assert client.post("/api/auth/register", json=credentials).status_code == 201
+        token = client.post("/api/auth/login", json=credentials).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+def sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#chat-input")).to_be_visible()
+
+
+def test_a_task_is_edited_in_place(service: WebService, browser: Browser) -> None:
+    with api_client(service, "tasks@example.com") as api:
+        project = api.post("/api/projects", json={"name": "Launch"}).json()
+        task = api.post("/api/tasks", json={"title": "Design"}).json()
+        with new_page(browser, service.base_url) as page:
+            sign_in(page, "tasks@example.com")
+            page.get_by_role("link", name="Tasks").click()
+            page.get_by_role("button", name="Edit 'Design'").click()
+            form = page.get_by_role("form", name="Edit 'Design'")
+            expect(form.get_by_label("Title")).to_be_focused()
+            form.get_by_label("Title").fill("Design mockups")
+            form.get_by_label("Priority").select_option("high")
+            form.get_by_label("Due").fill("2027-04-15")
+            form.get_by_label("Project").select_option(label="Launch")
+            screenshot(page, "20-task-edit-in-place")
+            form.get_by_role("button", name="Save").click()
+            row = page.locator(".task", has_text="Design mockups")
+            expect(row.locator(".badge-high")).to_have_text("high")
+            expect(row).to_contain_text("Project: Launch")
+            expect(row.locator(".due")).to_contain_text("2027")
+
+            page.get_by_role("button", name="Edit 'Design mockups'").click()
+            form = page.get_by_role("form", name="Edit 'Design mockups'")
+            form.get_by_label("Title").fill("Not this")
+            form.get_by_label("Title").press("Escape")  # cancels, nothing sent
+            expect(page.locator(".task", has_text="Design mockups")).to_be_visible()
+        saved = api.get(f"/api/tasks/{task['id']}").json()
+        assert (saved["title"], saved["priority"]) == ("Design mockups", "high")
+        assert (saved["due_date"], saved["project_id"]) == ("2027-04-15", project["id"])

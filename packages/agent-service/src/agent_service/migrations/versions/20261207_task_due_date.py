@@ -1,7 +1,7 @@
 """A task's due date (optional), set and changed on the Tasks page or by the assistant.
 
 Revision ID: 20261207_task_due_date
-Revises: 20261207_login_throttle
+Revises: 20261207_quota_reservations
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_task_due_date"
-down_revision: str | None = "20261207_login_throttle"
+down_revision: str | None = "20261207_quota_reservations"
 branch_labels: str | None = None
 depends_on: str | None = None
 

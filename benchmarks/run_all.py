@@ -1,6 +1,6 @@
 """Every benchmark, short and bounded, then one table of the figures that matter against their goals.
 
-    .venv/bin/python benchmarks/run_all.py [--only turn sql stream upload json-limit fake-llm]
+    .venv/bin/python benchmarks/run_all.py [--only turn sql stream upload json-limit fake-llm faults]
         [--keep DIR]
 
 Each benchmark runs as its own process (its output shown as it goes) with settings shorter than its
@@ -161,6 +161,50 @@ def fake_llm_rows(figures: dict[str, Any]) -> list[Row]:
     ]
 
 
+def faults_rows(figures: dict[str, Any]) -> list[Row]:
+    rows = []
+    if lite := figures.get("sqlite"):
+        where = f"sqlite, {lite['clients']} clients at once"
+        rows += [
+            Row(where, "errors (any non-200)", str(lite["errors"]), "0", not lite["errors"]),
+            Row(
+                where,
+                '"database is locked" in the log',
+                str(lite["database_is_locked_in_log"]),
+                "0",
+                not lite["database_is_locked_in_log"],
+            ),
+            Row(
+                where, "lost tool effects", str(lite["lost_effects"]), "0", not lite["lost_effects"]
+            ),
+            Row(where, "turn p50 loaded/one client", f"{lite['p50_over_floor']:.1f}"),
+        ]
+    if pg := figures.get("postgres"):
+        where = f"postgres, {pg['outage_s']:.0f} s outage, {pg['clients']} clients"
+        rows += [
+            Row(where, "answers 500", str(pg["answers_500"]), "0", not pg["answers_500"]),
+            Row(
+                where,
+                f"runs not final {pg['settle_s']:.0f} s after restore",
+                str(pg["runs_not_final"]),
+                "0",
+                not pg["runs_not_final"],
+            ),
+            Row(
+                where,
+                "conversations refusing a new turn",
+                str(pg["next_turn_refused"]),
+                "0",
+                not pg["next_turn_refused"],
+            ),
+            Row(where, "first 200 after restore", f"{pg['first_success_after_restore_s']:.1f} s"),
+            Row(where, "every client's first 200", f"{pg['every_client_succeeded_after_s']:.1f} s"),
+            Row(where, "that over the floor's turn p50", f"{pg['recovery_over_floor_p50']:.1f}"),
+            Row(where, "turns/s after/before", f"{pg['throughput_after_over_floor']:.2f}"),
+        ]
+    return rows
+
+
 @dataclass
 class Benchmark:
     name: str
@@ -217,6 +261,7 @@ BENCHMARKS = [
         fake_llm_rows,
         200,
     ),
+    Benchmark("faults", ["bench_faults.py", "--json", "{json}"], faults_rows, 400),
 ]
 
 

@@ -192,7 +192,7 @@ async def test_invalid_tool_arguments_go_back_to_the_model(
     client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script(
-        fake_llm.tool_call("create_task", title="", priority="urgent"),
+        fake_llm.tool_call("create_task", unchecked=True, title="", priority="urgent"),
         fake_llm.tool_calls([("create_task", '{"title": "unterminated')]),
         fake_llm.reply("Sorry, I could not create that task."),
     )
@@ -213,7 +213,7 @@ async def test_unknown_tool_goes_back_to_the_model(
     client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script(
-        fake_llm.tool_call("delete_everything", confirm=True),
+        fake_llm.tool_call("delete_everything", unchecked=True, confirm=True),
         fake_llm.reply("I cannot do that."),
     )
     reply = await chat(client, user, "Delete everything")

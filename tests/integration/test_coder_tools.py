@@ -124,7 +124,9 @@ async def test_malformed_repository_argument_is_rejected_before_any_request(
     client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, github: respx.MockRouter
 ) -> None:
     fake_llm.script(
-        fake_llm.tool_call("get_issue", repository="../../etc/passwd", issue_number=1),
+        fake_llm.tool_call(
+            "get_issue", unchecked=True, repository="../../etc/passwd", issue_number=1
+        ),
         fake_llm.reply("Sorry."),
     )
     reply = await ask_coder(client, user, "Read issue 1 of ../../etc/passwd")

@@ -55,7 +55,7 @@ async def test_agreement_on_a_tiny_hand_made_set(tmp_path, fake_llm: FakeLLM):
         fake_llm.reply('{"score": 0.8, "reasoning": "Polite."}'),
         fake_llm.reply('{"score": 0.75, "reasoning": "Direct."}'),
         fake_llm.reply('{"score": 1.0, "reasoning": "Names handbook.md."}'),
-        fake_llm.reply("It is fine."),
+        fake_llm.reply("It is fine.", unchecked=True),  # not the JSON its response_format asks for
     )
     judge = LLMJudge(base_url=fake_llm.base_url, api_key="sk-test", model="judge-model")
     judged = await judge_all(cases, judge.judge)

@@ -138,6 +138,7 @@ async def chat(fake: FakeLLM, messages: list[dict]) -> dict:
     return r.json()["choices"][0]["message"]
 
 
+@pytest.mark.fake_llm(checked=False)  # raw requests that offer no tools: the items alone are tested
 async def test_script_items_with_variables_and_results_from_the_request(fake_llm):
     entries = [
         {

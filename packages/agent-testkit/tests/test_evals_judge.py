@@ -103,7 +103,7 @@ async def test_the_judge_request_has_its_own_prompt_rubric_conversation_and_sche
 async def test_malformed_judge_output_is_a_failed_grade_with_the_reason(
     fake_llm, judge, answer, reason
 ):
-    result = await judged(fake_llm, judge, fake_llm.reply(answer))
+    result = await judged(fake_llm, judge, fake_llm.reply(answer, unchecked=True))
     assert (result.score, result.passed) == (0.0, False)
     assert result.reason.startswith("malformed judge output")
     assert reason in result.reason
@@ -111,7 +111,8 @@ async def test_malformed_judge_output_is_a_failed_grade_with_the_reason(
 
 async def test_a_fenced_json_answer_is_read(fake_llm, judge):
     answer = '```json\n{"score": 0.75, "reasoning": "fenced"}\n```'
-    assert (await judged(fake_llm, judge, fake_llm.reply(answer))).score == 0.75
+    # not JSON as the judge's response_format asks, so unchecked: a model without structured output
+    assert (await judged(fake_llm, judge, fake_llm.reply(answer, unchecked=True))).score == 0.75
 
 
 async def test_a_body_that_is_not_a_completion_is_malformed(fake_llm, judge):

@@ -12,6 +12,9 @@ from anthropic.types import Message, RawMessageStreamEvent
 
 from agent_testkit import FakeLLM, parse_sse
 
+# wire shapes, sent without the tools a real call offers: the script is not checked against requests
+pytestmark = pytest.mark.fake_llm(checked=False)
+
 URL = "https://api.anthropic.com/v1/messages"
 TOOLS = [
     {

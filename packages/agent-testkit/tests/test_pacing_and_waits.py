@@ -12,6 +12,9 @@ import pytest
 from agent_testkit import FakeLLM
 from agent_testkit.fake_llm.script_file import parse_item
 
+# wire shapes, sent without the tools a real call offers: the script is not checked against requests
+pytestmark = pytest.mark.fake_llm(checked=False)
+
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 

@@ -11,6 +11,9 @@ import pytest
 
 from agent_testkit import FakeLLM, parse_sse
 
+# wire shapes, sent without the tools a real call offers: the script is not checked against requests
+pytestmark = pytest.mark.fake_llm(checked=False)
+
 
 def honour_nullable(node: object) -> object:
     """Parts of the spec still say OpenAPI 3.0's `nullable: true`; JSON Schema spells it as a null type."""

@@ -74,8 +74,9 @@ def test_command_line_server(tmp_path):
             messages = [{"role": "user", "content": "Hi"}]
             reply = client.chat.completions.create(model="m", messages=messages)
             assert reply.choices[0].message.content == "Hello from another process."
+            tool = {"type": "function", "function": {"name": "create_task", "parameters": {}}}
             call = (
-                client.chat.completions.create(model="m", messages=messages)
+                client.chat.completions.create(model="m", messages=messages, tools=[tool])
                 .choices[0]
                 .message.tool_calls[0]
             )

@@ -11,6 +11,9 @@ import pytest
 
 from agent_testkit import FakeLLM, parse_sse
 
+# wire shapes, sent without the tools a real call offers: the script is not checked against requests
+pytestmark = pytest.mark.fake_llm(checked=False)
+
 FORMATS = {
     "chat": ("/chat/completions", {"messages": [{"role": "user", "content": "Hi"}]}),
     "responses": ("/responses", {"input": "Hi"}),

@@ -22,7 +22,7 @@ from agent_testkit.network_guard import ALLOW_MARKER, NetworkGuard
 
 MARKER = (
     "fake_llm(strict=True, allow_unused=False, default=None, base_urls=(), embedding_dimensions=16, "
-    "refuse_real_hosts=True, provider_urls=True): options for the fake_llm and fake_llm_server "
+    "refuse_real_hosts=True, provider_urls=True, checked=True): options for the fake_llm and fake_llm_server "
     "fixtures of agent_testkit"
 )
 MARKER_OPTIONS = {
@@ -33,6 +33,7 @@ MARKER_OPTIONS = {
     "embedding_dimensions",
     "refuse_real_hosts",
     "provider_urls",
+    "checked",
 }
 PLACEHOLDER_KEYS = {"OPENAI_API_KEY": "sk-fake-llm", "ANTHROPIC_API_KEY": "sk-ant-fake-llm"}
 """Set for the test when unset, so an SDK client built with its defaults can be made at all."""
@@ -195,6 +196,7 @@ def fake_llm(request: pytest.FixtureRequest) -> Iterator[FakeLLM]:
         default=options.get("default"),
         embedding_dimensions=options.get("embedding_dimensions", 16),
         provider_urls=provider_urls,
+        checked=options.get("checked", True),
     )
     fake.intercept(*options.get("base_urls", ()))
     interception = install(fake, refuse_real_hosts=refuse_real_hosts)
@@ -242,6 +244,7 @@ def fake_llm_server(
     server.strict = options.get("strict", True)
     server.allow_unused = options.get("allow_unused", False) or not server.strict
     server.embedding_dimensions = options.get("embedding_dimensions", 16)
+    server.checked = options.get("checked", True)
     server.default = options.get("default") or FakeLLM.reply(DEFAULT_REPLY)
     track_problems(request, server)
     yield server

@@ -33,6 +33,8 @@ MODEL_PATH_SUFFIXES: dict[str, Api] = {
     "/chat/completions": "chat",
     "/responses": "responses",
     "/messages": "messages",
+    ":generateContent": "gemini",
+    ":streamGenerateContent": "gemini",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _MISSING = object()

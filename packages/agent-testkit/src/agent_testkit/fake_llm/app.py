@@ -32,6 +32,7 @@ from agent_testkit.fake_llm.dialects import (
     Dialect,
     ResponsesDialect,
 )
+from agent_testkit.fake_llm.gemini_payloads import GEMINI
 from agent_testkit.fake_llm.recording import RecordedCall
 from agent_testkit.fake_llm.script import (
     CutStream,
@@ -106,19 +107,28 @@ def create_app(fake: FakeLLM) -> Router:
             return Response(payloads.anthropic_models(fake.model_names), media_type=JSON)
         return Response(payloads.models(fake.model_names), media_type=JSON)
 
+    async def gemini(request: Request) -> Response:
+        method = request.path_params["target"].rpartition(":")[2]
+        if method in ("generateContent", "streamGenerateContent"):
+            return await _model_call(fake, request, GEMINI)
+        if method == "countTokens":
+            parsed = await _parse_json(request, GEMINI)
+            if isinstance(parsed, Response):
+                return parsed
+            messages = normalize.messages("gemini", parsed)
+            tokens = payloads.prompt_tokens(messages, normalize.tools("gemini", parsed))
+            return Response(json.dumps({"totalTokens": tokens}).encode(), media_type=JSON)
+        return await _unknown(fake, request, GEMINI)
+
     async def telemetry(request: Request) -> Response:
         fake.record_telemetry(request.url.path, await request.body())
         return Response(b"{}", media_type=JSON)
 
     async def unknown_route(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        fake.record_unknown_route(request.method, request.url.path, await request.body())
-        message = (
-            f"agent_testkit fake LLM does not implement {request.method} {request.url.path}: "
-            "it answers chat completions, responses, messages, embeddings and models."
-        )
-        dialect = MESSAGES if "/messages" in request.url.path else CHAT
-        response = dialect.error(404, message, kind="not_found", headers=NO_RETRY)
+        path = request.url.path
+        dialect = MESSAGES if "/messages" in path else GEMINI if "/v1beta/" in path else CHAT
+        response = await _unknown(fake, request, dialect)
         await response(scope, receive, send)
 
     routes = []
@@ -133,7 +143,20 @@ def create_app(fake: FakeLLM) -> Router:
             Route(f"{prefix}/models", list_models, methods=["GET"]),
         ]
         routes += [Route(prefix + path, telemetry, methods=["POST"]) for path in TELEMETRY_PATHS]
+    for version in ("/v1beta", "/v1"):  # Gemini: POST /v1beta/models/{model}:generateContent
+        routes.append(Route(f"{version}/models/{{target}}", gemini, methods=["POST"]))
     return Router(routes=routes, default=unknown_route, redirect_slashes=False)
+
+
+async def _unknown(fake: FakeLLM, request: Request, dialect: Dialect) -> Response:
+    """Recorded, and a 404 that no SDK retries: the test fails at its end, naming the route."""
+    fake.record_unknown_route(request.method, request.url.path, await request.body())
+    message = (
+        f"agent_testkit fake LLM does not implement {request.method} {request.url.path}: "
+        "it answers chat completions, responses, messages, Gemini generateContent, embeddings "
+        "and models."
+    )
+    return dialect.error(404, message, kind="not_found", headers=NO_RETRY)
 
 
 async def _parse_json(request: Request, dialect: Dialect) -> dict[str, Any] | Response:

@@ -13,13 +13,18 @@ from starlette.routing import Router
 
 from agent_testkit.fake_llm import script as items
 from agent_testkit.fake_llm.app import create_app
+from agent_testkit.fake_llm.checks import mismatch
 from agent_testkit.fake_llm.dialects import CHAT, Dialect
 from agent_testkit.fake_llm.normalize import Api
 from agent_testkit.fake_llm.recording import RecordedCall
 from agent_testkit.fake_llm.script import Respond, Script, ScriptItem, ServerError
 
 DEFAULT_BASE_URL = "http://fake-llm.test/v1"
-PROVIDER_BASE_URLS = ("https://api.openai.com", "https://api.anthropic.com")
+PROVIDER_BASE_URLS = (
+    "https://api.openai.com",
+    "https://api.anthropic.com",
+    "https://generativelanguage.googleapis.com",
+)
 """Answered in-process too, unless `provider_urls=False`: an app on an SDK's defaults needs no setup."""
 DEFAULT_REPLY = "This is the fake LLM's default reply."
 MAX_RESPOND_DEPTH = 10
@@ -42,7 +47,9 @@ class FakeLLM:
     Strict by default: a call beyond the script, a script item left unused and a request to a route the
     fake does not implement are problems that `verify()` (run by the pytest plugin after each test)
     turns into a failure. `strict=False` answers extra calls with `default` and ignores unused items;
-    `allow_unused=True` ignores only the latter.
+    `allow_unused=True` ignores only the latter. Each scripted answer is checked against its request
+    (`checks`): a tool the request did not offer, arguments or structured output that do not fit the
+    schema fail the test; `unchecked=True` on an item, or `checked=False` here, lets them through.
     """
 
     reply = staticmethod(items.reply)
@@ -68,12 +75,14 @@ class FakeLLM:
         embedding_dimensions: int = 16,
         model_names: tuple[str, ...] = ("fake-model", "fake-embedding"),
         provider_urls: bool = True,
+        checked: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_urls: list[str] = [self.base_url]
         if provider_urls:
             self.intercept(*PROVIDER_BASE_URLS)
         self.strict = strict
+        self.checked = checked
         self.allow_unused = allow_unused or not strict
         self.default = default if default is not None else items.reply(DEFAULT_REPLY)
         self.embedding_dimensions = embedding_dimensions
@@ -145,8 +154,12 @@ class FakeLLM:
                 with self._lock:
                     self.unexpected_calls.append(call)
                 return None, call
-            item = self.default
+            call.item = self._resolve(self.default, call)
+            return call.item, call
         call.item = self._resolve(item, call)
+        if self.checked and (found := mismatch(call.item, call)):
+            # a 400, which no SDK retries: the app sees the call fail, and the test fails at its end
+            call.item = self._error(found, status=400)
         return call.item, call
 
     def _resolve(self, item: ScriptItem, call: RecordedCall) -> ScriptItem:
@@ -165,10 +178,10 @@ class FakeLLM:
             f"respond() nested more than {MAX_RESPOND_DEPTH} deep on call {call.number}"
         )
 
-    def _error(self, message: str) -> ServerError:
+    def _error(self, message: str, *, status: int = 500) -> ServerError:
         with self._lock:
             self.errors.append(message)
-        return ServerError(500, f"agent_testkit fake LLM: {message}")
+        return ServerError(status, f"agent_testkit fake LLM: {message}")
 
     def next_number(self) -> int:
         """A number for the ids of one answer (completion, response, message, tool calls)."""

@@ -1,4 +1,4 @@
-"""Requests of the three wire formats read as one: chat-completions-shaped messages and tools.
+"""Requests of the four wire formats read as one: chat-completions-shaped messages and tools.
 
 A test asserts `calls[i].messages`, `.tools` and `.tool_result(...)` the same way whether the app spoke
 Chat Completions, the Responses API or Anthropic's Messages API; the raw body stays in `calls[i].request`.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, TypeAlias
 
-Api: TypeAlias = Literal["chat", "responses", "messages"]
+Api: TypeAlias = Literal["chat", "responses", "messages", "gemini"]
 Message: TypeAlias = dict[str, Any]
 
 
@@ -33,11 +33,19 @@ def messages(api: Api, request: dict[str, Any]) -> list[Message]:
         return _responses_messages(request)
     if api == "messages":
         return _anthropic_messages(request)
+    if api == "gemini":
+        from agent_testkit.fake_llm import gemini_requests
+
+        return gemini_requests.messages(request)
     return [dict(m) for m in request.get("messages") or [] if isinstance(m, dict)]
 
 
 def tools(api: Api, request: dict[str, Any]) -> list[dict[str, Any]]:
     """The function tools offered, chat-shaped (built-in tools of the Responses API keep their shape)."""
+    if api == "gemini":
+        from agent_testkit.fake_llm import gemini_requests
+
+        return gemini_requests.tools(request)
     found = []
     for tool in request.get("tools") or []:
         if not isinstance(tool, dict):

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_testkit.fake_llm import normalize
+from agent_testkit.fake_llm import gemini_requests, normalize
 from agent_testkit.fake_llm.normalize import Api, content_text
 from agent_testkit.fake_llm.script import ScriptItem
 
@@ -21,7 +21,7 @@ __all__ = ["RecordedCall", "content_text"]
 class RecordedCall:
     """One model request the fake received (`calls[i]`), and the script item that answered it.
 
-    `api` is the wire format ("chat", "responses" or "messages"); `history` is what a Responses API
+    `api` is the wire format ("chat", "responses", "messages" or "gemini"); `history` is what a Responses API
     `previous_response_id` stood for (the stored conversation before this request's `input`).
     """
 
@@ -55,10 +55,14 @@ class RecordedCall:
 
     @property
     def model(self) -> str | None:
+        if self.api == "gemini":  # Gemini names the model in the path
+            return gemini_requests.model_of(self.path)
         return self.request.get("model")
 
     @property
     def stream(self) -> bool:
+        if self.api == "gemini":
+            return gemini_requests.is_stream(self.path)
         return bool(self.request.get("stream"))
 
     @property

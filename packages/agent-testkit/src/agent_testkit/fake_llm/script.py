@@ -26,6 +26,7 @@ class Reply:
     text: str
     finish_reason: str = "stop"
     chunk_delay: float = 0.0
+    unchecked: bool = False
 
     def describe(self) -> str:
         return f"reply({self.text!r})"
@@ -47,6 +48,7 @@ class ToolCalls:
     calls: tuple[ToolCall, ...]
     content: str | None = None
     chunk_delay: float = 0.0
+    unchecked: bool = False
 
     def describe(self) -> str:
         parts = ", ".join(f"{c.name}({c.arguments})" for c in self.calls)
@@ -207,18 +209,28 @@ class Script:
             return list(self._items)
 
 
-def reply(text: str, *, finish_reason: str = "stop", chunk_delay: float = 0.0) -> Reply:
-    """The model answers with `text`; streamed, its chunks are `chunk_delay` seconds apart."""
-    return Reply(text, finish_reason, _delay(chunk_delay))
+def reply(
+    text: str, *, finish_reason: str = "stop", chunk_delay: float = 0.0, unchecked: bool = False
+) -> Reply:
+    """The model answers with `text`; streamed, its chunks are `chunk_delay` seconds apart.
+
+    When the request asks for structured output, `text` must validate against its schema;
+    `unchecked=True` sends it anyway (to test the app's own validation).
+    """
+    return Reply(text, finish_reason, _delay(chunk_delay), unchecked)
 
 
-def tool_call(name: str, /, *, chunk_delay: float = 0.0, **arguments: Any) -> ToolCalls:
+def tool_call(
+    name: str, /, *, chunk_delay: float = 0.0, unchecked: bool = False, **arguments: Any
+) -> ToolCalls:
     """The model calls one tool with these keyword arguments (sent as JSON).
 
-    Streamed, the chunks are `chunk_delay` seconds apart. (A tool argument that is itself called
-    `chunk_delay` is scripted with `tool_calls([("name", {"chunk_delay": ...})])`.)
+    The tool must be one the request offered and the arguments must validate against its schema;
+    `unchecked=True` sends the call anyway. Streamed, the chunks are `chunk_delay` seconds apart. (A
+    tool argument called `chunk_delay` or `unchecked` is scripted with `tool_calls([("name", {...})])`.)
     """
-    return ToolCalls((ToolCall(name, json.dumps(arguments)),), chunk_delay=_delay(chunk_delay))
+    only = (ToolCall(name, json.dumps(arguments)),)
+    return ToolCalls(only, chunk_delay=_delay(chunk_delay), unchecked=unchecked)
 
 
 def _delay(seconds: float) -> float:
@@ -231,13 +243,18 @@ ToolCallSpec: TypeAlias = ToolCall | ToolCalls | tuple[str, Mapping[str, Any] | 
 
 
 def tool_calls(
-    calls: Iterable[ToolCallSpec], *, content: str | None = None, chunk_delay: float = 0.0
+    calls: Iterable[ToolCallSpec],
+    *,
+    content: str | None = None,
+    chunk_delay: float = 0.0,
+    unchecked: bool = False,
 ) -> ToolCalls:
     """The model calls several tools in parallel.
 
     Each entry is `tool_call(...)`, a `ToolCall`, or `(name, arguments)` where arguments is a dict or a
-    raw string (sent verbatim, so invalid JSON can be scripted too). Streamed, the chunks are
-    `chunk_delay` seconds apart.
+    raw string (sent verbatim, so invalid JSON can be scripted too: such a string is not checked against
+    the tool's schema). Each call is checked like `tool_call`'s unless `unchecked=True`. Streamed, the
+    chunks are `chunk_delay` seconds apart.
     """
     flat: list[ToolCall] = []
     for spec in calls:
@@ -250,7 +267,7 @@ def tool_calls(
             flat.append(ToolCall(name, args if isinstance(args, str) else json.dumps(dict(args))))
     if not flat:
         raise ValueError("tool_calls() needs at least one call")
-    return ToolCalls(tuple(flat), content, _delay(chunk_delay))
+    return ToolCalls(tuple(flat), content, _delay(chunk_delay), unchecked)
 
 
 def respond(fn: Callable[[RecordedCall], ScriptItem]) -> Respond:

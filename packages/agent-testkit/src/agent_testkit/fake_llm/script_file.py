@@ -3,6 +3,7 @@
     strict: true                 # optional; false answers extra calls with `default`
     default: {reply: "OK."}      # optional
     embedding_dimensions: 16     # optional
+    checked: true                # optional; false sends tool calls and JSON unchecked against requests
     script:
       - reply: "Hello!"
       - reply: {text: "Slowly, word by word.", chunk_delay: 0.1}
@@ -34,7 +35,7 @@ import yaml
 from agent_testkit.fake_llm import script as items
 from agent_testkit.fake_llm.script import ScriptItem, ToolCall
 
-OPTIONS = ("strict", "allow_unused", "default", "embedding_dimensions")
+OPTIONS = ("strict", "allow_unused", "default", "embedding_dimensions", "checked")
 
 
 def load_script_file(path: str | Path) -> tuple[list[ScriptItem], dict[str, Any]]:
@@ -67,12 +68,19 @@ def parse_item(entry: Any) -> ScriptItem:
             return items.reply(**value)
         return items.reply(str(value))
     if kind == "tool_call":
-        return items.tool_calls([_tool_call(value)], chunk_delay=value.get("chunk_delay", 0.0))
+        return items.tool_calls(
+            [_tool_call(value)],
+            chunk_delay=value.get("chunk_delay", 0.0),
+            unchecked=value.get("unchecked", False),
+        )
     if kind == "tool_calls":
         if isinstance(value, dict):
             calls = [_tool_call(v) for v in value["calls"]]
             return items.tool_calls(
-                calls, content=value.get("content"), chunk_delay=value.get("chunk_delay", 0.0)
+                calls,
+                content=value.get("content"),
+                chunk_delay=value.get("chunk_delay", 0.0),
+                unchecked=value.get("unchecked", False),
             )
         return items.tool_calls([_tool_call(v) for v in value], content=None)
     if kind == "cut_stream":

@@ -8,6 +8,7 @@
       - reply: "Hello!"
       - reply: {text: "Slowly, word by word.", chunk_delay: 0.1}
       - tool_call: {name: create_task, arguments: {title: Write tests}}
+      - tool_call: {name: add_todo, arguments: {}, unchecked: true}   # deliberate bad output
       - tool_calls: [{name: a, arguments: {x: 1}}, {name: b, arguments: '{"raw": "json"}'}]
       - tool_calls: {calls: [{name: a, arguments: {x: 1}}], chunk_delay: 0.1}
       - rate_limited: {retry_after: 0.5}

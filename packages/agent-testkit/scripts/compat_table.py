@@ -124,8 +124,10 @@ CLIENTS: list[tuple[str, str, dict[str, list[str]]]] = [
         "instructor `from_openai(AsyncOpenAI())`",
         "Chat Completions",
         {
-            "reply": ["test_instructor_structured_output_is_a_checked_tool_call"],
-            "tool round trip": ["test_instructor_retries_a_deliberately_invalid_answer"],
+            "tool round trip": [  # its structured output is a tool call, validated
+                "test_instructor_structured_output_is_a_checked_tool_call",
+                "test_instructor_retries_a_deliberately_invalid_answer",
+            ],
             "stream": ["test_instructor_streams_partial_objects"],
         },
     ),
@@ -151,7 +153,8 @@ def outcomes(reports: Iterable[Path]) -> dict[str, str]:
     """Each test's outcome ("passed", "failed", "skipped") by its name with parameters."""
     found: dict[str, str] = {}
     for report in reports:
-        for case in ET.parse(report).getroot().iter("testcase"):
+        tree = ET.parse(report)  # noqa: S314 - our own pytest run's report, not untrusted input
+        for case in tree.getroot().iter("testcase"):
             name = case.get("name", "")
             if case.find("failure") is not None or case.find("error") is not None:
                 found[name] = "failed"

@@ -24,6 +24,7 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from agent_testkit.fake_llm import normalize, payloads
+from agent_testkit.fake_llm import routes as extra_routes
 from agent_testkit.fake_llm.dialects import (
     CHAT,
     JSON,
@@ -127,6 +128,13 @@ def create_app(fake: FakeLLM) -> Router:
     async def unknown_route(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         path = request.url.path
+        scripted = fake.scripted_route(request.method, path)
+        if scripted is not None:
+            route, params = scripted
+            call = await extra_routes.read_call(request, params)
+            fake.record_route_call(call)
+            await route.answer(fake, call)(scope, receive, send)
+            return
         dialect = MESSAGES if "/messages" in path else GEMINI if "/v1beta/" in path else CHAT
         response = await _unknown(fake, request, dialect)
         await response(scope, receive, send)

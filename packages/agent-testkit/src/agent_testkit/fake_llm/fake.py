@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Router
 
+from agent_testkit.fake_llm import routes
 from agent_testkit.fake_llm import script as items
 from agent_testkit.fake_llm.app import create_app
 from agent_testkit.fake_llm.checks import mismatch
@@ -94,6 +96,10 @@ class FakeLLM:
         self.errors: list[str] = []
         self.unknown_routes: list[str] = []
         self.telemetry: list[tuple[str, bytes]] = []
+        self.routes: list[routes.ScriptedRoute] = []
+        self.route_calls: list[routes.RouteCall] = []
+        self.files: dict[str, routes.StoredFile] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
         self._responses: dict[str, StoredResponse] = {}
         self._script = Script()
         self._lock = threading.Lock()
@@ -110,6 +116,43 @@ class FakeLLM:
         """Append items; each chat completion call consumes the next one, in order."""
         self._script.extend(script_items)
         return self
+
+    def route(
+        self,
+        spec: str,
+        *,
+        json: Any = None,
+        body: bytes | str | None = None,
+        respond: Callable[[routes.RouteCall], Any] | None = None,
+        status: int = 200,
+        content_type: str | None = None,
+    ) -> FakeLLM:
+        """Answer another OpenAI route: `route("files")` (a family: moderations, images, audio, files,
+        batches) or `route("POST /v1/moderations")` with its realistic default, or with `json=`, `body=`
+        or `respond=lambda call: ...` (a `RouteCall`; return JSON data, bytes or a Response). The route
+        answers every request to it until the test ends; each is recorded in `route_calls`."""
+        raw = body.encode() if isinstance(body, str) else body
+        added = routes.build(
+            spec,
+            json_body=json,
+            body=raw,
+            respond=respond,
+            status=status,
+            content_type=content_type,
+        )
+        with self._lock:
+            self.routes[:0] = added  # the latest wins
+        return self
+
+    def scripted_route(
+        self, method: str, path: str
+    ) -> tuple[routes.ScriptedRoute, dict[str, str]] | None:
+        with self._lock:
+            for route in self.routes:
+                params = route.match(method, routes.strip_version(path))
+                if params is not None:
+                    return route, params
+        return None
 
     @property
     def remaining(self) -> list[ScriptItem]:
@@ -128,9 +171,13 @@ class FakeLLM:
                 self.errors,
                 self.unknown_routes,
                 self.telemetry,
+                self.routes,
+                self.route_calls,
             ):
                 collected.clear()
             self._responses.clear()
+            self.files.clear()
+            self.batches.clear()
 
     # -- called by the app ----------------------------------------------------------------------------
 
@@ -207,6 +254,10 @@ class FakeLLM:
     def record_unknown_route(self, method: str, path: str, body: bytes) -> None:
         with self._lock:
             self.unknown_routes.append(f"{method} {path}")
+
+    def record_route_call(self, call: routes.RouteCall) -> None:
+        with self._lock:
+            self.route_calls.append(call)
 
     def record_telemetry(self, path: str, body: bytes) -> None:
         with self._lock:

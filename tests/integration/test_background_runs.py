@@ -172,7 +172,9 @@ async def test_a_client_function_called_with_invalid_arguments_does_not_pause(
     client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
 ) -> None:
     assistant_id = await make_assistant(client, user, tools=[WEATHER])
-    fake_llm.script(fake_llm.tool_call("get_weather", town=3), fake_llm.reply("Sorry."))
+    fake_llm.script(
+        fake_llm.tool_call("get_weather", unchecked=True, town=3), fake_llm.reply("Sorry.")
+    )
     r = await background(client, user, assistant_id)
     run = await wait(client, user, r.json()["id"])
     assert run["status"] == "completed"

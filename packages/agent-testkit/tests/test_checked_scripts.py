@@ -145,7 +145,7 @@ def test_respond_answers_are_checked_and_defaults_are_not(fake_llm):
     assert "'nope', a tool the request did not offer" in failed_check(fake_llm)
 
 
-def test_pydantic_ai_does_not_turn_a_misspelled_tool_into_a_retry(fake_llm):
+async def test_pydantic_ai_does_not_turn_a_misspelled_tool_into_a_retry(fake_llm):
     """Unchecked, pydantic-ai tells the model "unknown tool" and the next item answers: the test would
     pass. Checked, the call fails and says why."""
     agent = PydanticAgent("openai:gpt-test")
@@ -156,7 +156,7 @@ def test_pydantic_ai_does_not_turn_a_misspelled_tool_into_a_retry(fake_llm):
 
     fake_llm.script(fake_llm.tool_call("get_wether", city="Paris"), fake_llm.reply("Sunny."))
     with pytest.raises(ModelHTTPError, match=r"get_wether.*, a tool the request did not offer"):
-        agent.run_sync("Weather in Paris?")
+        await agent.run("Weather in Paris?")  # (run_sync would leave its event loop unclosed)
     assert "the request offered the tools: ['get_weather']" in failed_check(fake_llm)
     assert [item.describe() for item in fake_llm.remaining] == ["reply('Sunny.')"]  # no retry
     fake_llm.reset()

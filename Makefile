@@ -46,7 +46,7 @@ eval-accept: install ## Make the last `make eval` run the new evals/baseline.jso
 bench: install ## Run the benchmarks (loopback only, bounded, ~6 min), then one table of ratios and goals
 	$(BIN)/python benchmarks/run_all.py
 
-mutation: install ## Mutation-test the critical modules (signature, tokens, tool, gate, sniff, llm client); fails under 90%
+mutation: install ## Mutation-test the critical modules (signature, tokens, tool, gate, sniff, llm client, runs, idempotency, quotas, document processing, GitHub jobs); fails under 90%
 	$(BIN)/python scripts/mutation.py
 
 lint: install ## ruff (lint + format check) and mypy (strict on source)

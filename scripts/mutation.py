@@ -1,7 +1,9 @@
 """Mutation testing of the critical modules: do their tests notice when the code is wrong?
 
 Each mutant changes one operator or constant of one module (`==` to `!=`, `and` to `or`, `<` to
-`<=`, a number by one, `True` to `False`, a `not` removed), is written into a copy of the source
+`<=`, a number by one, `True` to `False`, a `not` removed, `shield=True` to `shield=False`) or
+deletes one statement of a function (a call made for its effect, an assignment, a raise: it
+becomes `pass`), is written into a copy of the source
 tree placed first on `PYTHONPATH`, and the module's tests run against it. A mutant the tests fail
 on is killed; one they pass is a survivor: a behaviour nothing checks. A mutant listed in
 `EQUIVALENT` changes nothing a caller can observe (or moves a tuning constant no rule fixes to the
@@ -51,6 +53,36 @@ SERVICE = "packages/agent-service/src"
 KIT = "packages/agent-testkit/src"
 SESSION_LIMIT = 600  # seconds for one pytest session; a mutant that hangs past it is killed
 
+# The tests of issue 21's modules, shared by each module of a package, fast ones first.
+IDEMPOTENCY_TESTS = [
+    "tests/integration/test_idempotency_hash.py",
+    "tests/integration/test_idempotency.py",
+    "tests/integration/test_idempotency_runs.py",
+    "tests/integration/test_idempotency_chat.py",
+]
+QUOTA_TESTS = [
+    "tests/integration/test_quotas.py",
+    "tests/integration/test_quota_reservations.py",
+]
+RUN_TESTS = [
+    "tests/unit/test_run_lifecycle.py",
+    "tests/integration/test_runs_start.py",
+    "tests/integration/test_run_effects.py",
+    "tests/integration/test_runs_api.py",
+    "tests/integration/test_runs_multitask.py",
+    "tests/integration/test_final_answer_store.py",
+    "tests/integration/test_event_batcher.py",
+    "tests/integration/test_quota_reservations.py",
+    "tests/integration/test_idempotency_runs.py",
+    "tests/integration/test_chat_stream.py",
+    "tests/integration/test_agent_chat.py",
+]
+RUN_MODULES = [
+    *("admission", "cancelling", "driving", "ending", "executor", "hooks", "host", "lifecycle"),
+    *("liveness", "notifier", "payloads", "scheduling", "service", "settlement", "stream"),
+    *("takeover", "writer"),
+]
+
 # module (relative to ROOT) -> the tests that should notice a change in it, fast ones first
 TARGETS: dict[str, list[str]] = {
     f"{SERVICE}/agent_service/integrations/github/signature.py": [
@@ -76,6 +108,28 @@ TARGETS: dict[str, list[str]] = {
         "tests/unit/test_llm_waits.py",
         "tests/integration/test_llm_client.py",
         "tests/integration/test_llm_failures.py",
+    ],
+    **{
+        f"{SERVICE}/agent_service/{module}": tests
+        for tests, modules in (
+            (
+                IDEMPOTENCY_TESTS,
+                ["idempotency/middleware.py", "idempotency/service.py", "idempotency/models.py"],
+            ),
+            (QUOTA_TESTS, ["quotas/service.py", "quotas/clock.py", "quotas/exceptions.py"]),
+            (RUN_TESTS, [f"runs/{name}.py" for name in RUN_MODULES]),
+        )
+        for module in modules
+    },
+    f"{SERVICE}/agent_service/documents/processing.py": [
+        "tests/integration/test_documents_processing.py",
+        "tests/integration/test_documents_upload.py",
+        "tests/integration/test_storage_documents.py",
+    ],
+    f"{SERVICE}/agent_service/integrations/github/jobs.py": [
+        "tests/integration/test_github_triage_faults.py",
+        "tests/integration/test_github_triage.py",
+        "tests/integration/test_github_webhook.py",
     ],
 }
 
@@ -170,16 +224,56 @@ def _annotation_ids(tree: ast.AST) -> set[int]:
     return skipped
 
 
+# Statements a mutant deletes (replaces with `pass`) inside a function: a call made for its effect
+# (`await record_usage(...)`, `effects.clear()`), an assignment, a raise.
+DELETED = (ast.Expr, ast.Assign, ast.AugAssign, ast.Raise)
+
+
+def _shield_ids(tree: ast.AST) -> set[int]:
+    """The `True`/`False` of every `shield=` argument: a flip is named a shield flip."""
+    return {
+        id(keyword.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg == "shield" and isinstance(keyword.value, ast.Constant)
+    }
+
+
+def _deletable_ids(tree: ast.AST) -> set[int]:
+    """Statements of function bodies a mutant may delete (not docstrings, not `...`)."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for inner in ast.walk(node):
+            for body in (getattr(inner, f, None) for f in ("body", "orelse", "finalbody")):
+                for statement in body if isinstance(body, list) else ():
+                    if not isinstance(statement, DELETED):
+                        continue
+                    value = getattr(statement, "value", None)
+                    if isinstance(statement, ast.Expr) and isinstance(value, ast.Constant):
+                        continue  # a docstring or `...`
+                    found.add(id(statement))
+    return found
+
+
 def _sites(tree: ast.AST) -> Iterator[tuple[ast.AST, int, str]]:
     """Every place one mutation can be made: (node, operator position, description).
 
     Sites are named by their node, not their operator: CPython shares one instance per operator.
     """
     skipped = _annotation_ids(tree)
+    shields = _shield_ids(tree)
+    deletable = _deletable_ids(tree)
     for node in ast.walk(tree):
         if id(node) in skipped:
             continue
-        if isinstance(node, ast.Compare):
+        if id(node) in deletable:
+            yield node, 0, "statement deleted"
+        elif id(node) in shields:
+            yield node, 0, f"shield={node.value} -> shield={not node.value}"  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Compare):
             for position, op in enumerate(node.ops):
                 if type(op) in SWAPS:
                     yield node, position, f"{type(op).__name__} -> {SWAPS[type(op)].__name__}"
@@ -214,6 +308,8 @@ class _Apply(ast.NodeTransformer):
         super().generic_visit(node)
         if node is not self.target:
             return node
+        if isinstance(node, DELETED):
+            return ast.copy_location(ast.Pass(), node)
         if isinstance(node, ast.Compare):
             ops = list(node.ops)
             ops[self.position] = SWAPS[type(ops[self.position])]()

@@ -71,3 +71,31 @@ def test_a_task_is_edited_in_place(service: WebService, browser: Browser) -> Non
         saved = api.get(f"/api/tasks/{task['id']}").json()
         assert (saved["title"], saved["priority"]) == ("Design mockups", "high")
         assert (saved["due_date"], saved["project_id"]) == ("2027-04-15", project["id"])
+
+
+def test_a_page_that_does_not_exist_says_so_and_the_api_stays_json(
+    service: WebService, browser: Browser
+) -> None:
+    r = httpx.get(f"{service.base_url}/no-such-page", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "content-security-policy" in r.headers
+    r = httpx.get(f"{service.base_url}/api/no-such-thing", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    with new_page(browser, service.base_url) as page:
+        response = page.goto("/no-such-page")
+        assert response is not None and response.status == 404
+        expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+        expect(page.locator(".not-found code")).to_have_text("/no-such-page")
+        screenshot(page, "21-page-not-found")
+        page.locator(".not-found").get_by_role("link", name="Sign in").click()
+        expect(page).to_have_url(f"{service.base_url}/login")
+
+
+def test_assets_and_probes_stay_out_of_the_log(service: WebService, browser: Browser) -> None:
+    with new_page(browser, service.base_url) as page:
+        page.goto("/login")
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert httpx.get(f"{service.base_url}/healthz").status_code == 200
+    log = (service.mail_dir.parents[1] / "service.log").read_text()
+    assert "GET /login 200" in log  # pages and the API are still logged
+    assert "GET /static/" not in log and "GET /healthz" not in log

@@ -55,8 +55,9 @@ async def test_verification_token_is_single_use(client: httpx.AsyncClient, outbo
     token = outbox.token_sent_to("once@example.com")
     assert (await client.post("/api/auth/verify-email", json={"token": token})).status_code == 200
     r = await client.post("/api/auth/verify-email", json={"token": token})
-    assert r.status_code == 400
-    assert r.json()["error"] == "invalid_token"
+    # Used, and the account is verified: the page says so and offers sign-in (was 400).
+    assert r.status_code == 409
+    assert r.json()["error"] == "email_already_verified" and "Sign in" in r.json()["detail"]
 
 
 async def test_verification_token_expires(
@@ -223,3 +224,22 @@ async def test_weak_hash_is_upgraded_at_login(
     async with app.state.sessionmaker() as session:
         after = (await users.get_user_by_email(session, user.email)).hashed_password
     assert before != after and ",t=2," in after
+
+
+async def test_a_new_verification_link_can_be_asked_for(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    await register(client, "again@example.com")
+    first = outbox.token_sent_to("again@example.com")
+    for email in ("again@example.com", "nobody@example.com"):
+        r = await client.post("/api/auth/resend-verification", json={"email": email})
+        assert r.status_code == 202 and "verification link" in r.json()["detail"]
+    assert len(outbox.to("again@example.com")) == 2 and not outbox.to("nobody@example.com")
+    second = outbox.token_sent_to("again@example.com")
+    assert second != first
+    r = await client.post("/api/auth/verify-email", json={"token": second})
+    assert r.status_code == 200 and r.json()["email_verified"] is True
+
+    r = await client.post("/api/auth/resend-verification", json={"email": "again@example.com"})
+    assert r.status_code == 202
+    assert len(outbox.to("again@example.com")) == 2  # verified: nothing more is sent

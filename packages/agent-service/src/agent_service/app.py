@@ -46,6 +46,7 @@ from agent_service.storage import build_storage
 from agent_service.tasks.router import router as tasks_router
 from agent_service.users import bootstrap
 from agent_service.users.router import router as users_router
+from agent_service.web.router import install_page_not_found
 from agent_service.web.router import router as web_router
 
 logger = logging.getLogger("agent_service.app")
@@ -130,4 +131,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents_router)
     app.include_router(github_router)
     app.include_router(web_router)  # the pages at / (last: API routes win)
+    install_page_not_found(app)  # an unknown page path: the app's 404 page, not JSON
     return app

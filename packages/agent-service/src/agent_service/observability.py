@@ -16,6 +16,7 @@ from prometheus_client import start_wsgi_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_service.errors import NotFound, Unauthenticated
+from agent_service.headers import PROBES
 from agent_service.settings import Settings
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -119,7 +120,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_logger.info(
+            access_logger.log(
+                logging.DEBUG if _routine(scope["path"], status) else logging.INFO,
                 "%s %s %s",
                 scope["method"],
                 scope["path"],
@@ -132,6 +134,13 @@ class RequestIdMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+def _routine(path: str, status: int) -> bool:
+    """A page's script, style or image, or a probe, that went fine: logged at DEBUG, so the
+    terminal of `make run` shows requests (and the mail lines) rather than hundreds of assets."""
+    quiet = path.startswith("/static/") or path in PROBES or path == "/favicon.ico"
+    return quiet and status < 400
 
 
 # /metrics: who may read it. The metrics say which routes are used, how often and how fast:

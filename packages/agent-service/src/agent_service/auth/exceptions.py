@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agent_service.errors import Forbidden, InvalidRequest, RateLimited, Unauthenticated
+from agent_service.errors import Conflict, Forbidden, InvalidRequest, RateLimited, Unauthenticated
 
 
 class InvalidCredentials(Unauthenticated):
@@ -29,6 +29,13 @@ class AccountDisabled(Forbidden):
 
     def __init__(self) -> None:
         super().__init__("This account is disabled; ask an administrator.")
+
+
+class EmailAlreadyVerified(Conflict):
+    code = "email_already_verified"
+
+    def __init__(self) -> None:
+        super().__init__("This address is already verified: this link was used. Sign in.")
 
 
 class InvalidMailToken(InvalidRequest):

@@ -52,7 +52,11 @@ async def register(
     return UserPublic.model_validate(user)
 
 
-@router.post("/verify-email", response_model=UserPublic)
+@router.post(
+    "/verify-email",
+    response_model=UserPublic,
+    responses={409: {"description": "The link was used and the address is verified already."}},
+)
 async def verify_email(body: VerifyEmailRequest, session: SessionDep) -> UserPublic:
     """Confirm an email address with the single-use token from the mail."""
     return UserPublic.model_validate(await service.verify_email(session, body.token))
@@ -88,6 +92,28 @@ async def token(
 
 
 _FORGOT_ANSWER = "If an account exists for this email, a reset link is on its way."
+_RESEND_ANSWER = (
+    "If this email has an account that is not verified yet, a new verification link is on its way."
+)
+
+
+@router.post("/resend-verification", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def resend_verification(
+    body: ForgotPasswordRequest,
+    request: Request,
+    mailer: MailerDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+) -> Accepted:
+    """Mail a new verification link; the same answer whether or not the account exists."""
+    background.add_task(
+        service.resend_verification,
+        request.app.state.sessionmaker,
+        mailer,
+        settings,
+        email=body.email,
+    )
+    return Accepted(detail=_RESEND_ANSWER)
 
 
 @router.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.auth import throttle
 from agent_service.auth.exceptions import (
     AccountDisabled,
     CurrentPasswordRequired,
+    EmailAlreadyVerified,
     EmailNotVerified,
     InvalidAccessToken,
     InvalidCredentials,
@@ -121,10 +122,44 @@ async def consume_mail_token(session: AsyncSession, token: str, purpose: TokenPu
 
 
 async def verify_email(session: AsyncSession, token: str) -> User:
-    user = await consume_mail_token(session, token, TokenPurpose.VERIFY_EMAIL)
+    """A used link of a verified account says so (409 email_already_verified): its holder
+    clicked it twice, or a mail scanner did first; they only need to sign in."""
+    try:
+        user = await consume_mail_token(session, token, TokenPurpose.VERIFY_EMAIL)
+    except InvalidMailToken:
+        owner = await session.scalar(
+            select(EmailToken.user_id).where(
+                EmailToken.token_hash == hash_mail_token(token),
+                EmailToken.purpose == TokenPurpose.VERIFY_EMAIL,
+            )
+        )
+        known = await users.get_user(session, owner) if owner else None
+        if known is not None and known.email_verified:
+            raise EmailAlreadyVerified() from None
+        raise
     user.email_verified = True
     await session.commit()
     return user
+
+
+async def resend_verification(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    settings: Settings,
+    *,
+    email: str,
+) -> None:
+    """Mails a new verification link when the account exists and is not verified yet. Run after
+    the answer (a background task), like forgot_password, so it says nothing about the address."""
+    async with sessionmaker() as session:
+        user = await users.get_user_by_email(session, email)
+        if user is None or not user.is_active or user.email_verified:
+            return
+        token = await issue_mail_token(session, user, TokenPurpose.VERIFY_EMAIL, settings)
+        await session.commit()
+    await send_token_mail(
+        mailer, settings, user=user, purpose=TokenPurpose.VERIFY_EMAIL, token=token
+    )
 
 
 async def forgot_password(

@@ -51,7 +51,10 @@ async function errorOf(response) {
     auth.signOut();
     window.dispatchEvent(new CustomEvent("app:signed-out", { detail: body?.detail }));
   }
-  return new ApiError(response.status, body);
+  const error = new ApiError(response.status, body);
+  const retryAfter = Number(response.headers.get("Retry-After"));
+  if (Number.isFinite(retryAfter) && retryAfter > 0) error.retryAfter = retryAfter;
+  return error;
 }
 
 async function send(path, { method = "GET", body, headers, signal } = {}) {

@@ -132,12 +132,14 @@ async function render() {
   const path = location.pathname;
   const main = document.getElementById("main");
   let page = PUBLIC[path];
-  if (!page) {
+  if (!page && !SIGNED_IN[path]) {
+    page = notFoundPage;
+  } else if (!page) {
     if (!state.user) {
       signOut();
       return;
     }
-    page = SIGNED_IN[path] ?? chatPage;
+    page = SIGNED_IN[path];
     if (path.startsWith("/admin/") && !state.user.is_admin) page = notAllowedPage;
   }
   renderNav();
@@ -149,6 +151,14 @@ async function render() {
   } catch (error) {
     replace(main, h("div", { class: "card error-box" }, error.message));
   }
+}
+
+function notFoundPage(main) {
+  replace(main, h("section", { class: "card auth-card not-found" },
+    h("h1", {}, "Page not found"),
+    h("p", {}, "There is no page at ", h("code", {}, location.pathname), "."),
+    h("p", {}, state.user ? [link("/chat", "Go to the chat"), " · ", link("/tasks", "your tasks")]
+      : [link("/login", "Sign in"), " · ", link("/register", "Create an account")])));
 }
 
 function notAllowedPage(main) {

@@ -31,14 +31,54 @@ function onSubmit(form, action) {
   return form;
 }
 
+/** Keep a form's button off for the `seconds` the server asked to wait, counting down on it. */
+function waitOn(button, seconds) {
+  const label = button.textContent;
+  const until = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left <= 0 || !button.isConnected) {
+      button.disabled = false;
+      button.textContent = label;
+      return;
+    }
+    button.disabled = true;
+    button.textContent = `${label} (wait ${left} s)`;
+    setTimeout(tick, 250);
+  };
+  tick();
+}
+
 export function loginPage(main) {
-  const form = onSubmit(h("form", { class: "stack", "aria-label": "Sign in" },
+  const resend = h("button", { type: "button", class: "link small", id: "resend-verification", hidden: true },
+    "Send the verification link again");
+  const submit = h("button", { type: "submit" }, "Sign in");
+  const form = h("form", { class: "stack", "aria-label": "Sign in" },
     field("Email", input("email", "email", { autocomplete: "username", autofocus: true })),
     field("Password", input("password", "password", { autocomplete: "current-password" })),
-    h("button", { type: "submit" }, "Sign in")),
-  async ({ email, password }) => {
-    const token = await api("/api/auth/login", { method: "POST", body: { email, password } });
-    await signedIn(token.access_token);
+    submit, resend);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { email, password } = formValues(form);
+    submit.disabled = true;
+    try {
+      const token = await api("/api/auth/login", { method: "POST", body: { email, password } });
+      await signedIn(token.access_token);
+    } catch (error) {
+      flash(error.message, "error");
+      if (error.code === "email_not_verified") resend.hidden = false;
+      if (error.status === 429 && error.retryAfter) return waitOn(submit, error.retryAfter);
+    }
+    submit.disabled = false;
+  });
+  resend.addEventListener("click", async () => {
+    const { email } = formValues(form);
+    try {
+      const reply = await api("/api/auth/resend-verification", { method: "POST", body: { email } });
+      flash(reply.detail, "success");
+    } catch (error) {
+      flash(error.message, "error");
+    }
   });
   authCard(main, "Sign in", "Chat with agents, keep tasks and ask your documents.", form,
     [link("/register", "Create an account"), " · ", link("/forgot-password", "Forgot your password?")]);
@@ -91,8 +131,14 @@ export async function verifyEmailPage(main) {
     status.className = "success-text";
     replace(status, "Your email is verified. You can sign in now.");
   } catch (error) {
+    if (error.code === "email_already_verified") {
+      status.className = "success-text";
+      replace(status, "This address is already verified (this link was used). ",
+        link("/login", "Sign in"), ".");
+      return;
+    }
     status.className = "error-text";
-    replace(status, error.message);
+    replace(status, error.message, " ", link("/login", "Sign in to ask for a new link"), ".");
   }
 }
 

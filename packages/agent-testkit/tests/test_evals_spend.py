@@ -62,3 +62,29 @@ def test_the_results_file_and_the_report_carry_them(tmp_path):
     assert "$0.0100" in html and "5,250 tokens" in html
     unpriced = render_html(EvalRun.of(RESULTS, None, max_drop=2.0, model="live"))
     assert "no prices given" in unpriced and "cost / attempt" not in unpriced
+
+
+async def test_the_judges_tokens_are_counted_apart(tmp_path, fake_llm):
+    from agent_testkit.evals import GradeContext, LLMJudge, Transcript, Turn, build_grader
+    from agent_testkit.evals.scoring import CaseResult as Result
+
+    fake_llm.script(fake_llm.reply('{"score": 0.9, "reasoning": "Polite."}'))
+    judge = LLMJudge(base_url=fake_llm.base_url, api_key="sk-test", model="judge-model")
+    grader = build_grader("llm_judge", "The reply is polite.")
+    graded = await grader.grade(
+        GradeContext(Transcript([Turn("hi", 200, reply="Hello!")]), {}, judge)
+    )
+    assert graded.passed and graded.usage is not None and graded.usage.total_tokens > 0
+    used = graded.usage.total_tokens
+
+    result = Result(
+        "a", ("tasks",), "assistant", 100.0, graders=[graded], transcript=RESULTS[0].transcript
+    )
+    again = load_results(
+        write_results(EvalRun.of([result], None, max_drop=2.0, model="live"), tmp_path / "r.json")
+    )
+    assert again.results[0].graders[0].usage == graded.usage
+    spend = run_spend(again.results, Prices(prompt=1.0, completion=1.0))
+    assert spend.overall.judge.total_tokens == used and spend.overall.usage.total_tokens == 3150
+    assert spend.overall.cost == pytest.approx((3150 + used) / 1e6)
+    assert again.to_json()["spend"]["slices"]["tasks"]["judge_tokens"] == used

@@ -484,7 +484,7 @@ def _finish(result: EvalRun, paths: list[Path], *, gate: bool) -> None:
     cost = f", ${spent.cost:.4f}" if spent.cost is not None else ""
     console.print(
         f"spend: {spent.usage.total_tokens:,} tokens ({spent.usage.prompt_tokens:,} prompt, "
-        f"{spent.usage.completion_tokens:,} completion{cost}), "
+        f"{spent.usage.completion_tokens:,} completion; judge {spent.judge.total_tokens:,}{cost}), "
         f"{spent.tokens_per_attempt:,.0f} per attempt; per slice and case in the report",
         highlight=False,
         soft_wrap=True,

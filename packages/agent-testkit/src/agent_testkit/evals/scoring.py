@@ -15,6 +15,7 @@ from agent_testkit.evals.graders import GradeContext, GraderResult
 from agent_testkit.evals.intervals import score_interval
 from agent_testkit.evals.scripts import PlaceholderError
 from agent_testkit.evals.stats import Interval
+from agent_testkit.evals.transcript import Usage
 
 
 @dataclass
@@ -74,7 +75,13 @@ class CaseResult:
             score=float(data["score"]),
             graders=[
                 GraderResult(
-                    g["kind"], g["name"], g["weight"], g["score"], g["passed"], g["reason"]
+                    g["kind"],
+                    g["name"],
+                    g["weight"],
+                    g["score"],
+                    g["passed"],
+                    g["reason"],
+                    Usage(**g["usage"]) if g.get("usage") else None,
                 )
                 for g in data.get("graders", [])
             ],

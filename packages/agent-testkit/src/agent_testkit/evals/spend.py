@@ -1,14 +1,14 @@
 """What a run cost: the agent's tokens (as the app under test reported them per turn) per case and per
 slice, and their price when the run was given one (USD per million prompt and completion tokens:
 `--input-price`, `--output-price`). A case's figures are over all its epochs, with the mean per
-attempt beside them, so runs with different epochs compare. The judge's own calls are not counted:
-the transcript holds the agent's usage only.
+attempt beside them, so runs with different epochs compare. The judge's calls (`llm_judge`) are
+counted apart, as its API reported them, and priced the same (one price for the run's model).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent_testkit.evals.scoring import CaseResult
@@ -51,8 +51,9 @@ class Spend:
 
     name: str
     attempts: int
-    usage: Usage
-    cost: float | None  # None: no prices
+    usage: Usage  # the agent's
+    cost: float | None  # None: no prices; else the agent's and the judge's tokens
+    judge: Usage = field(default_factory=Usage)  # the judge's calls
 
     @property
     def tokens_per_attempt(self) -> float:
@@ -68,6 +69,7 @@ class Spend:
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "total_tokens": self.usage.total_tokens,
+            "judge_tokens": self.judge.total_tokens,
             "tokens_per_attempt": round(self.tokens_per_attempt, 1),
             "cost_usd": None if self.cost is None else round(self.cost, 6),
             "cost_per_attempt_usd": None
@@ -89,11 +91,21 @@ def attempt_usage(result: CaseResult) -> Usage:
     return total
 
 
+def judge_usage(result: CaseResult) -> Usage:
+    """The tokens the graders spent on one attempt (the judge's calls)."""
+    total = Usage()
+    for grader in result.graders:
+        if grader.usage is not None:
+            total = total + grader.usage
+    return total
+
+
 def _spend(name: str, results: Sequence[CaseResult], prices: Prices) -> Spend:
-    usage = Usage()
+    usage, judge = Usage(), Usage()
     for result in results:
-        usage = usage + attempt_usage(result)
-    return Spend(name, len(results), usage, prices.cost(usage) if prices.known else None)
+        usage, judge = usage + attempt_usage(result), judge + judge_usage(result)
+    cost = prices.cost(usage) + prices.cost(judge) if prices.known else None
+    return Spend(name, len(results), usage, cost, judge)
 
 
 def _grouped(results: Iterable[CaseResult], key: str) -> dict[str, list[CaseResult]]:
@@ -128,4 +140,4 @@ def run_spend(results: Sequence[CaseResult], prices: Prices) -> RunSpend:
     )
 
 
-__all__ = ["Prices", "RunSpend", "Spend", "attempt_usage", "run_spend"]
+__all__ = ["Prices", "RunSpend", "Spend", "attempt_usage", "judge_usage", "run_spend"]

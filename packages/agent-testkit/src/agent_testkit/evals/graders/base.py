@@ -4,12 +4,12 @@ grader from a case's expectation (`{contains: "Done"}`, `{tool_called: {name: cr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from agent_testkit.evals.transcript import Transcript
+from agent_testkit.evals.transcript import Transcript, Usage
 
 if TYPE_CHECKING:
     from agent_testkit.evals.graders.judge import LLMJudge
@@ -25,6 +25,7 @@ class Verdict:
 
     score: float
     reason: str
+    usage: Usage | None = None  # tokens the grader itself spent (the judge's call)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class GraderResult:
     score: float
     passed: bool
     reason: str
+    usage: Usage | None = None  # tokens the grader itself spent (the judge's call)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class GraderResult:
             "score": round(self.score, 4),
             "passed": self.passed,
             "reason": self.reason,
+            **({"usage": asdict(self.usage)} if self.usage is not None else {}),
         }
 
 
@@ -84,6 +87,7 @@ class Grader:
             score,
             score >= self.pass_score,
             verdict.reason,
+            verdict.usage,
         )
 
 

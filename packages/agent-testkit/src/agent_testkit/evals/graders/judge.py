@@ -13,7 +13,7 @@ answer that is not that JSON, or a failed call, is a failed grade with the reaso
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from agent_testkit.evals.graders.base import (
     short,
 )
 from agent_testkit.evals.graders.schema import parse_json_text
-from agent_testkit.evals.transcript import Transcript
+from agent_testkit.evals.transcript import Transcript, Usage
 
 JUDGE_SYSTEM_PROMPT = (
     "You are a strict, fair grader of an AI assistant's conversation with a user. You get a rubric "
@@ -58,6 +58,7 @@ class JudgeError(Exception):
 class JudgeVerdict:
     score: float
     reasoning: str
+    usage: Usage = field(default_factory=Usage)  # the judge call's tokens, as its API reported
 
 
 def parse_verdict(text: str | None) -> JudgeVerdict:
@@ -160,7 +161,19 @@ class LLMJudge:
             raise JudgeError(
                 f"the judge call answered HTTP {response.status_code}: {short(response.text, 200)!r}"
             )
-        return parse_verdict(_content(response))
+        return replace(parse_verdict(_content(response)), usage=_usage(response))
+
+
+def _usage(response: httpx.Response) -> Usage:
+    try:
+        used = response.json().get("usage") or {}
+        return Usage(
+            int(used.get("prompt_tokens", 0)),
+            int(used.get("completion_tokens", 0)),
+            int(used.get("total_tokens", 0)),
+        )
+    except (ValueError, AttributeError, TypeError):
+        return Usage()
 
 
 def _content(response: httpx.Response) -> str | None:
@@ -200,7 +213,9 @@ class LlmJudgeGrader(Grader):
             verdict = await context.judge.judge(self.rubric, context.transcript)
         except JudgeError as exc:
             return Verdict(0.0, str(exc))
-        return Verdict(verdict.score, f"judge: {verdict.score:.2f} - {verdict.reasoning}")
+        return Verdict(
+            verdict.score, f"judge: {verdict.score:.2f} - {verdict.reasoning}", verdict.usage
+        )
 
 
 register("llm_judge")(LlmJudgeGrader.from_spec)

@@ -18,6 +18,7 @@ def _row(spend: Spend, *, priced: bool) -> str:
         f'<td class="num">{spend.usage.prompt_tokens:,}</td>',
         f'<td class="num">{spend.usage.completion_tokens:,}</td>',
         f'<td class="num">{spend.tokens_per_attempt:,.0f}</td>',
+        f'<td class="num">{spend.judge.total_tokens:,}</td>',
     ]
     if priced:
         cells += [
@@ -29,6 +30,7 @@ def _row(spend: Spend, *, priced: bool) -> str:
 
 def _table(rows: list[Spend], table_id: str, first: str, *, priced: bool) -> str:
     heads = [first, "attempts", "prompt tokens", "completion tokens", "tokens / attempt"]
+    heads += ["judge tokens"]
     heads += ["cost", "cost / attempt"] if priced else []
     head = "".join(f"<th>{h}</th>" for h in heads)
     body = "".join(_row(row, priced=priced) for row in rows)
@@ -48,8 +50,8 @@ def spend_section(spend: RunSpend, prices: Prices) -> str:
     return (
         f"<h2>Tokens and cost ({spend.overall.usage.total_tokens:,} tokens"
         f"{', ' + _cost(spend.overall.cost) if priced else ''})</h2>"
-        f'<p class="meta">The agent\'s tokens as the service reported them, {note}; the '
-        "judge's calls are not counted.</p>"
+        f"<p class=\"meta\">The agent's tokens as the service reported them, and the judge's "
+        f"as its API did, {note}.</p>"
         + _table([*spend.slices, spend.overall], "spend-slices", "slice", priced=priced)
         + f"<details><summary>per case ({len(spend.cases)})</summary>"
         + _table(spend.cases, "spend-cases", "case", priced=priced)

@@ -2,14 +2,16 @@
 on embedded SQLite.
 
     .venv/bin/python benchmarks/bench_faults.py [--only postgres sqlite] [--clients-pg 30]
-        [--outage-s 10] [--settle-s 60] [--clients-sqlite 50] [--turns-sqlite 3] [--json PATH]
+        [--replicas-pg 3] [--outage-s 10] [--settle-s 60] [--clients-sqlite 50] [--turns-sqlite 3]
+        [--workers-sqlite 1] [--json PATH]
 
 Processes on 127.0.0.1, all started here: the kit's FakeLLMServer (a turn is a `create_task` tool
 call named after the user's message, then a reply, each streamed over --llm-delay seconds), and
 `agent-service serve`. Every client is a user of its own sending `POST /api/agent/chat` turns back
 to back (after a non-200 it waits the Retry-After, at most 1 s, as a polite client does).
 
-postgres: the service reaches a fresh database through the TCP proxy of tests/faults.py. The
+postgres: --replicas-pg serve processes reach one fresh database through the TCP proxy of
+tests/faults.py, client i talking to replica i modulo their number. The
 clients take a first turn each (not counted), run healthy for --healthy-s (the floor: turns/s
 and p50 of this run, same load), then the proxy is cut for --outage-s (PostgreSQL restarting, as
 the service sees it), restored, and the load goes on for --after-s. Printed: responses by status and error during and outside the outage
@@ -19,7 +21,8 @@ floor's p50; throughput after recovery over the floor's; --settle-s after the re
 not final (queued, running, requires_action: stuck ones); then one more turn per client (a
 conversation that refuses it is stranded), and tasks stored against turns answered 200.
 
-sqlite: --clients-sqlite clients send --turns-sqlite turns each, all at once, on a SQLite file.
+sqlite: --clients-sqlite clients send --turns-sqlite turns each, all at once, on a SQLite file
+(one serve process, or --workers-sqlite of them sharing the port and the file).
 Printed: errors by status (goal 0: no 500, no 503 in normal load), "database is locked" in the
 service's log (goal 0), lost effects (turns answered 200 whose task is not stored; goal 0), and the
 p50 of a turn at that load over its p50 with one client (the floor, same run).
@@ -38,7 +41,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +88,6 @@ class Answer:
 
 @dataclass
 class Clients:
-    base_url: str
     headers: list[dict[str, str]] = field(default_factory=list)
     answers: list[Answer] = field(default_factory=list)
     turns: int = 0
@@ -149,7 +151,9 @@ def p50_ms(answers: list[Answer]) -> float:
 
 
 @contextmanager
-def service(tmp: Path, database_url: str, llm_url: str, name: str) -> Iterator[tuple[str, Path]]:
+def service(
+    tmp: Path, database_url: str, llm_url: str, name: str, *, workers: int = 1
+) -> Iterator[tuple[str, Path]]:
     port = free_port()
     exe = shutil.which("agent-service", path=str(Path(sys.executable).parent)) or "agent-service"
     env = {
@@ -165,6 +169,7 @@ def service(tmp: Path, database_url: str, llm_url: str, name: str) -> Iterator[t
         "LOGIN_MAX_FAILURES": "1000",
     }
     args = [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--migrate"]
+    args += ["--workers", str(workers)]
     log = tmp / f"service-{name}.log"
     with process(args, f"http://127.0.0.1:{port}/readyz", log, env):
         yield f"http://127.0.0.1:{port}", log
@@ -179,25 +184,43 @@ def postgres_outage(args: argparse.Namespace, tmp: Path, llm_url: str) -> dict[s
     with (
         database("postgres", tmp, "faults") as direct_url,
         DatabaseProxy.for_url(direct_url) as proxy,
-        service(tmp, proxy.url(direct_url), llm_url, "postgres") as (base_url, log),
+        ExitStack() as replicas,
     ):
-        figures = asyncio.run(outage_load(args, base_url, proxy))
-        figures.update(asyncio.run(after_settling(args, base_url, direct_url, figures)))
-        figures["tracebacks_in_log"] = log.read_text(errors="replace").count("Traceback")
+        served = [
+            replicas.enter_context(service(tmp, proxy.url(direct_url), llm_url, f"postgres-{n}"))
+            for n in range(args.replicas_pg)
+        ]  # started one after the other: the first migrates, the others find it done
+        base_urls = [base_url for base_url, _ in served]
+        figures = asyncio.run(outage_load(args, base_urls, proxy))
+        figures.update(asyncio.run(after_settling(args, base_urls, direct_url, figures)))
+        logs = "".join(log.read_text(errors="replace") for _, log in served)
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for _, log in served:
+                shutil.copy(log, args.logs / log.name)
+        figures["tracebacks_in_logs"] = logs.count("Traceback")
     return figures
 
 
-async def outage_load(args: argparse.Namespace, base_url: str, proxy: Any) -> dict[str, Any]:
-    clients = Clients(base_url)
-    async with http_client(base_url, args.clients_pg) as http:
-        await clients.sign_up(http, args.clients_pg)
-        await asyncio.gather(*(clients.turn(http, i) for i in range(args.clients_pg)))
+async def outage_load(args: argparse.Namespace, base_urls: list[str], proxy: Any) -> dict[str, Any]:
+    """Client i goes to replica i modulo their number."""
+    clients = Clients()
+    async with AsyncExitStack() as stack:
+        https = [
+            await stack.enter_async_context(http_client(u, args.clients_pg)) for u in base_urls
+        ]
+
+        def http(i: int) -> httpx.AsyncClient:
+            return https[i % len(https)]
+
+        await clients.sign_up(https[0], args.clients_pg)
+        await asyncio.gather(*(clients.turn(http(i), i) for i in range(args.clients_pg)))
         clients.answers.clear()  # a first turn each, not counted: the floor is a warm service
         started = time.monotonic()
         cut_at = started + args.healthy_s
         restore_at = cut_at + args.outage_s
         until = restore_at + args.after_s
-        loops = [clients.loop(http, i, until) for i in range(args.clients_pg)]
+        loops = [clients.loop(http(i), i, until) for i in range(args.clients_pg)]
 
         async def fault() -> None:
             await asyncio.sleep(cut_at - time.monotonic())
@@ -220,6 +243,7 @@ async def outage_load(args: argparse.Namespace, base_url: str, proxy: Any) -> di
     floor_p50 = p50_ms(healthy)
     return {
         "clients": args.clients_pg,
+        "replicas": len(base_urls),
         "outage_s": args.outage_s,
         "healthy": by_status(healthy),
         "during_outage": by_status(during),
@@ -238,7 +262,7 @@ async def outage_load(args: argparse.Namespace, base_url: str, proxy: Any) -> di
 
 
 async def after_settling(
-    args: argparse.Namespace, base_url: str, direct_url: str, figures: dict[str, Any]
+    args: argparse.Namespace, base_urls: list[str], direct_url: str, figures: dict[str, Any]
 ) -> dict[str, Any]:
     import psycopg
 
@@ -247,16 +271,24 @@ async def after_settling(
     async with await psycopg.AsyncConnection.connect(dsn) as connection:
         cursor = await connection.execute("SELECT status, count(*) FROM run GROUP BY status")
         runs = {status: count for status, count in await cursor.fetchall()}
+        cursor = await connection.execute(
+            "SELECT id, status, owner, heartbeat_at, created_at, conversation_id FROM run "
+            "WHERE status NOT IN ('completed', 'failed', 'cancelled', 'interrupted')"
+        )
+        stuck = [[str(value) for value in found] for found in await cursor.fetchall()]
         cursor = await connection.execute("SELECT count(*) FROM task")
         row = await cursor.fetchone()
     headers = figures.pop("headers")
-    clients = Clients(base_url, headers=headers)
-    async with http_client(base_url, len(headers)) as http:
-        nexts = await asyncio.gather(*(clients.turn(http, i) for i in range(len(headers))))
+    clients = Clients(headers=headers)
+    async with AsyncExitStack() as stack:
+        https = [await stack.enter_async_context(http_client(u, len(headers))) for u in base_urls]
+        turns = [clients.turn(https[i % len(https)], i) for i in range(len(headers))]
+        nexts = await asyncio.gather(*turns)
     return {
         "settle_s": args.settle_s,
         "runs_by_status": runs,
         "runs_not_final": sum(n for status, n in runs.items() if status not in FINAL),
+        "not_final (id, status, owner, heartbeat, created, conversation)": stuck,
         "next_turn_refused": sum(a.status != 200 for a in nexts),
         "next_turn": by_status(list(nexts)),
         "tasks_stored": row[0] if row else 0,
@@ -267,14 +299,13 @@ async def after_settling(
 
 
 def sqlite_clients(args: argparse.Namespace, tmp: Path, llm_url: str) -> dict[str, Any]:
+    workers = args.workers_sqlite
     with (
         database("sqlite", tmp, "faults") as url,
-        service(tmp, url, llm_url, "sqlite") as (
-            base_url,
-            log,
-        ),
+        service(tmp, url, llm_url, "sqlite", workers=workers) as (base_url, log),
     ):
         figures = asyncio.run(sqlite_load(args, base_url))
+        figures["workers"] = workers
         figures["database_is_locked_in_log"] = log.read_text(errors="replace").count(
             "database is locked"
         )
@@ -283,7 +314,7 @@ def sqlite_clients(args: argparse.Namespace, tmp: Path, llm_url: str) -> dict[st
 
 async def sqlite_load(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
     count = args.clients_sqlite
-    clients = Clients(base_url)
+    clients = Clients()
     async with http_client(base_url, count) as http:
         await clients.sign_up(http, count)
         for _ in range(3):  # the floor: one client alone, same service, same run
@@ -335,14 +366,19 @@ def main() -> int:
     fake.add_argument("--delay", type=float, required=True)
     parser.add_argument("--only", nargs="+", choices=["postgres", "sqlite"], default=None)
     parser.add_argument("--clients-pg", type=int, default=30)
+    parser.add_argument("--replicas-pg", type=int, default=3, help="serve processes, one database")
     parser.add_argument("--healthy-s", type=float, default=8.0)
     parser.add_argument("--outage-s", type=float, default=10.0)
     parser.add_argument("--after-s", type=float, default=15.0)
     parser.add_argument("--settle-s", type=float, default=60.0)
     parser.add_argument("--clients-sqlite", type=int, default=50)
     parser.add_argument("--turns-sqlite", type=int, default=3)
+    parser.add_argument(
+        "--workers-sqlite", type=int, default=1, help="serve --workers: processes on one file"
+    )
     parser.add_argument("--llm-delay", type=float, default=0.2, help="seconds per model answer")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--logs", type=Path, help="keep the PostgreSQL replicas' logs here")
     args = parser.parse_args()
     if args.mode == "fake-llm":
         serve_fake_llm(args.port, args.delay)

@@ -180,7 +180,8 @@ def faults_rows(figures: dict[str, Any]) -> list[Row]:
             Row(where, "turn p50 loaded/one client", f"{lite['p50_over_floor']:.1f}"),
         ]
     if pg := figures.get("postgres"):
-        where = f"postgres, {pg['outage_s']:.0f} s outage, {pg['clients']} clients"
+        replicas = f"{pg['replicas']} replicas, " if pg.get("replicas", 1) > 1 else ""
+        where = f"postgres, {replicas}{pg['outage_s']:.0f} s outage, {pg['clients']} clients"
         rows += [
             Row(where, "answers 500", str(pg["answers_500"]), "0", not pg["answers_500"]),
             Row(

@@ -28,6 +28,7 @@ PAGE_PATHS = (
     "/tasks",
     "/projects",
     "/documents",
+    "/assistants",
     "/admin/users",
     "/admin/deliveries",
 )

@@ -4,6 +4,7 @@ import { api, apiList, auth } from "./api.js";
 import { h, link, replace } from "./dom.js";
 import * as accountPages from "./pages/auth.js";
 import * as adminPages from "./pages/admin.js";
+import { assistantsPage } from "./pages/assistants.js";
 import { chatPage } from "./pages/chat.js";
 import { conversationsPage } from "./pages/conversations.js";
 import { documentsPage } from "./pages/documents.js";
@@ -25,6 +26,7 @@ const SIGNED_IN = {
   "/tasks": tasksPage,
   "/projects": projectsPage,
   "/documents": documentsPage,
+  "/assistants": assistantsPage,
   "/admin/users": adminPages.usersPage,
   "/admin/deliveries": adminPages.deliveriesPage,
 };
@@ -35,6 +37,7 @@ const NAV = [
   ["/tasks", "Tasks"],
   ["/projects", "Projects"],
   ["/documents", "Documents"],
+  ["/assistants", "Assistants"],
 ];
 const ADMIN_NAV = [
   ["/admin/users", "Users"],

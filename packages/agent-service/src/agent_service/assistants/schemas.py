@@ -6,14 +6,22 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from agent_service.assistants.tools import ApprovalNames, ToolConfig
 from agent_service.openapi import not_nullable
 from agent_service.text import NON_BLANK, Text
 
+# Stripped after the length check, so the published maxLength is the one applied.
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), NON_BLANK
+    str, StringConstraints(min_length=1, max_length=120), NON_BLANK, AfterValidator(str.strip)
 ]
 Description = Annotated[Text, Field(max_length=2000)]
 Instructions = Annotated[Text, Field(max_length=50_000)]

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from agent_service.agents.schemas import MAX_MESSAGES, IncomingMessage, Key
+from agent_service.agents.schemas import MAX_MESSAGES, Content, Key
 from agent_service.assistants.tools import HTTP_URL_PATTERN
 from agent_service.runs.schemas import Decision, MultitaskStrategy, RunPublic
 from agent_service.text import Text
 
 WebhookURL = Annotated[str, StringConstraints(max_length=2000, pattern=HTTP_URL_PATTERN)]
 Version = Annotated[int, Field(ge=1, le=2_000_000_000)]
+
+
+class InputMessage(BaseModel):
+    """A message a run starts with: the user's, or an earlier answer to give context."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: Content
 
 
 class BackgroundRunCreate(BaseModel):
@@ -22,7 +31,7 @@ class BackgroundRunCreate(BaseModel):
 
     assistant_id: Key = Field(description="A built-in assistant's name or your assistant's id.")
     assistant_version: Version | None = Field(default=None, description="Default: the latest.")
-    input: list[IncomingMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    input: list[InputMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     conversation_id: Key | None = Field(
         default=None, description="Continue this conversation; default: a new one."
     )

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from agent_service.agents.schemas import MAX_MESSAGES, IncomingMessage
-from agent_service.background.schemas import WebhookURL
+from agent_service.agents.schemas import MAX_MESSAGES
+from agent_service.background.schemas import InputMessage, WebhookURL
 
-Cron = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+# Stripped after the length check, so the published maxLength is the one applied.
+Cron = Annotated[str, StringConstraints(min_length=1, max_length=120), AfterValidator(str.strip)]
 Timezone = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_+\-/]{1,64}$")]
 
 
@@ -26,7 +27,7 @@ class ScheduleCreate(BaseModel):
         examples=["0 9 * * 1-5"],
     )
     timezone: Timezone = Field(default="UTC", description="An IANA zone, e.g. `Europe/Paris`.")
-    input: list[IncomingMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    input: list[InputMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     webhook: WebhookURL | None = None
 
 
@@ -37,7 +38,7 @@ class SchedulePublic(BaseModel):
     assistant_id: str
     cron: str
     timezone: str
-    input: list[IncomingMessage]
+    input: list[InputMessage]
     webhook: str | None
     next_run_at: datetime
     created_at: datetime

@@ -15,7 +15,13 @@ from pydantic import (
     field_validator,
 )
 
-from agent_service.assistants.tools import ApprovalNames, ToolConfig
+from agent_service.assistants.tools import (
+    CLOSED_OBJECT,
+    ApprovalNames,
+    JsonKey,
+    JsonValue,
+    ToolConfig,
+)
 from agent_service.openapi import not_nullable
 from agent_service.text import NON_BLANK, Text
 
@@ -26,7 +32,9 @@ Name = Annotated[
 Description = Annotated[Text, Field(max_length=2000)]
 Instructions = Annotated[Text, Field(max_length=50_000)]
 ModelName = Annotated[Text, Field(min_length=1, max_length=200)]
-Metadata = Annotated[dict[Text, Any], Field(max_length=64)]
+Metadata = Annotated[
+    dict[JsonKey, JsonValue], Field(max_length=64, json_schema_extra=CLOSED_OBJECT)
+]
 Tools = Annotated[list[ToolConfig], Field(max_length=64)]
 
 

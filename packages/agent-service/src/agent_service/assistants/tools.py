@@ -8,14 +8,16 @@ function   a client-side function: the run pauses until the client posts its out
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from typing_extensions import TypeAliasType
 
-from agent_service.text import Text
+from agent_service.bounds import BIGINT_MAX, BIGINT_MIN
+from agent_service.text import NUL_FREE_PATTERN, Text
 
 ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # An http(s) URL with a host: the published schema states what `_http_url` checks, so a client (or
@@ -23,6 +25,31 @@ ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 HTTP_URL_PATTERN = r"^https?://[A-Za-z0-9._~%-]+(:[0-9]{0,5})?([/?#][^\s\x00]*)?$"
 ApprovalNames = Annotated[list[ToolName], Field(max_length=64)]
 REDACTED = "<redacted>"
+
+# Free-form JSON (a function's parameters, an assistant's metadata) as the service accepts it:
+# no NUL in strings or keys, integers within 64 bits, finite numbers (bounds.py refuses the rest
+# before any route). The published schema says so, recursively, so schema-valid is accepted.
+JsonKey = Annotated[str, Field(pattern=NUL_FREE_PATTERN)]
+CLOSED_OBJECT = {"additionalProperties": False}
+if TYPE_CHECKING:  # mypy cannot follow the recursive alias: Any, as before
+    JsonValue = Any
+else:
+    JsonValue = TypeAliasType(
+        "JsonValue",
+        Union[  # noqa: UP007  (a recursive alias needs Union)
+            Annotated[str, Field(pattern=NUL_FREE_PATTERN)],
+            Annotated[int, Field(ge=BIGINT_MIN, le=BIGINT_MAX)],
+            Annotated[
+                float,
+                Field(allow_inf_nan=False, json_schema_extra={"not": {"type": "integer"}}),
+            ],
+            bool,
+            list["JsonValue"],
+            Annotated[dict[JsonKey, "JsonValue"], Field(json_schema_extra=CLOSED_OBJECT)],
+            None,
+        ],
+    )
+JsonObject = Annotated[dict[JsonKey, JsonValue], Field(json_schema_extra=CLOSED_OBJECT)]
 
 
 class ApprovalByName(BaseModel):
@@ -110,8 +137,8 @@ class FunctionTool(BaseModel):
     type: Literal["function"]
     name: ToolName
     description: Annotated[Text, Field(max_length=2000)] = ""
-    parameters: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}},
+    parameters: JsonObject = Field(
+        default_factory=lambda: dict[str, Any](type="object", properties={}),
         description="The arguments' JSON schema (an object schema).",
     )
 

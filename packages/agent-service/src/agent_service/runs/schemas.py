@@ -93,4 +93,6 @@ class ToolOutputDecision(Decision):
 class ResumeRequest(BaseModel):
     """POST /api/runs/{id}/resume: one decision per pending tool call."""
 
+    model_config = ConfigDict(extra="forbid")
+
     decisions: list[Decision] = Field(min_length=1, max_length=64)

@@ -10,9 +10,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from agent_service.agents.schemas import MAX_MESSAGES
 from agent_service.background.schemas import InputMessage, WebhookURL
+from agent_service.text import NUL_FREE_PATTERN
 
 # Stripped after the length check, so the published maxLength is the one applied.
-Cron = Annotated[str, StringConstraints(min_length=1, max_length=120), AfterValidator(str.strip)]
+Cron = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=120, pattern=NUL_FREE_PATTERN),
+    AfterValidator(str.strip),
+]
 Timezone = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_+\-/]{1,64}$")]
 
 

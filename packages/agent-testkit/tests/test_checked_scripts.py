@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 from pydantic_ai import Agent as PydanticAgent
@@ -183,3 +184,19 @@ def test_a_mismatch_fails_the_test_that_swallowed_it(user_project: pytest.Pytest
             "*the request offered the tools: [[][]]",
         ]
     )
+
+
+def test_structured_output_must_fit_anthropic_output_format(fake_llm):
+    fake_llm.script(fake_llm.reply('{"city": "Paris", "celsius": 20}'), fake_llm.reply("{}"))
+    body = {
+        "model": "claude-test",
+        "max_tokens": 64,
+        "messages": ASK,
+        "output_format": {"type": "json_schema", "schema": ANSWER_SCHEMA},
+    }
+    url = "https://api.anthropic.com/v1/messages"
+    ok = httpx.post(url, json=body)
+    assert ok.json()["content"][0]["text"] == '{"city": "Paris", "celsius": 20}'
+    refused = httpx.post(url, json=body)
+    assert refused.status_code == 400 and refused.json()["type"] == "error"
+    assert "output_format schema: 'city' is a required property" in failed_check(fake_llm)

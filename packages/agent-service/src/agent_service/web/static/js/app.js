@@ -168,7 +168,29 @@ function notAllowedPage(main) {
   replace(main, h("h1", {}, "Not allowed"), h("p", {}, "This page is for administrators."));
 }
 
+/** Below 640 px the navigation and account sit behind the Menu button. */
+function setUpMenu() {
+  const button = document.getElementById("menu-button");
+  const menu = document.getElementById("menu");
+  const close = () => {
+    menu.classList.remove("is-open");
+    button.setAttribute("aria-expanded", "false");
+  };
+  button.addEventListener("click", () => {
+    const open = menu.classList.toggle("is-open");
+    button.setAttribute("aria-expanded", String(open));
+  });
+  menu.addEventListener("click", (event) => { if (event.target.closest("a, button")) close(); });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && menu.classList.contains("is-open")) {
+      close();
+      button.focus();
+    }
+  });
+}
+
 async function boot() {
+  setUpMenu();
   document.addEventListener("click", (event) => {
     const a = event.target.closest("a[data-link]");
     if (!a || event.ctrlKey || event.metaKey || event.shiftKey || a.origin !== location.origin) return;

@@ -18,7 +18,9 @@ export async function chatPage(main) {
   const agentSelect = h("select", { id: "agent-type", "aria-label": "Agent" });
   const agentInfo = h("p", { class: "muted agent-info" });
   const conversationList = h("ul", { class: "conversation-list" });
-  const log = h("div", { class: "chat-log", id: "chat-log", "aria-live": "polite" });
+  const log = h("div", {
+    class: "chat-log", id: "chat-log", "aria-live": "polite", role: "log", "aria-label": "Conversation", tabindex: 0,
+  });
   const textarea = h("textarea", {
     id: "chat-input", rows: 2, placeholder: "Message the agent… (Enter to send, Shift+Enter for a new line)",
     "aria-label": "Message",

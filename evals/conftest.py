@@ -20,6 +20,7 @@ from agent_service.settings import Settings
 from agent_testkit.evals import EvalRun
 
 ROOT = Path(__file__).resolve().parent.parent
+EVAL_TIMEOUT_S = 1800
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--eval-out", default=str(ROOT / "var" / "evals" / "pytest"), help="where reports go"
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The golden set runs once, in the first test's setup: minutes, not the suite's 60 s limit."""
+    for item in items:
+        item.add_marker(pytest.mark.timeout(EVAL_TIMEOUT_S))
 
 
 @pytest.fixture(scope="session")

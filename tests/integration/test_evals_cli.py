@@ -190,3 +190,10 @@ def test_an_interrupted_run_resumes_from_its_journal(project: Path) -> None:
     assert code == 0 and "evals: 3 attempts to run" in output
     code, output = run("run", "--no-gate")  # without --resume: everything again
     assert code == 0 and "evals: 3 attempts to run" in output
+
+
+def test_a_rate_limit_paces_the_run_and_must_be_positive(project: Path) -> None:
+    code, output = run("run", "--no-gate", "--rate-limit", "6000")  # one start every 10 ms
+    assert code == 0 and "evals: 3 attempts to run" in output
+    code, output = run("run", "--rate-limit", "0")
+    assert code == 2 and "--rate-limit" in output

@@ -1,5 +1,6 @@
 """What a run shows and leaves behind: a rich progress bar while cases run (plain progress lines
-when the output is not a terminal, as in CI logs), and the three output files."""
+when the output is not a terminal, as in CI logs), the three output files, and the summary printed
+after it (the gate's checks, its rule, the judge's standing, what the run spent)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from agent_testkit.evals import CaseResult, EvalRun, write_html, write_junit, write_results
 
@@ -78,3 +81,48 @@ def progress_lines(console: Console) -> Callbacks:
             )
 
     return on_start, on_result
+
+
+def print_run(console: Console, result: EvalRun) -> None:
+    """The gate's checks as a table, its rule, the judge's standing and what the run spent."""
+    cases = len(result.outcomes)
+    epochs = f" x {result.epochs} epochs" if result.epochs > 1 else ""
+    paired = result.gate.rule == "paired"
+    table = Table(
+        title=f"Eval scores ({result.model}, {cases} cases{epochs}, {result.duration_s:.1f}s, "
+        f"{result.gate.rule} rule)"
+    )
+    columns = ["check", "baseline", "now", "95% interval", "Δ"]
+    columns += ["Δ 95% (paired)", "p (Holm)", "MDE"] if paired else []
+    for column in [*columns, "verdict"]:
+        table.add_column(column, justify="left" if column in ("check", "verdict") else "right")
+    for c in result.gate.checks:
+        row = [
+            c.name,
+            "—" if c.baseline is None else f"{c.baseline:.2f}",
+            "—" if c.current is None else f"{c.current:.2f}",
+            "" if c.interval is None else f"{c.interval.low:.1f}..{c.interval.high:.1f}",
+            "" if c.delta is None else f"{c.delta:+.2f}",
+        ]
+        if paired:
+            ci = c.paired.interval if c.paired else None
+            row.append("" if ci is None else f"{ci.low:+.1f}..{ci.high:+.1f}")
+            row.append("" if c.adjusted_p is None else f"{c.adjusted_p:.3g}")
+            row.append("" if c.mde is None else f"{c.mde:.1f}" + (" !" if c.underpowered else ""))
+        row.append("ok" if c.passed else "[red]REGRESSED[/red]")
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"rule: {result.gate.method}", highlight=False, soft_wrap=True)
+    if result.gate.judge is not None:
+        style = "" if result.gate.judge.passed else "[red]"
+        reason = escape(result.gate.judge.reason)
+        console.print(f"{style}judge: {reason}", highlight=False, soft_wrap=True)
+    spent = result.spend.overall
+    cost = f", ${spent.cost:.4f}" if spent.cost is not None else ""
+    console.print(
+        f"spend: {spent.usage.total_tokens:,} tokens ({spent.usage.prompt_tokens:,} prompt, "
+        f"{spent.usage.completion_tokens:,} completion; judge {spent.judge.total_tokens:,}{cost}), "
+        f"{spent.tokens_per_attempt:,.0f} per attempt; per slice and case in the report",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -40,7 +40,8 @@ from agent_testkit.evals import (
 from agent_testkit.fake_llm import FakeLLM
 from agent_testkit.fake_llm.interception import Interception, install, uninstall
 
-SCRIPTED_TIMEOUT_S = 1.0  # a scripted `timeout` hangs until this read timeout
+SCRIPTED_TIMEOUT_S = 5.0  # a scripted `timeout` hangs until this read timeout (a loaded CI
+# machine can take over a second to answer a scripted call: a retry would then desync the script)
 REPLAY_API_KEY = "sk-replay"  # cassettes are scrubbed: any key replays
 # Chat requests are matched without their messages: the tool results in them carry ids and times
 # that are new on every run, so a case's calls are replayed in their recorded order instead (each

@@ -95,6 +95,9 @@ def serve(
         workers=workers,
         access_log=False,
         log_config=None,
+        # a worker answers uvicorn's health check only once it has imported the app: on a busy
+        # host that took longer than uvicorn's 5 s, and workers were killed and restarted forever
+        timeout_worker_healthcheck=60,
         **uvicorn_options(),  # h11 with a bounded request head: 431 past it
     )
     if workers > 1:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from agent_service.settings import Settings
 from agent_service.toolsets import mcp_servers
@@ -33,6 +34,7 @@ def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
     mcp_servers._listings.clear()
     settings = use_fake_llm(settings, fake_llm.base_url)
     settings.run_poll_s = 0.2
+    settings.mcp_allow_private = True  # the suite's servers listen on 127.0.0.1
     return settings
 
 
@@ -119,3 +121,20 @@ async def test_an_mcp_server_that_is_down_fails_the_run_clearly(
     )
     run = await run_to_pause_or_end(client, user, r.json()["id"], "Hi")
     assert run["status"] == "failed" and run["error"]["error"] == "mcp_unavailable"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:9/mcp", "http://169.254.169.254/mcp", "http://localhost:9/mcp"],
+)
+async def test_an_mcp_server_on_an_internal_address_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, url: str
+) -> None:
+    app.state.settings.mcp_allow_private = False  # the default: no calls into our own network
+    tool = {"type": "mcp", "server_url": url}
+    r = await client.post(
+        "/api/assistants", json={"name": "In", "tools": [tool]}, headers=user.headers
+    )
+    run = await run_to_pause_or_end(client, user, r.json()["id"], "Hi")
+    assert run["status"] == "failed" and run["error"]["error"] == "mcp_target_refused"
+    assert "private, loopback or link-local" in run["error"]["detail"]

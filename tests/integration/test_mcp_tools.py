@@ -52,6 +52,12 @@ def no_cached_listings() -> None:
     mcp_servers._listings.clear()
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    settings.mcp_allow_private = True  # the suite's servers listen on 127.0.0.1
+    return settings
+
+
 async def test_streamable_http_tools_are_listed_and_called(
     streamable_url: str, settings: Settings
 ) -> None:

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # it is a tool error the model sees, and how long a server's tool list is cached.
     mcp_timeout_s: float = Field(default=20.0, gt=0)
     mcp_tools_ttl_s: float = Field(default=60.0, ge=0)
+    # An assistant's MCP server URL may lead to a private, loopback or link-local address only
+    # when this is set (a user must not make the service call its own network).
+    mcp_allow_private: bool = False
     # How often each replica looks for due schedule ticks (a tick starts once across replicas).
     schedule_poll_s: float = Field(default=1.0, gt=0)
     # Completion webhooks: private, loopback and link-local targets are refused unless this is set

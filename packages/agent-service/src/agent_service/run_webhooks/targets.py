@@ -10,6 +10,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from agent_service.errors import InvalidRequest
 from agent_service.run_webhooks.exceptions import WebhookTargetRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -31,26 +32,50 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise WebhookTargetRefused(f"The webhook host {host!r} does not resolve ({exc}).") from None
+        raise WebhookTargetRefused(f"The host {host!r} does not resolve ({exc}).") from None
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 async def check_webhook_url(url: str, *, allow_private: bool) -> None:
     """400 `webhook_target_refused` unless the URL is http(s) and every address it resolves to
     is public (or private ones are allowed)."""
+    await check_public_url(
+        url,
+        allow_private=allow_private,
+        refused=WebhookTargetRefused,
+        what="webhook",
+        setting="WEBHOOK_ALLOW_PRIVATE",
+    )
+
+
+async def check_public_url(
+    url: str,
+    *,
+    allow_private: bool,
+    refused: type[InvalidRequest],
+    what: str,
+    setting: str,
+) -> None:
+    """`refused` unless the URL is http(s) and every address it resolves to is public (or
+    private ones are allowed): for any URL a user gives the service to call (a webhook, an MCP
+    server)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookTargetRefused(f"A webhook URL must be http:// or https://, not {url!r}.")
+        raise refused(f"A {what} URL must be http:// or https://, not {url!r}.")
     if allow_private:
         return
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise WebhookTargetRefused(f"The webhook URL {url!r} has an invalid port.") from None
-    for address in await resolve(parts.hostname, port):
+        raise refused(f"The {what} URL {url!r} has an invalid port.") from None
+    try:
+        addresses = await resolve(parts.hostname, port)
+    except WebhookTargetRefused as exc:
+        raise refused(exc.detail) from None
+    for address in addresses:
         if _internal(address):
-            raise WebhookTargetRefused(
-                f"The webhook URL {url!r} leads to {address}, a private, loopback or link-local "
-                "address: webhooks go to public addresses only (WEBHOOK_ALLOW_PRIVATE=true "
-                "lifts this on a trusted network)."
+            raise refused(
+                f"The {what} URL {url!r} leads to {address}, a private, loopback or link-local "
+                f"address: the service calls public addresses only ({setting}=true lifts this on "
+                "a trusted network)."
             )

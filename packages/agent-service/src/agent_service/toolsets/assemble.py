@@ -51,10 +51,16 @@ async def _not_run_here(_context: ToolContext, _args: SchemaArguments) -> JSONOb
 
 
 def _mcp_caller(
-    server: MCPTool | MCPStdioTool, name: str, timeout_s: float
+    server: MCPTool | MCPStdioTool, name: str, settings: Settings
 ) -> Callable[[ToolContext, SchemaArguments], Awaitable[JSONObject]]:
     async def call(_context: ToolContext, args: SchemaArguments) -> JSONObject:
-        return await mcp_servers.call_server_tool(server, name, args.root, timeout_s=timeout_s)
+        return await mcp_servers.call_server_tool(
+            server,
+            name,
+            args.root,
+            timeout_s=settings.mcp_timeout_s,
+            allow_private=settings.mcp_allow_private,
+        )
 
     return call
 
@@ -84,14 +90,17 @@ def _function(tool: FunctionTool) -> SchemaTool:
 async def _mcp(server: MCPTool | MCPStdioTool, settings: Settings) -> list[Tool[Any]]:
     timeout_s = settings.mcp_timeout_s
     listed = await mcp_servers.list_server_tools(
-        server, timeout_s=timeout_s, ttl_s=settings.mcp_tools_ttl_s
+        server,
+        timeout_s=timeout_s,
+        ttl_s=settings.mcp_tools_ttl_s,
+        allow_private=settings.mcp_allow_private,
     )
     return [
         SchemaTool(
             name=t.name,
             description=t.description,
             args_model=arguments_model(t.name, t.input_schema),
-            fn=_mcp_caller(server, t.name, timeout_s),
+            fn=_mcp_caller(server, t.name, settings),
             transactional=False,
             requires_approval=server.approval_needed(t.name),
             input_schema=t.input_schema,

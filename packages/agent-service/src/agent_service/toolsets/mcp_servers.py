@@ -27,7 +27,8 @@ from mcp_types import CallToolResult, TextContent
 
 from agent_service.agents.tool import JSONObject
 from agent_service.assistants.tools import MCPStdioTool, MCPTool
-from agent_service.errors import AppError, UpstreamError
+from agent_service.errors import AppError, InvalidRequest, UpstreamError
+from agent_service.run_webhooks.targets import check_public_url
 
 logger = logging.getLogger("agent_service.toolsets.mcp")
 
@@ -36,6 +37,10 @@ MCPServerConfig = MCPTool | MCPStdioTool
 
 class MCPUnavailable(UpstreamError):
     code = "mcp_unavailable"
+
+
+class MCPTargetRefused(InvalidRequest):
+    code = "mcp_target_refused"
 
 
 class MCPToolFailed(AppError):
@@ -61,8 +66,19 @@ def describe(server: MCPServerConfig) -> str:
 
 
 @asynccontextmanager
-async def connect(server: MCPServerConfig, *, timeout_s: float) -> AsyncIterator[Client]:
-    """An initialised MCP session with the server, closed on leaving."""
+async def connect(
+    server: MCPServerConfig, *, timeout_s: float, allow_private: bool
+) -> AsyncIterator[Client]:
+    """An initialised MCP session with the server, closed on leaving; a URL that leads to a
+    private, loopback or link-local address is refused (`MCP_ALLOW_PRIVATE` lifts it)."""
+    if isinstance(server, MCPTool):
+        await check_public_url(
+            server.server_url,
+            allow_private=allow_private,
+            refused=MCPTargetRefused,
+            what="MCP server",
+            setting="MCP_ALLOW_PRIVATE",
+        )
     async with AsyncExitStack() as stack:
         if isinstance(server, MCPStdioTool):
             transport: Any = stdio_client(
@@ -94,7 +110,7 @@ _listings: dict[str, tuple[float, list[MCPToolDefinition]]] = {}
 
 
 async def list_server_tools(
-    server: MCPServerConfig, *, timeout_s: float, ttl_s: float
+    server: MCPServerConfig, *, timeout_s: float, ttl_s: float, allow_private: bool = False
 ) -> list[MCPToolDefinition]:
     """The server's tools (those in `allowed_tools`, when given), cached for `ttl_s`.
 
@@ -107,8 +123,10 @@ async def list_server_tools(
         return cached[1]
     try:
         with anyio.fail_after(timeout_s):
-            async with connect(server, timeout_s=timeout_s) as client:
+            async with connect(server, timeout_s=timeout_s, allow_private=allow_private) as client:
                 listing = await client.list_tools()
+    except MCPTargetRefused:
+        raise
     except Exception as exc:
         logger.warning("MCP server %s could not be listed", describe(server), exc_info=exc)
         raise MCPUnavailable(
@@ -126,13 +144,20 @@ async def list_server_tools(
 
 
 async def call_server_tool(
-    server: MCPServerConfig, name: str, arguments: JSONObject, *, timeout_s: float
+    server: MCPServerConfig,
+    name: str,
+    arguments: JSONObject,
+    *,
+    timeout_s: float,
+    allow_private: bool = False,
 ) -> JSONObject:
     """Call one tool; its error, the server's failure or the deadline raise `MCPToolFailed`."""
     try:
         with anyio.fail_after(timeout_s):
-            async with connect(server, timeout_s=timeout_s) as client:
+            async with connect(server, timeout_s=timeout_s, allow_private=allow_private) as client:
                 result = await client.call_tool(name, arguments)
+    except MCPTargetRefused:
+        raise
     except Exception as exc:
         logger.warning("MCP tool %s on %s failed", name, describe(server), exc_info=exc)
         raise MCPToolFailed(

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from agent_service.quotas import service as quotas
 from agent_service.quotas.models import TokenUsage
 from agent_service.runs.models import Run, RunEvent
 from agent_service.runs.settlement import CHARS_PER_TOKEN
@@ -208,3 +209,63 @@ async def test_the_tokens_before_an_approval_pause_are_charged(
     spent = paused.json()["usage"]["total_tokens"]
     assert spent > 0
     assert await counted(app, user) == (spent, 0)  # charged now, reservation given back
+
+
+async def pause_for_approval(client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM) -> dict:
+    """A turn that paused asking to delete a task; its JSON reply."""
+    r = await client.post("/api/tasks", json={"title": "precious"}, headers=user.headers)
+    fake_llm.script(fake_llm.tool_call("delete_task", task_id=r.json()["id"]))
+    paused = await client.post(
+        "/api/agent/chat", json={"message": "delete precious"}, headers=user.headers
+    )
+    assert paused.json()["status"] == "requires_action", paused.text
+    return dict(paused.json())
+
+
+async def test_at_the_quota_a_resume_is_refused_and_the_run_keeps_waiting(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, settings: Settings
+) -> None:
+    settings.user_daily_token_quota = 10**6
+    paused = await pause_for_approval(client, user, fake_llm)
+    settings.user_daily_token_quota = paused["usage"]["total_tokens"]  # used == quota
+    [call] = paused["pending_tool_calls"]
+
+    r = await client.post(
+        f"/api/runs/{paused['run_id']}/resume",
+        json={"decisions": [{"tool_call_id": call["id"], "approve": True}]},
+        headers=user.headers,
+    )
+
+    assert (r.status_code, r.json()["error"]) == (429, "quota_exceeded")
+    run = (await client.get(f"/api/runs/{paused['run_id']}", headers=user.headers)).json()
+    assert run["status"] == "requires_action"
+
+
+async def test_at_the_quota_a_new_message_leaves_the_paused_run_waiting(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, settings: Settings
+) -> None:
+    """Refused before anything is done: the paused run a new message would abandon is kept."""
+    settings.user_daily_token_quota = 10**6
+    paused = await pause_for_approval(client, user, fake_llm)
+    settings.user_daily_token_quota = paused["usage"]["total_tokens"]
+
+    r = await client.post(
+        "/api/agent/chat",
+        json={"message": "never mind", "conversation_id": paused["conversation_id"]},
+        headers=user.headers,
+    )
+
+    assert (r.status_code, r.json()["error"]) == (429, "quota_exceeded")
+    run = (await client.get(f"/api/runs/{paused['run_id']}", headers=user.headers)).json()
+    assert run["status"] == "requires_action"
+
+
+async def test_without_a_quota_every_token_is_counted_and_nothing_reserved(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(fake_llm.reply("No quota."))
+    spent = (await turn(client, user, "free")).json()["usage"]["total_tokens"]
+    assert await counted(app, user) == (spent, 0)
+
+    await quotas.record_usage(app.state.sessionmaker, app.state.settings, user.id, 1)
+    assert await counted(app, user) == (spent + 1, 0)

@@ -67,12 +67,18 @@ def overlap(a: str, b: str) -> int:
     return len(keywords(a) & keywords(b))
 
 
+def _whole(sentence: str) -> bool:
+    """A sentence a person would quote: some words, ending as a sentence ends, no dot leaders."""
+    words = sentence.split()
+    return len(words) >= 4 and sentence.rstrip()[-1:] in ".!?:" and "...." not in sentence
+
+
 def best_sentence(text: str, question: str, *, limit: int = 400) -> str:
     """The sentence of `text` sharing the most words with `question` (the first on a tie)."""
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n{2,}", text) if s.strip()]
     if not sentences:
         return ""
-    best = max(sentences, key=lambda s: (overlap(s, question), -sentences.index(s)))
+    best = max(sentences, key=lambda s: (overlap(s, question), _whole(s), -sentences.index(s)))
     best = " ".join(best.split())
     return best if len(best) <= limit else best[: limit - 1].rstrip() + "…"
 

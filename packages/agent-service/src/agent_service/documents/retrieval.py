@@ -6,6 +6,7 @@ Scoped to one user's ready documents, or to one of them.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +140,30 @@ async def vector_search(
     return scored[:limit]
 
 
+_DOT_LEADER = re.compile(r"(?:\.\s?){4,}|(?:\s\.){3,}")
+_PAGE_COLUMN = re.compile(r"(?:\s|\.)(?:\d{1,4}|[ivxlc]{1,6})(?:\s*[,–-]\s*\d{1,4})*\s*$", re.I)
+_REFERENCE_HEADING = re.compile(
+    r"^\s*(?:table of contents|contents|index|references|bibliography)\b", re.IGNORECASE
+)
+
+
+def looks_like_reference(text: str) -> bool:
+    """A contents, index or reference page: dot leaders, or most lines ending in a page number
+    ("5 ASN.1 schema . [2] ..... 35"). It matches a question's words without answering it."""
+    if _REFERENCE_HEADING.match(text) or len(_DOT_LEADER.findall(text)) >= 3:
+        return True
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 4:
+        return False
+    numbered = sum(1 for line in lines if _PAGE_COLUMN.search(line))
+    return numbered / len(lines) >= 0.5
+
+
+def demote_references(passages: list[Passage]) -> list[Passage]:
+    """The same passages, those that look like contents, index or reference pages last."""
+    return sorted(passages, key=lambda p: looks_like_reference(p.text))
+
+
 async def search_passages(
     session: AsyncSession,
     question: str,
@@ -154,7 +179,7 @@ async def search_passages(
         session, phrases, user_id=user_id, document_id=document_id, limit=CANDIDATES
     )
     if not query_vector:
-        return lexical[:limit]
+        return demote_references(lexical)[:limit]
     semantic = await vector_search(
         session, query_vector, user_id=user_id, document_id=document_id, limit=CANDIDATES
     )
@@ -162,17 +187,18 @@ async def search_passages(
     for ranking in ([p.chunk_id for p in lexical], [chunk_id for chunk_id, _ in semantic]):
         for rank, chunk_id in enumerate(ranking):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    best = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[:limit]
+    best = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[: limit * 2]
     known = {p.chunk_id: p for p in lexical}
     missing = [chunk_id for chunk_id in best if chunk_id not in known]
     if missing:
         rows = await session.execute(select(DocumentChunk).where(DocumentChunk.id.in_(missing)))
         for chunk in rows.scalars():
             known[chunk.id] = Passage(chunk.id, chunk.document_id, chunk.page, chunk.text, 0.0)
-    return [
+    ranked = [
         Passage(c.chunk_id, c.document_id, c.page, c.text, fused[c.chunk_id])
         for c in (known[chunk_id] for chunk_id in best)
     ]
+    return demote_references(ranked)[:limit]
 
 
 async def first_passages(

@@ -4,6 +4,8 @@ lives in sessionStorage only (never in a URL or a cookie)."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -159,3 +161,37 @@ def test_the_token_stays_in_session_storage(base_url: str, browser: Browser) -> 
         assert page.evaluate("sessionStorage.getItem('agent-service.token')") is None
         page.goto("/tasks")  # a page that needs a session sends a signed-out visitor to sign in
         expect(page).to_have_url(f"{base_url}/login")
+
+
+def wrong_logins_until_the_wait_is(base_url: str, email: str, wait_s: int) -> None:
+    """Five wrong passwords (LOGIN_MAX_FAILURES), then one more after each wait, so the next
+    wait is `wait_s` (1 s, 2, 4...): a browser then has that long to see it."""
+    wrong = {"email": email, "password": "wrong-password"}
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        for _ in range(5):
+            assert client.post("/api/auth/login", json=wrong).status_code == 401
+        wait = 1
+        while wait < wait_s:
+            time.sleep(wait + 0.1)
+            assert client.post("/api/auth/login", json=wrong).status_code == 401
+            wait *= 2
+        r = client.post("/api/auth/login", json=wrong)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= wait_s - 1, r.text
+
+
+def test_the_sign_in_page_shows_the_login_wait(base_url: str, browser: Browser) -> None:
+    """Past LOGIN_MAX_FAILURES the service answers 429 with the wait, even for the right
+    password, and the sign-in page says how long."""
+    register(base_url, "wait@example.com")
+    wrong_logins_until_the_wait_is(base_url, "wait@example.com", 8)
+    with new_page(browser, base_url) as page:
+        page.goto("/login")
+        page.get_by_label("Email").fill("wait@example.com")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        flash = page.locator("#flash.flash-error")
+        expect(flash).to_contain_text(
+            re.compile(r"Too many failed logins; try again in \d+ seconds?")
+        )
+        screenshot(page, "12-login-wait")
+        expect(page.locator("#chat-input")).to_have_count(0)  # still signed out

@@ -36,6 +36,7 @@ from pydantic import SecretStr
 from schemathesis import APIOperation, GenerationMode
 
 from agent_service.app import create_app
+from agent_service.headers import uvicorn_options
 from agent_service.settings import Settings
 from agent_testkit import FakeLLMServer
 from tests.conftest import use_fake_llm
@@ -118,7 +119,12 @@ def live_service(settings: Settings, rows: RowEraser) -> Iterator[str]:
     settings.first_admin_password = SecretStr(ADMIN_PASSWORD)
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        **uvicorn_options(),  # h11 with the bounded request head, as `serve` runs it
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

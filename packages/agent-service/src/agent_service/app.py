@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)  # every error status documented with the envelope
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: repeats are read limited
-    app.add_middleware(JsonBodyCheck)  # depth, NUL, NaN: 422 before a route parses the body
+    app.add_middleware(JsonBodyCheck)  # depth, NaN, 2**64: 400 before a route parses the body
     app.add_middleware(RequestBodyLimit)  # MAX_JSON_BYTES, read per request
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)

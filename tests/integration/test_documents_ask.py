@@ -252,3 +252,19 @@ class TestWithoutAnLLM:
         r = await ask(client, user, report["id"], "What is the launch code?")
         assert (r.status_code, r.json()["error"]) == (503, "llm_not_configured")
         assert "LLM_API_KEY" in r.json()["detail"]
+
+
+async def test_a_cited_page_can_be_read(
+    client: httpx.AsyncClient, user: TestUser, other_user: TestUser, report: dict
+) -> None:
+    url = f"/api/documents/{report['id']}/pages/3"
+    r = await client.get(url, headers=user.headers)
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["filename"], body["page"], body["page_count"]) == ("nightingale.pdf", 3, 4)
+    assert "PINEAPPLE-42" in " ".join(p["text"] for p in body["passages"])
+    r = await client.get(f"/api/documents/{report['id']}/pages/9", headers=user.headers)
+    assert (r.status_code, r.json()["error"]) == (404, "page_not_found")
+    r = await client.get(f"/api/documents/{report['id']}/pages/0", headers=user.headers)
+    assert r.status_code == 422
+    assert (await client.get(url, headers=other_user.headers)).status_code == 404

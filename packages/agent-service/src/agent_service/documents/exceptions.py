@@ -71,6 +71,13 @@ class MalformedUpload(InvalidRequest):
         super().__init__(f"The multipart body could not be read: {what}.")
 
 
+class PageNotFound(NotFound):
+    code = "page_not_found"
+
+    def __init__(self, filename: str, page: int) -> None:
+        super().__init__(f"Document {filename!r} has no text on page {page}.")
+
+
 class DocumentNotReady(Conflict):
     code = "document_not_ready"
 

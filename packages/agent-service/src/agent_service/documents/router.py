@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sse_starlette import EventSourceResponse
 
@@ -13,12 +13,13 @@ from agent_service.agents.dependencies import LLMDep
 from agent_service.deps import CurrentUser, SessionDep, SettingsDep
 from agent_service.documents import ask, service
 from agent_service.documents.dependencies import OwnedDocument
-from agent_service.documents.exceptions import DocumentNotReady
+from agent_service.documents.exceptions import DocumentNotReady, PageNotFound
 from agent_service.documents.models import DocumentStatus
 from agent_service.documents.schemas import (
     AskAnswer,
     AskRequest,
     DocumentAccepted,
+    DocumentPagePublic,
     DocumentPublic,
 )
 from agent_service.documents.upload import receive_upload
@@ -107,6 +108,23 @@ async def list_documents(
 async def get_document(document: OwnedDocument) -> DocumentPublic:
     """One document: status, progress, page and chunk counts, and the error if it failed."""
     return DocumentPublic.model_validate(document)
+
+
+@router.get("/{document_id}/pages/{page}", response_model=DocumentPagePublic)
+async def get_document_page(
+    document: OwnedDocument, page: Annotated[int, Path(ge=1, le=1_000_000)], session: SessionDep
+) -> DocumentPagePublic:
+    """The extracted text of one page, as passages: where a citation points."""
+    passages = await service.page_passages(session, document, page)
+    if not passages:
+        raise PageNotFound(document.filename, page)
+    return DocumentPagePublic(
+        document_id=document.id,
+        filename=document.filename,
+        page=page,
+        page_count=document.page_count,
+        passages=passages,
+    )
 
 
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -75,6 +75,21 @@ class Citation(BaseModel):
     excerpt: str
 
 
+class PagePassage(BaseModel):
+    chunk_id: uuid.UUID
+    text: str
+
+
+class DocumentPagePublic(BaseModel):
+    """The extracted text of one page, as its passages (a citation links here)."""
+
+    document_id: uuid.UUID
+    filename: str
+    page: int
+    page_count: int | None
+    passages: list[PagePassage]
+
+
 class AskAnswer(BaseModel):
     """The answer, and the passages it rests on (those it cites as [n], else all it was given)."""
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.documents import retrieval
 from agent_service.documents.exceptions import ChunkNotFound, DocumentNotFound
 from agent_service.documents.models import Document, DocumentChunk, DocumentStatus
-from agent_service.documents.schemas import ChunkPublic, PassageHit, ProgressEvent
+from agent_service.documents.schemas import ChunkPublic, PagePassage, PassageHit, ProgressEvent
 from agent_service.documents.upload import ReceivedUpload
 from agent_service.jobs import service as jobs
 from agent_service.jobs.models import Job
@@ -167,6 +167,16 @@ async def read_chunk(session: AsyncSession, user_id: uuid.UUID, chunk_id: uuid.U
         previous_chunk_id=neighbours.get(chunk.ordinal - 1),
         next_chunk_id=neighbours.get(chunk.ordinal + 1),
     )
+
+
+async def page_passages(session: AsyncSession, document: Document, page: int) -> list[PagePassage]:
+    """The passages of one page of a document, in order."""
+    rows = await session.execute(
+        select(DocumentChunk)
+        .where(DocumentChunk.document_id == document.id, DocumentChunk.page == page)
+        .order_by(DocumentChunk.ordinal)
+    )
+    return [PagePassage(chunk_id=c.id, text=c.text) for c in rows.scalars()]
 
 
 async def _filenames(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -28,6 +28,7 @@ PAGE_PATHS = (
     "/tasks",
     "/projects",
     "/documents",
+    "/documents/page",
     "/assistants",
     "/admin/users",
     "/admin/deliveries",

@@ -7,7 +7,7 @@ import * as adminPages from "./pages/admin.js";
 import { assistantsPage } from "./pages/assistants.js";
 import { chatPage } from "./pages/chat.js";
 import { conversationsPage } from "./pages/conversations.js";
-import { documentsPage } from "./pages/documents.js";
+import { documentPagePage, documentsPage } from "./pages/documents.js";
 import { projectsPage } from "./pages/projects.js";
 import { tasksPage } from "./pages/tasks.js";
 
@@ -26,6 +26,7 @@ const SIGNED_IN = {
   "/tasks": tasksPage,
   "/projects": projectsPage,
   "/documents": documentsPage,
+  "/documents/page": documentPagePage,
   "/assistants": assistantsPage,
   "/admin/users": adminPages.usersPage,
   "/admin/deliveries": adminPages.deliveriesPage,

@@ -2,7 +2,7 @@
 
 import { api, apiList, apiStream, uploadFile } from "../api.js";
 import { flash } from "../app.js";
-import { badge, emptyState, formatDate, h, replace } from "../dom.js";
+import { badge, emptyState, formatDate, h, link, replace } from "../dom.js";
 import { eventJson } from "../sse.js";
 
 const POLL_MS = 700;
@@ -10,6 +10,38 @@ const POLL_LIMIT = 600;
 
 function kilobytes(bytes) {
   return bytes >= 1_048_576 ? `${(bytes / 1_048_576).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+/** Where a citation points: the page's text, the cited passage marked. */
+export function pageHref(documentId, page, chunkId) {
+  const query = new URLSearchParams({ document: documentId, page: String(page) });
+  if (chunkId) query.set("passage", chunkId);
+  return `/documents/page?${query}`;
+}
+
+/** One page of a document as extracted, the cited passage highlighted and scrolled to. */
+export async function documentPagePage(main) {
+  const params = new URLSearchParams(location.search);
+  const documentId = params.get("document") ?? "";
+  const page = Number(params.get("page") ?? "1");
+  const cited = params.get("passage");
+  const body = await api(`/api/documents/${encodeURIComponent(documentId)}/pages/${encodeURIComponent(page)}`);
+  const pages = body.page_count ?? page;
+  const passages = body.passages.map((p) => p.chunk_id === cited
+    ? h("mark", { class: "passage is-cited", id: "cited", tabindex: -1 }, p.text)
+    : h("p", { class: "passage" }, p.text));
+  replace(main,
+    h("div", { class: "page-head" }, h("h1", {}, body.filename), h("span", { class: "muted" }, `Page ${page} of ${pages}`)),
+    h("nav", { class: "page-nav", "aria-label": "Pages" },
+      link("/documents", "All documents"),
+      page > 1 ? link(pageHref(documentId, page - 1), "Previous page") : null,
+      page < pages ? link(pageHref(documentId, page + 1), "Next page") : null),
+    h("article", { class: "card page-text" }, passages));
+  const mark = main.querySelector("#cited");
+  if (mark) {
+    mark.scrollIntoView({ block: "center" });
+    mark.focus({ preventScroll: true });
+  }
 }
 
 export async function documentsPage(main) {
@@ -112,7 +144,7 @@ export async function documentsPage(main) {
         if (event.event === "message.delta") text.append(data.delta ?? "");
         if (event.event === "message.completed") {
           replace(text, data.response ?? text.textContent);
-          showCitations(citations, data.citations ?? []);
+          showCitations(citations, d, data.citations ?? []);
         }
         if (event.event === "error") answer.append(h("div", { class: "error-box" }, data.detail ?? data.error));
       }
@@ -124,9 +156,10 @@ export async function documentsPage(main) {
     }
   }
 
-  function showCitations(citations, items) {
+  function showCitations(citations, d, items) {
     replace(citations, items.map((c) => h("li", { class: "citation" },
-      h("span", { class: "citation-page" }, `Page ${c.page}`), " ", h("q", {}, c.excerpt))));
+      link(pageHref(d.id, c.page, c.chunk_id), h("span", { class: "citation-page" }, `Page ${c.page}`)),
+      " ", h("q", {}, c.excerpt))));
   }
 
   const uploadForm = h("form", { class: "card inline-form upload-form", "aria-label": "Upload" },

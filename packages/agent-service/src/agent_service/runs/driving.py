@@ -9,12 +9,14 @@ closes the model stream; the end of the run is written shielded.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import anyio
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.agents.loop import (
@@ -30,16 +32,18 @@ from agent_service.conversations import service as conversations
 from agent_service.conversations.models import Conversation
 from agent_service.conversations.service import NewMessage
 from agent_service.db import utcnow
-from agent_service.errors import AppError, database_unavailable
+from agent_service.errors import AppError, DatabaseBusy, database_unavailable
 from agent_service.llm.messages import ChatMessage, TextDelta, ToolCallRequest, Usage
-from agent_service.runs import ending, lifecycle, payloads, scheduling
+from agent_service.runs import ending, lifecycle, payloads, scheduling, takeover
 from agent_service.runs.exceptions import RunLost
-from agent_service.runs.host import RunHost, RunState
+from agent_service.runs.host import RunHost, RunState, WriteRetry
 from agent_service.runs.models import Run
 from agent_service.runs.notifier import run_key
 from agent_service.runs.schemas import Decision, ToolOutputDecision
 
 logger = logging.getLogger("agent_service.runs")
+
+REWALKS = 3  # steps made again after outages, per run
 
 
 async def drive(
@@ -85,7 +89,7 @@ async def _drive_in_session(
                 async with state.writer.flushing():
                     if decisions is not None:
                         await _apply_decisions(host, session, state, decisions)
-                    await _walk(host, session, state)
+                    await _walk_through_outages(host, session, state)
             except anyio.get_cancelled_exc_class():
                 pass  # ended below, shielded
             except RunLost:
@@ -108,6 +112,57 @@ async def _drive_in_session(
         if scope.cancelled_caught or scope.cancel_called:
             status = "interrupted" if host.stopping else "cancelled"
             await ending.end(host, session, run_id, state, status, payloads.end_error(status))
+
+
+async def _walk_through_outages(host: RunHost, session: AsyncSession, state: RunState) -> None:
+    """Walk the run; a step that could not commit because the database was away (its messages,
+    effects and events rolled back together) is made again from the last committed step once
+    the database is back, when that is safe (`takeover.continuable`), up to `REWALKS` times."""
+    run_id = state.run.id  # read now: a failed commit expires the row
+    for attempt in itertools.count(1):
+        try:
+            await _walk(host, session, state)
+            return
+        except (SQLAlchemyError, DatabaseBusy) as exc:  # a tool's insert says DatabaseBusy
+            busy = isinstance(exc, DatabaseBusy) or database_unavailable(exc) is not None
+            if attempt > REWALKS or not busy:
+                raise
+            async with state.writer.lock:  # what the lost step streamed was never stored
+                state.writer.drop_uncommitted(state.writer.next_seq)
+            if not await _back_after_outage(host, session, state, run_id):
+                raise
+            logger.warning(
+                "run %s: a step could not commit while the database was away; "
+                "going on from its last committed step",
+                run_id,
+            )
+
+
+async def _back_after_outage(
+    host: RunHost, session: AsyncSession, state: RunState, run_id: uuid.UUID
+) -> bool:
+    """Wait for the database (the run stalled meanwhile); whether the run can go on here."""
+    retry = WriteRetry(host, run_id, give_up_s=host.settings.run_final_store_s)
+    while True:
+        try:
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await session.rollback()
+            # a write, not a read: the database takes writes again (SQLite's lock is free), and
+            # the run is still this process's (the lease renewed with it)
+            mine = [Run.owner == host.owner]
+            if not await lifecycle.hold(
+                session, run_id, status="running", where=mine, heartbeat_at=utcnow()
+            ):
+                raise RunLost(run_id)
+            await session.refresh(state.run)
+            await session.refresh(state.conversation)
+            safe = await takeover.continuable(session, state.run)
+            await session.commit()
+            retry.done()
+            return safe
+        except SQLAlchemyError as exc:
+            if not await retry.again(exc):
+                return False
 
 
 async def _walk(host: RunHost, session: AsyncSession, state: RunState) -> None:
@@ -165,44 +220,64 @@ async def _store_step(
     state.usage += usage
     with anyio.CancelScope(shield=True):
         async with writer.lock:
-            new = [NewMessage(message, usage=usage)] if message is not None else []
-            new += [
-                NewMessage(o.as_message(), tool_name=o.call.name, is_error=o.is_error)
-                for o in outcomes
-            ]
-            await conversations.append_messages(session, state.conversation, new)
-            run = state.run
-            values: dict[str, Any] = {"usage": payloads.usage_json(state.usage)}
-            if state.context.effects:
-                values["effects"] = [*(run.effects or []), *state.context.effects]
-                state.context.effects.clear()
-            # still this process's run (not swept and taken over meanwhile): the step commits
-            # only then, and renews the lease with it
-            mine = [Run.owner == host.owner]
-            if pause:
-                kept = await lifecycle.transition(
-                    session,
-                    run,
-                    from_="running",
-                    to="requires_action",
-                    where=mine,
-                    owner=None,
-                    **values,
-                )
-            else:
-                kept = await lifecycle.hold(
-                    session, run, status="running", where=mine, heartbeat_at=utcnow(), **values
-                )
-            if not kept:
-                await session.rollback()
-                raise RunLost(run.id)
-            rows = writer.take()
-            session.add_all(rows)
-            await host.notifier.announce(session, run_key(run.id))
-            await payloads.commit_shielded(session)
-            writer.published(rows)
+            first_seq = writer.next_seq
+            try:
+                await _commit_step(host, session, state, message, outcomes, usage, pause=pause)
+            except BaseException:
+                # nothing of the step was stored, nor seen: its events go too, so the run's
+                # next event (its end, or the step made again) follows the last one stored
+                writer.drop_uncommitted(first_seq)
+                raise
             writer.in_step = False
     host.notifier.wake(run_key(state.run.id))
+
+
+async def _commit_step(
+    host: RunHost,
+    session: AsyncSession,
+    state: RunState,
+    message: ChatMessage | None,
+    outcomes: Sequence[ToolOutcome],
+    usage: Usage,
+    *,
+    pause: bool,
+) -> None:
+    writer = state.writer
+    new = [NewMessage(message, usage=usage)] if message is not None else []
+    new += [
+        NewMessage(o.as_message(), tool_name=o.call.name, is_error=o.is_error) for o in outcomes
+    ]
+    await conversations.append_messages(session, state.conversation, new)
+    run = state.run
+    values: dict[str, Any] = {"usage": payloads.usage_json(state.usage)}
+    if state.context.effects:
+        values["effects"] = [*(run.effects or []), *state.context.effects]
+        state.context.effects.clear()
+    # still this process's run (not swept and taken over meanwhile): the step commits
+    # only then, and renews the lease with it
+    mine = [Run.owner == host.owner]
+    if pause:
+        kept = await lifecycle.transition(
+            session,
+            run,
+            from_="running",
+            to="requires_action",
+            where=mine,
+            owner=None,
+            **values,
+        )
+    else:
+        kept = await lifecycle.hold(
+            session, run, status="running", where=mine, heartbeat_at=utcnow(), **values
+        )
+    if not kept:
+        await session.rollback()
+        raise RunLost(run.id)
+    rows = writer.take()
+    session.add_all(rows)
+    await host.notifier.announce(session, run_key(run.id))
+    await payloads.commit_shielded(session)
+    writer.published(rows)
 
 
 async def _pause(

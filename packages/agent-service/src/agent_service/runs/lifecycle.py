@@ -93,7 +93,7 @@ async def transition_returning(
 
 async def hold(
     session: AsyncSession,
-    run: Run,
+    run: Run | uuid.UUID,
     *,
     status: str,
     where: Iterable[ColumnElement[bool]] = (),
@@ -102,15 +102,16 @@ async def hold(
     """Write `values` to a run that is still `status` (and matches `where`), without moving it:
     a driver's step, which must not land on a run ended or taken over meanwhile. Whether it
     was; the caller commits."""
+    run_id = run if isinstance(run, uuid.UUID) else run.id
     statement = (
         update(Run)
-        .where(Run.id == run.id, Run.status == status, *where)
+        .where(Run.id == run_id, Run.status == status, *where)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     result = await session.execute(statement)
     held = bool(result.rowcount == 1)  # type: ignore[attr-defined]
-    if held:
+    if held and isinstance(run, Run):
         for name, value in values.items():
             set_committed_value(run, name, value)
     return held

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import utcnow
-from agent_service.runs import ending, takeover
+from agent_service.runs import driving, ending, takeover
 from agent_service.runs.host import RunHost
 from agent_service.runs.models import Run
 
@@ -95,5 +95,7 @@ async def _sweep_one(host: RunHost, session: AsyncSession, run: Run) -> None:
     driven_here = run.id in host.tasks  # stuck in a write: not driven twice
     room = len(host.tasks) < host.settings.max_active_turns
     if not driven_here and room and await takeover.take(host, session, run):
+        work = driving.drive(host, run.id, run.conversation_id, taking_over=run.status == "running")
+        host.spawn(run.id, work)
         return
     await ending.end_idle(host, session, run, "interrupted")

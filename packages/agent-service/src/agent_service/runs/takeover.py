@@ -19,7 +19,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import utcnow
-from agent_service.runs import driving
 from agent_service.runs.host import RunHost
 from agent_service.runs.models import Run, RunEvent
 
@@ -49,7 +48,7 @@ async def continuable(session: AsyncSession, run: Run) -> bool:
 
 
 async def take(host: RunHost, session: AsyncSession, run: Run) -> bool:
-    """Take the run's lease from its dead owner and drive it here; whether this process did
+    """Take the run's lease from its dead owner, for this process to drive it; whether it did
     (not safe to go on, or another replica took it first)."""
     if run.status == "running" and not await continuable(session, run):
         return False
@@ -73,6 +72,4 @@ async def take(host: RunHost, session: AsyncSession, run: Run) -> bool:
         run.id,
         run.owner,
     )
-    work = driving.drive(host, run.id, run.conversation_id, taking_over=run.status == "running")
-    host.spawn(run.id, work)
     return True

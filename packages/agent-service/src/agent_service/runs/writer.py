@@ -80,6 +80,13 @@ class EventWriter:
         pending, self.next_seq = checkpoint
         self._pending = pending + self._pending
 
+    def drop_uncommitted(self, seq: int) -> None:
+        """Forget the buffer and go back to `seq` (call it holding `lock`): a step that could not
+        commit, whose events no follower saw and whose messages were not stored."""
+        self._pending = []
+        self.next_seq = seq
+        self.in_step = False
+
     def batchable(self) -> bool:
         """Something to write, no step open, and no write of its own under way."""
         return bool(self._pending) and not self.in_step and not self.lock.locked()

@@ -46,9 +46,13 @@ async def beat(host: RunHost) -> None:
         mine = [Run.owner == host.owner, Run.status.in_(LEASED_STATUSES)]
         if host.stalled:
             mine.append(Run.id.not_in(host.stalled))
+        # rows locked now are being written by their own transaction (a claim, a step, which
+        # renew the lease themselves, or an end): skipped, not waited for. Waiting deadlocked
+        # with a claim waiting on the unique index for this very update, on PostgreSQL.
+        renewed = select(Run.id).where(*mine).with_for_update(skip_locked=True)
         await session.execute(
             update(Run)
-            .where(*mine)
+            .where(Run.id.in_(renewed))
             .values(heartbeat_at=utcnow())
             .execution_options(synchronize_session=False)
         )

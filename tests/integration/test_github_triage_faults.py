@@ -73,7 +73,8 @@ async def test_a_github_outage_is_retried_and_the_triage_is_asked_once(
 
     assert delivery["status"] == "done", delivery
     assert delivery["attempts"] == 2
-    assert delivery["error"] is None
+    assert delivery["error"] is None and delivery["finished_at"] is not None
+    assert delivery["triage"] == {**TRIAGE, "comment_url": "https://github.test/c/1"}
     assert labels.call_count == 2 and comment.call_count == 1
 
 
@@ -117,4 +118,6 @@ async def test_without_a_token_nothing_is_posted_and_the_delivery_says_why(
     assert delivery["status"] == "failed", delivery
     assert delivery["attempts"] == 1
     assert "GITHUB_TOKEN is not set" in delivery["error"]
+    assert delivery["finished_at"] is not None
+    assert delivery["triage"] == TRIAGE  # kept: a retry with a token would not ask again
     assert not labels.called

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
@@ -14,10 +15,13 @@ from agent_service.errors import InvalidRequest
 from agent_service.pagination import PAGINATED, PageDep
 from agent_service.runs import admission, service
 from agent_service.runs.dependencies import ExecutorDep, OwnedRun
+from agent_service.runs.exceptions import RunInProgress
 from agent_service.runs.schemas import ResumeRequest, RunPublic, RunStatus
 from agent_service.runs.stream import run_event_stream
 
 router = APIRouter(prefix="/api", tags=["runs"])
+
+CANCEL_REPLY_WAIT_S = 2.0  # how long a cancel's answer waits to say `cancelled`
 
 SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "The run's events, `id: <seq>`."},
@@ -59,8 +63,13 @@ async def run_events(
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunPublic)
 async def cancel_run(run: OwnedRun, session: SessionDep, executor: ExecutorDep) -> RunPublic:
-    """Stop the run, wherever it runs; it is `cancelled` within a second."""
+    """Stop the run, wherever it runs; the answer shows it `cancelled` once it is (within
+    CANCEL_REPLY_WAIT_S), else as it is then, with the cancel requested."""
     await executor.cancel(session, run)
+    with contextlib.suppress(RunInProgress):
+        # the owner (here or on another replica) closes the model stream and ends the run in well
+        # under a second: waiting that long lets the answer say what happened, not `running`
+        await executor.wait_final(run.id, timeout_s=CANCEL_REPLY_WAIT_S)
     await session.refresh(run)
     return service.run_public(run)
 

@@ -59,7 +59,12 @@ export async function chatPage(main) {
       h("li", {}, emptyState("None yet.")));
   }
 
-  async function openConversation(conversation) {
+  async function openConversation(conversation, { initial = false } = {}) {
+    if (initial && state.busy) {
+      // The page is still loading and the person already sent a message: keep their turn.
+      await refreshConversations();
+      return;
+    }
     leaveTurn();
     if (state.editing) stopEdit();
     state.conversationId = conversation?.id ?? null;
@@ -342,6 +347,6 @@ export async function chatPage(main) {
   if (state.conversationId) {
     current = await api(`/api/conversations/${encodeURIComponent(state.conversationId)}`).catch(() => null);
   }
-  await openConversation(current);
+  await openConversation(current, { initial: true });
   return () => leaveTurn();
 }

@@ -1,6 +1,6 @@
 """The web app's security rules, in a real Chromium against `agent-service serve` as a process:
 data shows as text (no markup runs), the Content-Security-Policy is enforced, and the bearer token
-lives in sessionStorage only (never in a URL or a cookie)."""
+lives in sessionStorage only (never in a URL or a script-readable cookie)."""
 
 from __future__ import annotations
 
@@ -152,13 +152,19 @@ def test_the_token_stays_in_session_storage(base_url: str, browser: Browser) -> 
         token = page.evaluate("sessionStorage.getItem('agent-service.token')")
         assert token and token.count(".") == 2
         assert page.evaluate("document.cookie") == ""
-        assert page.context.cookies() == []
+        # the one cookie: the HttpOnly refresh credential, sent to /api/auth only (issue 24)
+        cookies = page.context.cookies()
+        assert [(c["name"], c["path"], c["httpOnly"]) for c in cookies] == [
+            ("agent_service_refresh", "/api/auth", True)
+        ]
+        assert token not in cookies[0]["value"]
         assert page.evaluate("Object.keys(localStorage)") == []
         assert urls and not [url for url in urls if token in url]
 
         page.get_by_role("button", name="Sign out").click()
         expect(page).to_have_url(f"{base_url}/login")
         assert page.evaluate("sessionStorage.getItem('agent-service.token')") is None
+        assert page.context.cookies() == []  # Sign out cleared the refresh cookie
         page.goto("/tasks")  # a page that needs a session sends a signed-out visitor to sign in
         expect(page).to_have_url(f"{base_url}/login")
 

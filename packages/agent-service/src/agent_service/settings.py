@@ -35,6 +35,8 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_expire_minutes: int = Field(default=60, ge=1)
+    # How long a web page's sign-in lasts without a visit (its HttpOnly refresh cookie).
+    refresh_expire_days: int = Field(default=30, ge=1)
     email_token_expire_minutes: int = Field(default=60 * 24, ge=1)
     require_email_verification: bool = False
     argon2_time_cost: int = Field(default=3, ge=1)

@@ -70,3 +70,19 @@ class TooManyAttempts(RateLimited):
             f"Too many failed logins; try again in {wait_s} {unit}.",
             headers={"Retry-After": str(wait_s)},
         )
+
+
+class InvalidRefreshCookie(Unauthenticated):
+    code = "invalid_refresh"
+
+    def __init__(self) -> None:
+        super().__init__("No valid sign-in cookie (missing, expired, signed out or revoked).")
+
+
+class CrossSiteRequest(Forbidden):
+    code = "cross_site_request"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This route needs the header 'X-Requested-With: agent-service' and a same-origin Origin."
+        )

@@ -1,22 +1,26 @@
-"""/api/auth: register, verify, log in, reset a password."""
+"""/api/auth: register, verify, log in, reset a password; the web pages' refresh cookie."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, Response, status
 
 from agent_service.auth import service
+from agent_service.auth.exceptions import CrossSiteRequest, InvalidAccessToken
 from agent_service.auth.schemas import (
     Accepted,
     AccessToken,
     ForgotPasswordRequest,
     LoginRequest,
+    LogoutRequest,
     PasswordForm,
     ResetPasswordRequest,
     VerifyEmailRequest,
 )
-from agent_service.deps import MailerDep, SessionDep, SettingsDep
+from agent_service.deps import MailerDep, SessionDep, SettingsDep, oauth2_scheme
+from agent_service.settings import Settings
 from agent_service.users.schemas import UserCreate, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -62,15 +66,112 @@ async def verify_email(body: VerifyEmailRequest, session: SessionDep) -> UserPub
     return UserPublic.model_validate(await service.verify_email(session, body.token))
 
 
+REFRESH_COOKIE = "agent_service_refresh"
+CSRF_HEADER, CSRF_VALUE = "X-Requested-With", "agent-service"
+
+
+def _set_refresh_cookie(
+    response: Response, request: Request, settings: Settings, token: str
+) -> None:
+    response.set_cookie(
+        REFRESH_COOKIE,
+        token,
+        max_age=settings.refresh_expire_days * 24 * 3600,
+        path="/api/auth",
+        secure=request.url.scheme == "https" or settings.environment == "production",
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def _clear_refresh_cookie(response: Response, request: Request, settings: Settings) -> None:
+    response.delete_cookie(
+        REFRESH_COOKIE,
+        path="/api/auth",
+        secure=request.url.scheme == "https" or settings.environment == "production",
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_same_site(request: Request, settings: Settings) -> None:
+    """The cookie routes' CSRF guard: a custom header (a cross-site form cannot send one, a
+    cross-origin fetch only after a CORS preflight we never grant), and an `Origin`, when sent,
+    that is the public URL's or the request's own."""
+    if request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+        raise CrossSiteRequest()
+    origin = request.headers.get("origin")
+    allowed = {_origin(settings.resolved_public_url), _origin(str(request.base_url))}
+    if origin is not None and origin.rstrip("/").lower() not in allowed:
+        raise CrossSiteRequest()
+
+
 @router.post("/login", response_model=AccessToken)
 async def login(
-    body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> AccessToken:
-    """Exchange email and password for a bearer token."""
+    """Exchange email and password for a bearer token. With `remember: true` (the web pages)
+    also set an HttpOnly refresh cookie, for `POST /api/auth/refresh`."""
     user = await service.authenticate(
         session, settings, email=body.email, password=body.password, address=client_address(request)
     )
+    if body.remember:
+        _set_refresh_cookie(
+            response, request, settings, service.issue_refresh_token(user, settings)
+        )
     return service.issue_access_token(user, settings)
+
+
+@router.post("/refresh", response_model=AccessToken)
+async def refresh(
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep
+) -> AccessToken:
+    """A new bearer token for the refresh cookie set by a login with `remember: true` (a page in
+    a new tab). Needs `X-Requested-With: agent-service` and a same-origin `Origin` (403); no
+    valid cookie: 401. The cookie is renewed; it authorizes nothing else."""
+    check_same_site(request, settings)
+    user = await service.user_from_refresh_token(
+        session, settings, request.cookies.get(REFRESH_COOKIE)
+    )
+    _set_refresh_cookie(response, request, settings, service.issue_refresh_token(user, settings))
+    return service.issue_access_token(user, settings)
+
+
+@router.post("/logout", response_model=Accepted)
+async def logout(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    body: Annotated[LogoutRequest | None, Body()] = None,
+) -> Accepted:
+    """Sign out: clear the refresh cookie (same CSRF rule as refresh: 403). With
+    `{"everywhere": true}` also revoke every token and cookie of the account, which is named by
+    the bearer token or the cookie (neither valid: 401)."""
+    check_same_site(request, settings)
+    _clear_refresh_cookie(response, request, settings)
+    if body is None or not body.everywhere:
+        return Accepted(detail="Signed out.")
+    if bearer:
+        user = await service.user_from_access_token(session, settings, bearer)
+    elif REFRESH_COOKIE in request.cookies:
+        user = await service.user_from_refresh_token(
+            session, settings, request.cookies[REFRESH_COOKIE]
+        )
+    else:
+        raise InvalidAccessToken()
+    await service.sign_out_everywhere(session, user)
+    return Accepted(detail="Signed out everywhere: every sign-in of this account has ended.")
 
 
 @router.post("/token", response_model=AccessToken)

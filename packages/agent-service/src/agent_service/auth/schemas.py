@@ -11,6 +11,13 @@ from agent_service.text import Text
 class LoginRequest(BaseModel):
     email: EmailStr
     password: Text = Field(min_length=1, max_length=1024)
+    # The web pages ask for it: an HttpOnly refresh cookie, so a new tab stays signed in.
+    remember: bool = False
+
+
+class LogoutRequest(BaseModel):
+    # Revoke every sign-in of the account: refresh cookies and bearer tokens alike.
+    everywhere: bool = False
 
 
 class AccessToken(BaseModel):

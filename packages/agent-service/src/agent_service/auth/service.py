@@ -17,6 +17,7 @@ from agent_service.auth.exceptions import (
     InvalidAccessToken,
     InvalidCredentials,
     InvalidMailToken,
+    InvalidRefreshCookie,
     WrongCurrentPassword,
 )
 from agent_service.auth.mails import send_account_exists_mail
@@ -234,6 +235,37 @@ def issue_access_token(user: User, settings: Settings) -> AccessToken:
         expire_minutes=settings.jwt_expire_minutes,
     )
     return AccessToken(access_token=token, expires_in=settings.jwt_expire_minutes * 60)
+
+
+def issue_refresh_token(user: User, settings: Settings) -> str:
+    """The web pages' refresh credential: revoked with the access tokens (`token_version`)."""
+    return create_access_token(
+        user_id=user.id,
+        token_version=user.token_version,
+        secret=settings.jwt_secret.get_secret_value(),
+        expire_minutes=settings.refresh_expire_days * 24 * 60,
+        typ="refresh",
+    )
+
+
+async def user_from_refresh_token(
+    session: AsyncSession, settings: Settings, token: str | None
+) -> User:
+    secret = settings.jwt_secret.get_secret_value()
+    claims = decode_access_token(token, secret=secret, typ="refresh") if token else None
+    user_id = parse_id(claims["sub"]) if claims else None
+    user = await users.get_user(session, user_id) if user_id else None
+    if user is None or claims is None or claims["tv"] != user.token_version:
+        raise InvalidRefreshCookie()
+    if not user.is_active:
+        raise AccountDisabled()
+    return user
+
+
+async def sign_out_everywhere(session: AsyncSession, user: User) -> None:
+    """Every token issued before, bearer or refresh cookie, stops working."""
+    user.token_version += 1
+    await session.commit()
 
 
 async def user_from_access_token(session: AsyncSession, settings: Settings, token: str) -> User:

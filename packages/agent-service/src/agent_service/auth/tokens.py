@@ -1,4 +1,4 @@
-"""JWT access tokens (HS256 pinned) and the random single-use tokens sent by mail."""
+"""JWT access and refresh tokens (HS256 pinned) and the random single-use tokens sent by mail."""
 
 from __future__ import annotations
 
@@ -14,21 +14,24 @@ ALGORITHM = "HS256"
 
 
 def create_access_token(
-    *, user_id: uuid.UUID, token_version: int, secret: str, expire_minutes: int
+    *, user_id: uuid.UUID, token_version: int, secret: str, expire_minutes: int, typ: str = "access"
 ) -> str:
+    """A bearer token (`typ` "access"), or the web pages' refresh credential (`typ` "refresh",
+    kept in an HttpOnly cookie): the same claims, never accepted for one another."""
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         "tv": token_version,
         "iat": now,
         "exp": now + timedelta(minutes=expire_minutes),
-        "typ": "access",
+        "typ": typ,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_access_token(token: str, *, secret: str) -> dict[str, Any] | None:
-    """The claims of a valid token, or None (bad signature, expired, wrong alg, malformed)."""
+def decode_access_token(token: str, *, secret: str, typ: str = "access") -> dict[str, Any] | None:
+    """The claims of a valid token of this `typ`, or None (bad signature, expired, wrong alg or
+    typ, malformed)."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -38,7 +41,7 @@ def decode_access_token(token: str, *, secret: str) -> dict[str, Any] | None:
         )
     except jwt.PyJWTError:
         return None
-    if claims.get("typ") != "access" or not isinstance(claims.get("tv"), int):
+    if claims.get("typ") != typ or not isinstance(claims.get("tv"), int):
         return None
     return claims
 

@@ -1,5 +1,6 @@
-// The public HTTP API, as this app uses it: a bearer token kept in sessionStorage (never a cookie,
-// never a URL), JSON in and out, errors as `ApiError` carrying the service's `{error, detail}`.
+// The public HTTP API, as this app uses it: a bearer token kept in sessionStorage (never a URL),
+// JSON in and out, errors as `ApiError` carrying the service's `{error, detail}`. The sign-in
+// survives a new tab through an HttpOnly refresh cookie that only /api/auth/refresh reads.
 
 import { readEvents } from "./sse.js";
 
@@ -15,7 +16,40 @@ export const auth = {
   signOut() {
     sessionStorage.removeItem(TOKEN_KEY);
   },
+  /** A page opened without a token (a new tab): trade the refresh cookie for one, once. */
+  async restore() {
+    if (this.token) return true;
+    try {
+      const response = await fetch("/api/auth/refresh", {
+        method: "POST",
+        headers: { Accept: "application/json", ...PAGE_HEADER },
+        credentials: "same-origin",
+      });
+      if (!response.ok) return false;
+      this.signIn((await response.json()).access_token);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  /** Sign out here (the refresh cookie too), or `everywhere`: every sign-in of the account. */
+  async logout({ everywhere = false } = {}) {
+    const token = this.token;
+    this.signOut();
+    const headers = { Accept: "application/json", "Content-Type": "application/json", ...PAGE_HEADER };
+    if (token && everywhere) headers.Authorization = `Bearer ${token}`;
+    try {
+      await fetch("/api/auth/logout", {
+        method: "POST", headers, credentials: "same-origin", body: JSON.stringify({ everywhere }),
+      });
+    } catch {
+      // offline: the token is gone from this tab; the cookie ends at its expiry
+    }
+  },
 };
+
+// The cookie routes' CSRF guard: a header a cross-site form cannot send.
+const PAGE_HEADER = { "X-Requested-With": "agent-service" };
 
 export class ApiError extends Error {
   constructor(status, body) {

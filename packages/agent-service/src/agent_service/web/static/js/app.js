@@ -87,6 +87,12 @@ function signOut(message) {
   if (message) flash(message, "info");
 }
 
+/** The Sign out button: this tab's token and the browser's refresh cookie both end. */
+async function signOutHere() {
+  await auth.logout();
+  signOut("You are signed out.");
+}
+
 function renderNav() {
   const nav = document.getElementById("nav");
   const account = document.getElementById("account");
@@ -105,7 +111,7 @@ function renderNav() {
   replace(account,
     approvalsBadge,
     h("span", { class: "who", title: state.user.email }, state.user.name || state.user.email),
-    h("button", { type: "button", class: "secondary small", onclick: () => signOut("You are signed out.") },
+    h("button", { type: "button", class: "secondary small", onclick: () => signOutHere() },
       "Sign out"));
 }
 
@@ -204,7 +210,7 @@ async function boot() {
   });
   window.addEventListener("app:signed-out", (event) =>
     signOut(event.detail || "Your session ended; please sign in again."));
-  if (auth.token) {
+  if (await auth.restore()) {
     try {
       state.user = await api("/api/profile");
     } catch {

@@ -62,7 +62,7 @@ export function loginPage(main) {
     const { email, password } = formValues(form);
     submit.disabled = true;
     try {
-      const token = await api("/api/auth/login", { method: "POST", body: { email, password } });
+      const token = await api("/api/auth/login", { method: "POST", body: { email, password, remember: true } });
       await signedIn(token.access_token);
     } catch (error) {
       flash(error.message, "error");

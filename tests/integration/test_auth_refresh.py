@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 
+from agent_service.settings import Settings
 from tests.factories import TestUser
 
 PAGE = {"X-Requested-With": "agent-service"}
@@ -130,3 +132,20 @@ async def test_password_change_revokes_the_cookie(
     assert r.status_code == 200, r.text
     r = await refresh(client)
     assert r.status_code == 401 and r.json()["error"] == "invalid_refresh"
+
+
+async def test_over_https_the_cookie_is_secure(app: FastAPI, user: TestUser) -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        r = await page_login(client, user)
+        assert "secure" in r.headers["set-cookie"].lower()
+        assert (await refresh(client, Origin="https://testserver")).status_code == 200
+
+
+async def test_the_public_url_is_a_same_origin(
+    client: httpx.AsyncClient, user: TestUser, settings: Settings
+) -> None:
+    settings.public_url = "https://agents.example.org/"
+    await page_login(client, user)
+    assert (await refresh(client, Origin="https://agents.example.org")).status_code == 200
+    assert (await refresh(client, Origin="https://agents.example.org.evil")).status_code == 403

@@ -24,10 +24,12 @@ from sqlalchemy import select
 
 from agent_service.runs.models import Run
 from agent_service.settings import Settings
-from agent_testkit import FakeLLM
+from agent_testkit import FakeLLM, RecordedCall
+from agent_testkit.fake_llm.script import ScriptItem
 from tests.conftest import use_fake_llm
 from tests.database import inserts_refused
 from tests.factories import TestUser
+from tests.faults import SqliteLockHolder, sqlite_path
 from tests.integration.test_runs_faults_outage import assert_valid_history, get, logged
 
 ANSWER = "An answer the database refuses."
@@ -38,6 +40,7 @@ def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
     settings.run_heartbeat_s = 0.1
     settings.run_final_store_s = 60.0  # the owner keeps trying for longer than the test
     settings.run_poll_s = 0.2
+    settings.sqlite_busy_timeout_ms = 50  # another process's SQLite lock fails a write at once
     return use_fake_llm(settings, fake_llm.base_url)
 
 
@@ -123,3 +126,49 @@ async def test_a_stuck_run_is_swept_when_its_lease_runs_out(
     body = {"message": "Again", "conversation_id": run["conversation_id"]}
     r = await client.post("/api/agent/chat", json=body, headers=user.headers)
     assert r.status_code == 200, r.text
+
+
+async def test_a_cancel_while_the_end_waits_for_the_database_keeps_the_answer(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The end waits for a database that was away (another process held SQLite's write lock);
+    a cancel that the database takes once it is back, before the end's next attempt, does not
+    end the run `cancelled`: the answer, already made, is stored and the run completes."""
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("another process holding SQLite's write lock")
+    caplog.set_level(logging.INFO, logger="agent_service.runs")
+    holder = SqliteLockHolder(sqlite_path(settings.resolved_database_url))
+
+    def lock_then_answer(call: RecordedCall) -> ScriptItem:
+        holder.take()  # the answer is made while the database cannot take it
+        return FakeLLM.reply(ANSWER)
+
+    fake_llm.script(fake_llm.respond(lock_then_answer))
+    try:
+        chat = asyncio.create_task(
+            client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+        )
+        # logged as the fifth attempt starts; it fails within the 50 ms busy timeout, and the
+        # end then waits 1.6 s before the sixth: the cancel below comes in that wait
+        await logged(caplog, "(attempt 4,")
+        await asyncio.sleep(0.3)
+        [run_id] = [str(i) for i in app.state.runs.host.stalled]
+        assert app.state.runs.host.refused == set()  # the database was away, it refused nothing
+    finally:
+        holder.release()
+    r = await client.post(f"/api/runs/{run_id}/cancel", headers=user.headers)
+    assert r.status_code == 202, r.text
+
+    r = await asyncio.wait_for(chat, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["response"] == ANSWER
+    run = await get(client, user, f"/api/runs/{run_id}")
+    assert run["status"] == "completed", run
+    history = await get(client, user, f"/api/conversations/{run['conversation_id']}/history")
+    assert [m["content"] for m in history["messages"]] == ["Hi", ANSWER]
+    assert app.state.runs.host.stalled == set()

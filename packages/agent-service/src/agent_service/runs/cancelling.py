@@ -36,9 +36,13 @@ async def cancel(host: RunHost, session: AsyncSession, run: Run) -> None:
 
 
 def _owner_stuck(host: RunHost, run: Run) -> bool:
-    """The run's lease ran out, or this process owns it and cannot write its progress."""
+    """The run's lease ran out, or this process owns it and the database refuses its end.
+
+    A run of this process whose end waits for a database that was away is not stuck: the
+    database took this cancel, so the end's next attempt (within 2 s) commits, answer and all;
+    ending it here would drop an answer already made."""
     if run.id in host.stalled:
-        return True
+        return run.id in host.refused
     lease = timedelta(seconds=host.settings.run_lease_s)
     return run.heartbeat_at is not None and run.heartbeat_at < utcnow() - lease
 

@@ -48,6 +48,10 @@ class RunHost:
     # Runs whose writes cannot commit now: their lease is not renewed, so if this process never
     # gets them written, any replica (this one included) sweeps them once the lease runs out.
     stalled: set[uuid.UUID] = field(default_factory=set)
+    # The stalled runs whose last write the database itself refused (a trigger, a constraint):
+    # they stay stuck while it answers others. The rest wait for a database that was away, and
+    # their next attempt (within 2 s of its return) commits.
+    refused: set[uuid.UUID] = field(default_factory=set)
     # When a heartbeat last failed (monotonic): until a whole lease has passed since, the leases
     # that ran out are those the outage stopped every replica from renewing, and none is swept.
     beat_failed_at: float | None = None
@@ -93,6 +97,10 @@ class WriteRetry:
         """After a failed attempt: wait, and say whether to try again."""
         self.attempts += 1
         self.host.stalled.add(self.run_id)
+        if database_unavailable(exc) is None:
+            self.host.refused.add(self.run_id)
+        else:
+            self.host.refused.discard(self.run_id)
         past = time.monotonic() > self.give_up_at
         if past and (database_unavailable(exc) is None or self.host.stopping):
             return False
@@ -102,6 +110,7 @@ class WriteRetry:
 
     def done(self) -> None:
         self.host.stalled.discard(self.run_id)
+        self.host.refused.discard(self.run_id)
 
 
 @dataclass

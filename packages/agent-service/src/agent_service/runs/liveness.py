@@ -93,6 +93,7 @@ async def _sweep_one(host: RunHost, session: AsyncSession, run: Run) -> None:
     """Continue the run here when that is safe (`takeover`), else end it:
     `cancelled` if a cancel was asked for, `interrupted` otherwise, its history repaired."""
     host.stalled.discard(run.id)
+    host.refused.discard(run.id)
     if run.cancel_requested:
         await ending.end_idle(host, session, run, "cancelled")
         return

@@ -57,7 +57,10 @@ def test_a_killed_turns_key_answers_after_the_restart_and_its_effect_stays_singl
     fake_llm_server.script(
         fake_llm_server.tool_call("create_task", title="made once"),  # turn B's step
         fake_llm_server.reply(SLOW, chunk_delay=0.05),  # turn B, killed while it streams
-        fake_llm_server.reply(SLOW, chunk_delay=0.05),  # turn A, killed before any step
+        # turn A, killed before any step: its model call hangs (a JSON turn asks the model
+        # without streaming, so a scripted answer would arrive at once and could be stored
+        # before the kill on a busy machine: then the retry rightly replays it)
+        fake_llm_server.timeout(),
     )
     with service(env, tmp_path / "first.log") as (base_url, process):
         headers = login(base_url, "retry@example.com")

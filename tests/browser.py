@@ -12,8 +12,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.database import postgres_database
 from tests.service_process import running_service
@@ -124,3 +125,24 @@ def mailed_link(mail_dir: Path, to: str, path: str, *, timeout: float = 10.0) ->
                 return match.group(0)
         time.sleep(0.1)
     raise AssertionError(f"no mail to {to} with a {path} link in {mail_dir} after {timeout}s")
+
+
+def sign_in(page: Page, email: str, password: str, *, to_chat: bool = True) -> None:
+    """Sign in through the page, as a person does; with `to_chat`, wait for the chat it opens."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    if to_chat:
+        expect(page.locator("#chat-input")).to_be_visible()
+
+
+@contextmanager
+def signed_up(base_url: str, email: str, password: str) -> Iterator[httpx.Client]:
+    """A new user's API client (the test's view of the state behind the page)."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        credentials = {"email": email, "password": password}
+        assert client.post("/api/auth/register", json=credentials).status_code == 201
+        token = client.post("/api/auth/login", json=credentials).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client

@@ -12,7 +12,14 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import BROWSER_MODULE, DEFAULT_WAIT_MS, WebService, screenshot, web_service
+from tests.browser import (
+    BROWSER_MODULE,
+    DEFAULT_WAIT_MS,
+    WebService,
+    screenshot,
+    sign_in,
+    web_service,
+)
 
 pytestmark = BROWSER_MODULE
 
@@ -64,14 +71,6 @@ def violations(page: Page) -> list[str]:
         }"""
     )
     return [json.dumps(v) for v in found]
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#chat-input")).to_be_visible()
 
 
 def settled(page: Page, path: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from agent_testkit import github_webhook
 from tests.browser import (
@@ -18,6 +18,7 @@ from tests.browser import (
     mailed_link,
     new_page,
     screenshot,
+    sign_in,
     web_service,
 )
 
@@ -49,13 +50,6 @@ def register(service: WebService, email: str, password: str) -> None:
     assert r.status_code == 201, r.text
 
 
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_a_forgotten_password_is_reset_from_the_mailed_link(
     service: WebService, browser: Browser
 ) -> None:
@@ -77,9 +71,9 @@ def test_a_forgotten_password_is_reset_from_the_mailed_link(
         page.get_by_role("button", name="Set password").click()
         expect(page.locator(".flash-success")).to_contain_text("password is changed")
 
-        sign_in(page, email, "old-password-1")
+        sign_in(page, email, "old-password-1", to_chat=False)
         expect(page.locator(".flash-error")).to_be_visible()
-        sign_in(page, email, "new-password-1")
+        sign_in(page, email, "new-password-1", to_chat=False)
         expect(page).to_have_url(f"{service.base_url}/chat")
 
         page.goto(link)  # the link works once
@@ -98,14 +92,14 @@ def test_admins_see_users_and_deliveries_and_users_do_not(
     assert r.status_code in (200, 202), r.text
 
     with new_page(browser, service.base_url) as page:
-        sign_in(page, "member@example.com", "member-password-1")
+        sign_in(page, "member@example.com", "member-password-1", to_chat=False)
         expect(page.locator("#chat-input")).to_be_visible()
         expect(page.get_by_role("link", name="Users")).to_have_count(0)
         page.goto("/admin/users")
         expect(page.locator("h1")).to_have_text("Not allowed")
 
     with new_page(browser, service.base_url) as page:
-        sign_in(page, *ADMIN)
+        sign_in(page, *ADMIN, to_chat=False)
         page.get_by_role("link", name="Users").click()
         rows = page.locator("tbody tr")
         expect(rows.filter(has_text="member@example.com")).to_have_count(1)

@@ -4,13 +4,20 @@ tasks edited in place, dead ends that say what to do, a phone-sized screen and a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser import BROWSER_MODULE, WebService, new_page, screenshot, web_service
+from tests.browser import (
+    BROWSER_MODULE,
+    WebService,
+    new_page,
+    screenshot,
+    sign_in,
+    signed_up,
+    web_service,
+)
 
 pytestmark = BROWSER_MODULE
 
@@ -23,31 +30,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebService]:
         yield running
 
 
-@contextmanager
-def api_client(service: WebService, email: str) -> Iterator[httpx.Client]:
-    """A new user's API client (the test's view of the state behind the page)."""
-    with httpx.Client(base_url=service.base_url, timeout=10) as client:
-        credentials = {"email": email, "password": PASSWORD}
-        assert client.post("/api/auth/register", json=credentials).status_code == 201
-        token = client.post("/api/auth/login", json=credentials).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#chat-input")).to_be_visible()
-
-
 def test_a_task_is_edited_in_place(service: WebService, browser: Browser) -> None:
-    with api_client(service, "tasks@example.com") as api:
+    with signed_up(service.base_url, "tasks@example.com", PASSWORD) as api:
         project = api.post("/api/projects", json={"name": "Launch"}).json()
         task = api.post("/api/tasks", json={"title": "Design"}).json()
         with new_page(browser, service.base_url) as page:
-            sign_in(page, "tasks@example.com")
+            sign_in(page, "tasks@example.com", PASSWORD)
             page.get_by_role("link", name="Tasks").click()
             page.get_by_role("button", name="Edit 'Design'").click()
             form = page.get_by_role("form", name="Edit 'Design'")

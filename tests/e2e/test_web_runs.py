@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from agent_testkit import FakeLLMServer
-from tests.browser import BROWSER_MODULE, WebService, new_page, screenshot, web_service
+from tests.browser import (
+    BROWSER_MODULE,
+    WebService,
+    new_page,
+    screenshot,
+    sign_in,
+    signed_up,
+    web_service,
+)
 
 pytestmark = BROWSER_MODULE
 
@@ -41,25 +47,6 @@ def service(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMServer) -> Ite
         yield running
 
 
-@contextmanager
-def signed_up(service: WebService, email: str) -> Iterator[httpx.Client]:
-    """A new user's API client (the test's view of the state behind the page)."""
-    with httpx.Client(base_url=service.base_url, timeout=10) as client:
-        credentials = {"email": email, "password": PASSWORD}
-        assert client.post("/api/auth/register", json=credentials).status_code == 201
-        token = client.post("/api/auth/login", json=credentials).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
-
-
-def open_chat(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#chat-input")).to_be_visible()
-
-
 def say(page: Page, message: str) -> None:
     page.locator("#chat-input").fill(message)
     page.get_by_role("button", name="Send").click()
@@ -68,14 +55,14 @@ def say(page: Page, message: str) -> None:
 def test_approving_a_delete_runs_it(
     service: WebService, scripted: FakeLLMServer, browser: Browser
 ) -> None:
-    with signed_up(service, "approve@example.com") as api:
+    with signed_up(service.base_url, "approve@example.com", PASSWORD) as api:
         task = api.post("/api/tasks", json={"title": "Old chores"}).json()
         scripted.script(
             scripted.tool_call("delete_task", task_id=task["id"]),
             scripted.reply("Deleted 'Old chores'."),
         )
         with new_page(browser, service.base_url) as page:
-            open_chat(page, "approve@example.com")
+            sign_in(page, "approve@example.com", PASSWORD)
             say(page, "Delete the old chores task")
             card = page.locator(".approval-card")
             expect(card.locator(".approval-words")).to_have_text("Delete task Old chores?")
@@ -113,14 +100,14 @@ def test_approving_a_delete_runs_it(
 def test_denying_a_delete_tells_the_model_why(
     service: WebService, scripted: FakeLLMServer, browser: Browser
 ) -> None:
-    with signed_up(service, "deny@example.com") as api:
+    with signed_up(service.base_url, "deny@example.com", PASSWORD) as api:
         task = api.post("/api/tasks", json={"title": "Keep me"}).json()
         scripted.script(
             scripted.tool_call("delete_task", task_id=task["id"]),
             scripted.reply("All right, I kept it."),
         )
         with new_page(browser, service.base_url) as page:
-            open_chat(page, "deny@example.com")
+            sign_in(page, "deny@example.com", PASSWORD)
             say(page, "Delete the keep me task")
             card = page.locator(".approval-card")
             card.locator(".reason").fill("I still need it")
@@ -139,9 +126,9 @@ def test_stop_cancels_a_streaming_run(
     service: WebService, scripted: FakeLLMServer, browser: Browser
 ) -> None:
     scripted.script(scripted.reply("word " * 400, chunk_delay=0.05))
-    with signed_up(service, "stop@example.com") as api:
+    with signed_up(service.base_url, "stop@example.com", PASSWORD) as api:
         with new_page(browser, service.base_url) as page:
-            open_chat(page, "stop@example.com")
+            sign_in(page, "stop@example.com", PASSWORD)
             say(page, "Tell me a long story")
             stop = page.get_by_role("button", name="Stop")
             expect(page.locator(".message-assistant .message-text")).to_contain_text("word word")
@@ -169,9 +156,9 @@ def test_answers_render_markdown_safely_and_can_be_regenerated_or_edited(
         scripted.reply("A second try."),
         scripted.reply("About tea, then."),
     )
-    with signed_up(service, "markdown@example.com") as api:
+    with signed_up(service.base_url, "markdown@example.com", PASSWORD) as api:
         with new_page(browser, service.base_url) as page:
-            open_chat(page, "markdown@example.com")
+            sign_in(page, "markdown@example.com", PASSWORD)
             say(page, "Plan the launch")
             answer = page.locator(".message-assistant .message-text").last
             expect(answer.locator("strong")).to_have_text("the plan")

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser import BROWSER_MODULE, new_page, screenshot, web_service
+from tests.browser import BROWSER_MODULE, new_page, screenshot, sign_in, web_service
 
 pytestmark = BROWSER_MODULE
 
@@ -37,14 +37,6 @@ def register(base_url: str, email: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#chat-input")).to_be_visible()
-
-
 def test_markup_in_data_shows_as_text_and_never_runs(base_url: str, browser: Browser) -> None:
     headers = register(base_url, "xss@example.com")
     with httpx.Client(base_url=base_url, headers=headers, timeout=10) as client:
@@ -62,7 +54,7 @@ def test_markup_in_data_shows_as_text_and_never_runs(base_url: str, browser: Bro
             dialog.dismiss()
 
         page.on("dialog", dismiss)
-        sign_in(page, "xss@example.com")
+        sign_in(page, "xss@example.com", PASSWORD)
         expect(page.locator(".conversation")).to_contain_text(IMG_TITLE)
 
         page.get_by_role("link", name="Tasks").click()
@@ -144,7 +136,7 @@ def test_the_token_stays_in_session_storage(base_url: str, browser: Browser) -> 
     with new_page(browser, base_url) as page:
         urls: list[str] = []
         page.on("request", lambda request: urls.append(request.url))
-        sign_in(page, "token@example.com")
+        sign_in(page, "token@example.com", PASSWORD)
         for name in ("Tasks", "Conversations", "Documents", "Chat"):
             page.get_by_role("link", name=name).click()
             expect(page.get_by_role("link", name=name)).to_have_attribute("aria-current", "page")

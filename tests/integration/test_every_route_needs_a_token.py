@@ -27,15 +27,21 @@ PUBLIC = {
 ANY_ID = "00000000-0000-4000-8000-000000000001"
 
 
-def concrete(path: str) -> str:
-    """The path with every parameter filled in (a well-formed id; it names nothing)."""
+def concrete(path: str, *, garbage: bool = False) -> str:
+    """The path with every parameter filled in: a well-formed id that names nothing, or (with
+    `garbage`) a value no parameter accepts, which must not be looked at before the token."""
+    if garbage:
+        return re.sub(r"\{[^}]+\}", "no-such-thing", path)
     known = {"{page}": "1", "{agent_type}": "assistant"}
     return re.sub(r"\{[^}]+\}", lambda m: known.get(m.group(0), ANY_ID), path)
 
 
+@pytest.mark.parametrize("garbage", [False, True], ids=["well_formed", "garbage_params"])
 async def test_every_operation_but_the_public_ones_refuses_no_token(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, garbage: bool
 ) -> None:
+    """With garbage path parameters too: an unknown agent type's 404 lists the built-in agent
+    names, so it is for signed-in callers only; no path is looked at before the token."""
     schema = (await client.get("/openapi.json")).json()
     operations = [
         (method.upper(), path)
@@ -49,7 +55,7 @@ async def test_every_operation_but_the_public_ones_refuses_no_token(
     for method, path in operations:
         if (method, path) in PUBLIC:
             continue
-        r = await client.request(method, concrete(path), json={})
+        r = await client.request(method, concrete(path, garbage=garbage), json={})
         if r.status_code != 401:
             open_to_anyone.append(f"{method} {path}: {r.status_code} {r.text[:120]}")
         else:

@@ -7,6 +7,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from agent_service.agents.registry import AgentType, get_agent_type
+from agent_service.deps import CurrentUser
 from agent_service.llm.client import LLMClient
 
 
@@ -14,8 +15,9 @@ async def get_llm(request: Request) -> LLMClient:
     return cast(LLMClient, request.app.state.llm)
 
 
-def known_agent_type(agent_type: str) -> AgentType:
-    """404 for an unknown type, before the body is even looked at."""
+async def known_agent_type(agent_type: str, _user: CurrentUser) -> AgentType:
+    """404 for an unknown type, before the body is even looked at, but after the token: the
+    404 lists the built-in agent names, which are for signed-in callers only."""
     return get_agent_type(agent_type)
 
 

@@ -15,7 +15,9 @@ from the bearer token; a request without a valid one passes through, so the rout
 Answers that a retry should not get again (5xx, 408, 409, 425, 429) release the key, unless it
 is bound to a run that goes on or committed something (a step, a pause, an answer): a retry then
 gets that run, never a second one. A run that ended having committed nothing (interrupted,
-failed before its first step) releases its key at once.
+failed before its first step) releases its key at once. A request cut while it works (its client
+gone) releases its key on the way out; one whose process died leaves a claim that lapses within
+`service.CLAIM_LEASE` (renewed while a long body arrives), so a retry is never refused for 24 h.
 """
 
 from __future__ import annotations
@@ -204,24 +206,30 @@ class _First:
         self.stored = False
 
     async def run(self, receive: Receive) -> None:
+        sessionmaker = self.keyed.sessionmaker
+        renew_at = await service.now(sessionmaker) + service.CLAIM_LEASE / 2
+
         async def hashing_receive() -> Message:
+            nonlocal renew_at
             message = await receive()
             if message["type"] == "http.request":
                 self.keyed.hasher.update(message.get("body", b""))
                 self.body_read = not message.get("more_body", False)
+                if await service.now(sessionmaker) >= renew_at:  # a long body: keep the claim
+                    expires_at = await service.renew_claim(sessionmaker, self.row_id)
+                    renew_at = expires_at - service.CLAIM_LEASE / 2
             return message
 
         claim = service.Claim(self.row_id, self._request_hash)
         token = service.current_claim.set(claim)
         try:
             await self.keyed.middleware.app(self.keyed.scope, hashing_receive, self._send)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._finish()  # a whole answer is kept even if its client went away
-            raise
         finally:
             service.current_claim.reset(token)
-        await self._finish()
+            # Shielded: a whole answer is kept, and a cut request's key let go, even while the
+            # request is being cancelled (its client gone, its server stopping).
+            with anyio.CancelScope(shield=True):
+                await self._finish()
 
     def _request_hash(self) -> str | None:
         return self.keyed.hasher.hexdigest() if self.body_read else None

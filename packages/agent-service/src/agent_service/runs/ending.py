@@ -41,6 +41,7 @@ async def end_idle(host: RunHost, session: AsyncSession, run: Run, status: str) 
         run,
         status=status,
         error=payloads.end_error(status),
+        owner=run.owner,  # still the owner it was found with (not taken over meanwhile)
         error_seq=error_seq,
     )
     if not ended:
@@ -114,7 +115,13 @@ async def _end_once(
     if state is None:
         error_seq = await runs.last_seq(session, run_id) + 1
         ended = await runs.end_run(
-            session, host.notifier, run, status=status, error=error, error_seq=error_seq
+            session,
+            host.notifier,
+            run,
+            status=status,
+            error=error,
+            owner=host.owner,
+            error_seq=error_seq,
         )
     else:
         async with state.writer.lock:
@@ -129,6 +136,7 @@ async def _end_once(
                     run,
                     status=status,
                     error=error,
+                    owner=host.owner,  # a run taken over meanwhile is not this process's to end
                     events=rows,
                     error_seq=state.writer.next_seq,
                 )
@@ -139,6 +147,9 @@ async def _end_once(
                 raise
     if not ended:
         await session.rollback()
+        logger.warning(
+            "run %s was taken over or ended elsewhere; its end (%s) is dropped", run_id, status
+        )
         return None
     if state is None:
         await session.commit()
@@ -297,6 +308,7 @@ async def _fail_once(
             run,
             status="failed",
             error=error,
+            owner=host.owner,
             events=kept,
             error_seq=seq + 1,
         )

@@ -290,13 +290,17 @@ async def end_run(
     *,
     status: str,
     error: dict[str, Any] | None,
+    owner: str | None,
     events: Sequence[RunEvent] = (),
     error_seq: int,
 ) -> bool:
-    """Close a run that will not finish normally, if it is still as loaded (whether it was); the
-    caller commits (then wakes followers), or rolls back when it was not.
+    """Close a run that will not finish normally, if it is still as loaded and still `owner`'s
+    (whether it was); the caller commits (then wakes followers), or rolls back when it was not.
 
-    The status moves by one conditional UPDATE (`lifecycle.transition`). Open tool calls of its
+    `owner` is whom the caller ends it as: the process that drives it (its lease holder) ending
+    its own run, or the owner a sweep or a cancel found. A replica back after its run was taken
+    over ends nothing: the run is another's. The status moves by one conditional UPDATE
+    (`lifecycle.transition`). Open tool calls of its
     conversation get a synthetic result saying why, so the next turn's history is one a strict
     OpenAI-compatible server accepts; the `error` event (at `error_seq`, after the buffered
     `events`) tells followers.
@@ -306,6 +310,7 @@ async def end_run(
         run,
         from_=run.status,
         to=status,
+        where=[Run.owner.is_not_distinct_from(owner)],
         error=error,
         pending_tool_calls=None,
         owner=None,

@@ -1,6 +1,6 @@
 """Object storage that goes away: an upload is 503 `storage_unavailable` with Retry-After (never a
 500), nothing is half-written (no document row, no object), a multipart upload whose client fails
-is aborted, and uploads work again once the store is back.
+is aborted, one whose store failed is aborted once the store is back, and uploads work again.
 
 The store is the suite's real S3-compatible server (moto's server mode), reached through the
 fault-injecting TCP proxy of tests/faults.py, which a test cuts (a store that restarts or whose
@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import boto3
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from tests.conftest import StoredFiles, UploadFile
+from agent_service.jobs.models import Job
+from agent_service.settings import Settings
+from agent_service.storage.jobs import KIND as DISCARD_UPLOAD
+from tests.conftest import StoredFiles, UploadFile, use_fast_jobs
 from tests.factories import TestUser
 from tests.faults import DatabaseProxy
 from tests.live_server import serving
@@ -200,3 +204,74 @@ async def test_a_client_that_goes_away_mid_upload_leaves_no_multipart_upload(
     assert incomplete_uploads(s3, bucket) == []  # aborted, its parts gone
     assert await documents_of(client, user) == []
     assert await stored_files() == []
+
+
+async def discard_jobs(app: FastAPI) -> list[Job]:
+    async with app.state.sessionmaker() as session:
+        return list(await session.scalars(select(Job).where(Job.kind == DISCARD_UPLOAD)))
+
+
+async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    async with asyncio.timeout(PART_DEADLINE_S):
+        while not await check():  # noqa: ASYNC110 - polling another process's state
+            await asyncio.sleep(0.02)
+
+
+class TestAStoreThatComesBack:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return use_fast_jobs(settings)  # retried every few hundredths of a second, not seconds
+
+    async def test_the_parts_it_kept_are_aborted_once_it_is_back(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        user: TestUser,
+        stored_files: StoredFiles,
+        cut_store: DatabaseProxy,
+        s3: Any,
+        bucket: str,
+    ) -> None:
+        """obstore's own abort fails too while the store is down: a job ends the upload later."""
+        wait_for_part = part_uploaded(s3, bucket)
+
+        async def cut_after_a_part() -> None:
+            await wait_for_part()
+            cut_store.cut()
+
+        r = await post_upload(
+            client, user, multipart_body(12 * MIB, after_first_part=cut_after_a_part)
+        )
+        assert_storage_unavailable(r)
+        [left] = incomplete_uploads(s3, bucket)  # seen on the server itself, not through the cut
+        assert left["Key"].startswith("files/documents/")
+
+        async def tried_twice() -> bool:  # while the store is down: not given up
+            return [job.attempts >= 2 for job in await discard_jobs(app)] == [True]
+
+        await eventually(tried_twice)
+        [job] = await discard_jobs(app)
+        assert job.status in ("queued", "running") and job.payload == {"key": left["Key"][6:]}
+        assert incomplete_uploads(s3, bucket) == [left]
+
+        cut_store.restore()
+
+        async def job_done() -> bool:
+            return [job.status for job in await discard_jobs(app)] == ["succeeded"]
+
+        await eventually(job_done)
+        assert incomplete_uploads(s3, bucket) == []
+
+        assert await documents_of(client, user) == []
+        assert await stored_files() == []
+
+    async def test_an_upload_that_failed_for_another_reason_leaves_no_job(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        user: TestUser,
+        upload_file: UploadFile,
+    ) -> None:
+        r = await upload_file(user, b"")
+        assert r.status_code == 400, r.text
+        assert await discard_jobs(app) == []

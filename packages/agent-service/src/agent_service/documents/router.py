@@ -26,7 +26,9 @@ from agent_service.documents.upload import receive_upload
 from agent_service.jobs.dependencies import JobQueueDep
 from agent_service.pagination import PAGINATED, PageDep
 from agent_service.sse import sse_response
+from agent_service.storage import StorageUnavailable
 from agent_service.storage.dependencies import StorageDep
+from agent_service.storage.jobs import discard_upload_later
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
@@ -69,14 +71,19 @@ async def upload_document(
     user_id = user.id
     await session.commit()  # no transaction held open while the body streams in
     document_id = uuid.uuid4()
-    upload = await receive_upload(
-        request.headers.get("content-type", ""),
-        request.headers.get("content-length"),
-        request.stream(),
-        storage=storage,
-        key=service.storage_key(document_id),
-        max_bytes=settings.max_upload_bytes,
-    )
+    key = service.storage_key(document_id)
+    try:
+        upload = await receive_upload(
+            request.headers.get("content-type", ""),
+            request.headers.get("content-length"),
+            request.stream(),
+            storage=storage,
+            key=key,
+            max_bytes=settings.max_upload_bytes,
+        )
+    except StorageUnavailable:  # the store may keep parts of the upload: removed once it is back
+        await queue.submit(await discard_upload_later(session, key))
+        raise
     try:
         document, job = await service.create_document(
             session, settings, document_id=document_id, user_id=user_id, upload=upload

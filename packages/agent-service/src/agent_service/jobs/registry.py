@@ -41,6 +41,7 @@ def default_handlers() -> Mapping[str, JobHandler]:
     from agent_service.documents.processing import PROCESS_DOCUMENT
     from agent_service.integrations.github.jobs import TRIAGE_ISSUE
     from agent_service.run_webhooks.delivery import DELIVER_WEBHOOK
+    from agent_service.storage.jobs import DISCARD_UPLOAD
 
-    handlers = (PROCESS_DOCUMENT, TRIAGE_ISSUE, DELIVER_WEBHOOK)
+    handlers = (PROCESS_DOCUMENT, TRIAGE_ISSUE, DELIVER_WEBHOOK, DISCARD_UPLOAD)
     return {handler.kind: handler for handler in handlers}

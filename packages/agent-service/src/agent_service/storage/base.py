@@ -81,6 +81,12 @@ class ObjectStorage(Protocol):
         """Remove the object; nothing happens when there is none."""
         ...
 
+    async def abort_uploads(self, key: str) -> int:
+        """End what a put of `key` left unfinished (an object store's incomplete multipart
+        uploads, when the store failed during the put and then its abort); the number ended.
+        `StorageUnavailable` while the store does not answer."""
+        ...
+
     async def keys(self, prefix: str = "") -> list[str]:
         """Every stored key starting with `prefix`, sorted (for operators and tests)."""
         ...

@@ -66,6 +66,9 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         await anyio.to_thread.run_sync(lambda: self.path_of(key).unlink(missing_ok=True))
 
+    async def abort_uploads(self, key: str) -> int:
+        return 0  # a put's staged file is removed by the put itself, whatever failed
+
     async def keys(self, prefix: str = "") -> list[str]:
         return await anyio.to_thread.run_sync(self._keys, prefix)
 

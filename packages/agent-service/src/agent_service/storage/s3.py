@@ -24,6 +24,7 @@ import obstore
 from obstore.exceptions import BaseError as ObstoreError
 from obstore.store import S3Store
 
+from agent_service.storage import multipart
 from agent_service.storage.base import ObjectNotFound, StorageUnavailable, check_key, limited
 
 if TYPE_CHECKING:
@@ -115,8 +116,8 @@ class S3Storage:
                 yield chunk
 
         # obstore re-raises an error of the stream unchanged, after aborting the multipart upload
-        # (and a failure of the store's, after trying to abort it: a store down for longer than
-        # the retries keeps the parts until its lifecycle rule for incomplete uploads ends them)
+        # (and a failure of the store's, after trying to abort it: a store still down keeps the
+        # parts, which `abort_uploads` ends once it is back; see `storage.jobs`)
         with _unavailable("upload", key):
             await obstore.put_async(
                 self.store,
@@ -151,6 +152,10 @@ class S3Storage:
             contextlib.suppress(FileNotFoundError),  # S3 says nothing; some stores answer 404
         ):
             await obstore.delete_async(self.store, check_key(key))
+
+    async def abort_uploads(self, key: str) -> int:
+        path = "/".join(filter(None, [self.store.prefix, check_key(key)]))
+        return await multipart.abort_uploads(multipart.bucket_of(dict(self.store.config)), path)
 
     async def keys(self, prefix: str = "") -> list[str]:
         with _unavailable("list", prefix):

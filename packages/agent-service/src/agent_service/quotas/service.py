@@ -9,24 +9,39 @@ stores its answer (`add_usage`), or in one of their own at a pause or an end wit
 the day's count can pass the quota by at most one reservation (when no run uses more than its
 reservation), however many turns start at once. The runs executor calls these through
 `runs.hooks`.
+
+A reservation lives in the memory of the process driving its run: one killed (or one whose
+settlement met a database that was away) never gives it back. So when the held part of a day
+would refuse a run, it is counted against the runs that can still hold one (`_holders`), and
+what no run holds is reclaimed: a dead process's reservations are free within its runs' lease
+plus `SETTLE_GRACE`, not when the UTC day turns.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.db import utcnow
 from agent_service.quotas import clock
 from agent_service.quotas.exceptions import QuotaExceeded, QuotaHeld
 from agent_service.quotas.models import TokenUsage
 from agent_service.quotas.schemas import DailyUsagePublic
+from agent_service.runs.models import ACTIVE_STATUSES, Run
 from agent_service.settings import Settings
+
+logger = logging.getLogger("agent_service.quotas")
+
+# How long after its run's end a reservation may still be on its way back (the run's task gives
+# it back just after the final status): until then it is not reclaimed.
+SETTLE_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -53,8 +68,13 @@ async def check_quota(session: AsyncSession, settings: Settings, user_id: uuid.U
         return
     moment = clock.now(session)
     row = await session.get(TokenUsage, (user_id, moment.date()), populate_existing=True)
-    if row is not None and row.tokens + row.reserved >= quota:
-        _refuse(row, quota, moment)
+    if row is None or row.tokens + row.reserved < quota:
+        return
+    if row.tokens < quota:  # held: by runs still going, or left by runs that died
+        held = min(row.reserved, await _holders(session, user_id) * settings.run_token_reservation)
+        if row.tokens + held < quota:
+            return  # `reserve_tokens` reclaims the rest
+    _refuse(row, quota, moment)
 
 
 async def reserve_tokens(
@@ -66,7 +86,11 @@ async def reserve_tokens(
     One conditional UPDATE: on PostgreSQL it waits for a concurrent holder's row lock and checks
     its condition again on the row as that one left it, so no two admissions share one gap. The
     caller makes it its transaction's last write (its locks taken in the order the run's own
-    final write takes them: conversation, then this row)."""
+    final write takes them: conversation, then this row), after making the run active (queued
+    or running) in it.
+
+    Refused, it reclaims what no run holds (see the module docstring) with the row locked, so
+    no reservation committed meanwhile is taken for a dead one, and tries once more."""
     quota = settings.user_daily_token_quota
     if quota is None:
         return None
@@ -74,6 +98,23 @@ async def reserve_tokens(
     moment = clock.now(session)
     day = moment.date()
     await _ensure_row(session, user_id, day)
+    if not await _hold(session, user_id, day, quota, estimate):
+        row = await session.get(
+            TokenUsage, (user_id, day), populate_existing=True, with_for_update=True
+        )
+        assert row is not None  # inserted above
+        others = await _holders(session, user_id) - 1  # the run this reservation is for is one
+        if not await _reclaim(session, row, others * estimate) or not await _hold(
+            session, user_id, day, quota, estimate
+        ):
+            await session.refresh(row)
+            _refuse(row, quota, moment)
+    return Reservation(user_id, day, estimate)
+
+
+async def _hold(
+    session: AsyncSession, user_id: uuid.UUID, day: date, quota: int, estimate: int
+) -> bool:
     held = await session.execute(
         update(TokenUsage)
         .where(
@@ -84,11 +125,32 @@ async def reserve_tokens(
         .values(reserved=TokenUsage.reserved + estimate)
         .execution_options(synchronize_session=False)
     )
-    if held.rowcount != 1:  # type: ignore[attr-defined]
-        row = await session.get(TokenUsage, (user_id, day), populate_existing=True)
-        assert row is not None  # inserted above
-        _refuse(row, quota, moment)
-    return Reservation(user_id, day, estimate)
+    return bool(held.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _holders(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """The user's runs that may hold a reservation: queued, running, paused (its reservation
+    goes back just after the pause), or ended less than `SETTLE_GRACE` ago."""
+    recent = Run.finished_at > utcnow() - SETTLE_GRACE
+    count = select(func.count()).where(
+        Run.user_id == user_id, or_(Run.status.in_(ACTIVE_STATUSES), recent)
+    )
+    return int(await session.scalar(count) or 0)
+
+
+async def _reclaim(session: AsyncSession, row: TokenUsage, held: int) -> bool:
+    """Lower the day's reservations to what its runs can hold (`row` locked); whether any were
+    reclaimed."""
+    if row.reserved <= held:
+        return False
+    logger.warning(
+        "reclaimed %d tokens of user %s's quota reserved by runs that ended without settling",
+        row.reserved - held,
+        row.user_id,
+    )
+    row.reserved = held
+    await session.flush()
+    return True
 
 
 def _refuse(row: TokenUsage, quota: int, moment: datetime) -> NoReturn:

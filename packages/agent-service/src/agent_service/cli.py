@@ -278,11 +278,11 @@ async def _make_admin(settings: Settings, email: str, password: str | None) -> b
 
 
 def _email_or_exit(email: str) -> str:
-    from pydantic import EmailStr, TypeAdapter, ValidationError
+    from agent_service.users.schemas import parse_email
 
     try:
-        return users.normalise_email(TypeAdapter(EmailStr).validate_python(email))
-    except ValidationError as exc:
+        return users.normalise_email(parse_email(email))
+    except ValueError as exc:
         console.print(f"[red]{email!r} is not a valid email address.[/red]")
         raise typer.Exit(2) from exc
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Form
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from agent_service.text import Text
+from agent_service.users.schemas import Email
 
 
 class LoginRequest(BaseModel):
-    email: EmailStr
+    email: Email
     password: Text = Field(min_length=1, max_length=1024)
     # The web pages ask for it: an HttpOnly refresh cookie, so a new tab stays signed in.
     remember: bool = False
@@ -31,7 +32,7 @@ class VerifyEmailRequest(BaseModel):
 
 
 class ForgotPasswordRequest(BaseModel):
-    email: EmailStr
+    email: Email
 
 
 class ResetPasswordRequest(BaseModel):

@@ -4,10 +4,47 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from agent_service.text import Text
+
+MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path, which email-validator enforces
+# `.local`, `localhost`, `.test`, ...: single labels, which email-validator refuses outright
+SPECIAL_USE_NAMES = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+
+
+def parse_email(value: str) -> str:
+    """An address as RFC 5322 writes one (what `format: email` says), normalised.
+
+    Special-use domains (`.local`, `localhost`, `.test`, ...) are accepted: an intranet's
+    `corp.local` is a real mail domain, and refusing `.test` protects nothing that a made-up
+    `.com` address does not already get past; the verification mail is what proves an address.
+    email-validator refuses them whatever its options but `.test` with `test_environment`, so
+    such a last label is checked as `test` and put back.
+    """
+    if len(value) > MAX_EMAIL_LENGTH:  # before parsing: a long value costs nothing to refuse
+        raise ValueError(f"value is not a valid email address: over {MAX_EMAIL_LENGTH} characters")
+    local, _, domain = value.rpartition("@")
+    head, dot, last = domain.rpartition(".")
+    special = last.lower() if last.lower() in SPECIAL_USE_NAMES else None
+    checked = f"{local}@{head}{dot}test" if special else value
+    try:
+        parsed = validate_email(
+            checked, check_deliverability=False, globally_deliverable=False, test_environment=True
+        )
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from exc
+    return parsed.normalized.removesuffix("test") + special if special else parsed.normalized
+
+
+Email = Annotated[
+    str,
+    AfterValidator(parse_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH}),
+]
 
 Password = Field(min_length=8, max_length=128)
 CURRENT_PASSWORD = Field(
@@ -18,7 +55,7 @@ CURRENT_PASSWORD = Field(
 
 
 class UserCreate(BaseModel):
-    email: EmailStr
+    email: Email
     password: Text = Password
     name: Text = Field(default="", max_length=200)
 
@@ -37,7 +74,7 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr | None = None
+    email: Email | None = None
     name: Text | None = Field(default=None, max_length=200)
     password: Text | None = Field(default=None, min_length=8, max_length=128)
     current_password: Text | None = CURRENT_PASSWORD
@@ -52,7 +89,7 @@ class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text | None = Field(default=None, max_length=200)
-    email: EmailStr | None = None
+    email: Email | None = None
     current_password: Text | None = CURRENT_PASSWORD
     new_password: Text | None = Field(default=None, min_length=8, max_length=128)
 

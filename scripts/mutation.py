@@ -10,7 +10,8 @@ on is killed; one they pass is a survivor: a behaviour nothing checks. A mutant 
 unit); it is left out of the score, with its reason, and the list is checked against the code.
 The score is killed / (all - equivalent).
 
-    .venv/bin/python scripts/mutation.py                 # every module, fails under 90 %
+    .venv/bin/python scripts/mutation.py                 # every module, fails under 90 % (85 %
+                                                         # for the modules of issue 21)
     .venv/bin/python scripts/mutation.py sniff tokens    # modules whose path contains a word
     .venv/bin/python scripts/mutation.py gate --kills    # and which test killed each mutant
 
@@ -28,8 +29,13 @@ yet: the other runs/ modules, idempotency/, documents/processing.py.
 Speed: each worker (one per core) is a process that has imported the third-party modules the
 tests import (pytest, FastAPI, SQLAlchemy, openai...: 5 to 8 s of every pytest start) and forks one
 pytest session per mutant; nothing of ours is imported before the fork (checked), so every session
-imports the mutated copy. Unit-test files are listed first and `-x` stops at the first failure.
-sniff.py alone took 278 s with a fresh `python -m pytest` per mutant, 35 s this way.
+imports the mutated copy. The module's tests first run once under coverage, one context per test
+(setup and teardown included, so a background task's lines go to the test they ran during); each
+mutant then runs only the tests that ran its statement, in the order they ran, with `-x`. A
+statement run at import (a module-level value) runs every test; one no test ran survives without a
+run and is reported as such. `--confirm` runs each survivor again against all the module's tests,
+for lines that only a served subprocess runs (coverage does not follow it).
+sniff.py alone took 278 s with a fresh `python -m pytest` per mutant, 35 s with warm workers.
 
 mutmut 3 was tried first: it mutates a copy under `mutants/` but our editable installs put the real
 `src/` folders on `sys.path`, so its tests never reached a mutant. Tests run on SQLite.
@@ -53,35 +59,30 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "packages/agent-service/src"
 KIT = "packages/agent-testkit/src"
 SESSION_LIMIT = 600  # seconds for one pytest session; a mutant that hangs past it is killed
 
-# The tests of issue 21's modules, shared by each module of a package, fast ones first.
-IDEMPOTENCY_TESTS = [
-    "tests/integration/test_idempotency_hash.py",
-    "tests/integration/test_idempotency.py",
-    "tests/integration/test_idempotency_runs.py",
-    "tests/integration/test_idempotency_chat.py",
-]
-QUOTA_TESTS = [
-    "tests/integration/test_quotas.py",
-    "tests/integration/test_quota_reservations.py",
-]
+# The tests of issue 21's modules, shared by each module of a package. Globs pick up a test file
+# added later under the same name; with coverage selection a long list costs one traced run, not
+# one run per mutant.
+IDEMPOTENCY_TESTS = ["tests/integration/test_idempotency*.py", "tests/e2e/test_idempotency_e2e.py"]
+QUOTA_TESTS = ["tests/integration/test_quota*.py"]
 RUN_TESTS = [
-    "tests/unit/test_run_lifecycle.py",
-    "tests/integration/test_runs_start.py",
-    "tests/integration/test_run_effects.py",
-    "tests/integration/test_runs_api.py",
-    "tests/integration/test_runs_multitask.py",
+    "tests/unit/test_run*.py",
+    "tests/integration/test_run*.py",
     "tests/integration/test_final_answer_store.py",
     "tests/integration/test_event_batcher.py",
     "tests/integration/test_quota_reservations.py",
     "tests/integration/test_idempotency_runs.py",
     "tests/integration/test_chat_stream.py",
     "tests/integration/test_agent_chat.py",
+    "tests/integration/test_background_runs.py",
+    "tests/integration/test_database_busy.py",
+    "tests/integration/test_sqlite*.py",
 ]
 RUN_MODULES = [
     *("admission", "cancelling", "driving", "ending", "executor", "hooks", "host", "lifecycle"),
@@ -89,7 +90,7 @@ RUN_MODULES = [
     *("takeover", "writer"),
 ]
 
-# module (relative to ROOT) -> the tests that should notice a change in it, fast ones first
+# module (relative to ROOT) -> the tests that should notice a change in it (globs allowed)
 TARGETS: dict[str, list[str]] = {
     f"{SERVICE}/agent_service/integrations/github/signature.py": [
         "tests/unit/test_webhook_signature.py",
@@ -128,50 +129,83 @@ TARGETS: dict[str, list[str]] = {
         for module in modules
     },
     f"{SERVICE}/agent_service/documents/processing.py": [
-        "tests/integration/test_documents_processing.py",
-        "tests/integration/test_documents_upload.py",
-        "tests/integration/test_storage_documents.py",
+        "tests/integration/test_documents*.py",
+        "tests/integration/test_storage*.py",
     ],
-    f"{SERVICE}/agent_service/integrations/github/jobs.py": [
-        "tests/integration/test_github_triage_faults.py",
-        "tests/integration/test_github_triage.py",
-        "tests/integration/test_github_webhook.py",
-    ],
+    f"{SERVICE}/agent_service/integrations/github/jobs.py": ["tests/integration/test_github*.py"],
 }
 
-# (module file name, the mutated line as written, mutation) -> why no caller can tell the difference
+# (module's folder/file name, the mutated line as written, mutation) -> why no caller can tell the difference
 # (or why the constant it moves by one is a tuning choice that no rule fixes to the unit)
-EQUIVALENT: dict[tuple[str, str, str], str] = {
+_EQUIVALENT_FIRST: dict[tuple[str, str, str], str] = {
     (
-        "sniff.py",
+        "documents/sniff.py",
         "SNIFF_BYTES = 8192  # decided on this much of the start of the file (or all of a shorter one)",
         "8192 -> 8193",
     ): "how much of the start the sniff reads is tuning: a byte more decides alike except on a"
     " file built to differ at byte 8193",
-    ("tokens.py", "token = secrets.token_urlsafe(32)", "32 -> 33"): "33 random bytes are as"
+    ("auth/tokens.py", "token = secrets.token_urlsafe(32)", "32 -> 33"): "33 random bytes are as"
     " unguessable as 32; the tests ask for at least 40 characters (240 bits)",
-    ("tool.py", "@dataclass(frozen=True)", "True -> False"): "frozen only refuses assignments"
+    (
+        "agents/tool.py",
+        "@dataclass(frozen=True)",
+        "True -> False",
+    ): "frozen only refuses assignments"
     " to fields, which no code makes, and nothing hashes a tool, its context or an outcome",
     (
-        "tool.py",
+        "agents/tool.py",
         'if not getattr(raw.driver_connection, "in_transaction", True):',
         "True -> False",
     ): "the default is never read: aiosqlite's connection, the one SQLite driver, has the attribute",
     (
-        "client.py",
+        "llm/client.py",
         "return _Failure(lambda _n: LLMBadResponse(str(exc)), retry=False)",
         "False -> True",
     ): "NotACompletion comes only from a stream's chunks, after the retries: nothing reads the flag",
-    ("client.py", "@dataclass(frozen=True)", "True -> False"): "_Failure is built once per failed"
-    " attempt and only read: nothing assigns to or hashes it",
-    ("gate.py", "@dataclass(frozen=True)", "True -> False"): "frozen only refuses assignments to"
+    (
+        "llm/client.py",
+        "@dataclass(frozen=True)",
+        "True -> False",
+    ): "_Failure is built once per failed attempt and only read: nothing assigns to or hashes it",
+    (
+        "evals/gate.py",
+        "@dataclass(frozen=True)",
+        "True -> False",
+    ): "frozen only refuses assignments to"
     " fields, which no code makes, and nothing hashes a baseline, check or change",
     (
-        "gate.py",
+        "evals/gate.py",
         "return -paired.mean > max_drop and paired.interval.high < 0, paired",
         "Lt -> LtE",
     ): "the t interval ends exactly at 0.0 only by a float coincidence, or with no spread and no"
     " change: a mean drop of 0, never over max_drop",
+}
+
+FIRST_MODULES = {
+    f"{SERVICE}/agent_service/{name}"
+    for name in ("integrations/github/signature.py", "auth/tokens.py", "agents/tool.py")
+} | {
+    f"{SERVICE}/agent_service/documents/sniff.py",
+    f"{SERVICE}/agent_service/llm/client.py",
+    f"{KIT}/agent_testkit/evals/gate.py",
+}
+
+# One dict per group of issue 21's modules, so the people working on each don't edit the same lines.
+# runs/: admission cancelling driving ending executor hooks host lifecycle
+EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {}
+# runs/: liveness notifier payloads scheduling service settlement stream takeover writer
+EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {}
+# idempotency/, quotas/
+EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {}
+# documents/processing.py, integrations/github/jobs.py
+EQUIVALENT_DOCS: dict[tuple[str, str, str], str] = {}
+
+EQUIVALENT = {
+    **_EQUIVALENT_FIRST,
+    **EQUIVALENT_RUNS_A,
+    **EQUIVALENT_RUNS_B,
+    **EQUIVALENT_IDEM,
+    **EQUIVALENT_DOCS,
 }
 
 SWAPS: dict[type[ast.AST], type[ast.AST]] = {
@@ -203,11 +237,17 @@ class Mutant:
     line: int
     source: str  # the line as written, stripped
     description: str
+    lines: tuple[int, ...] = ()  # where a run reaches it: its statement's first line to its end
 
     @property
     def equivalence(self) -> str | None:
         """Why this mutant changes nothing observable, when it is listed as such."""
-        return EQUIVALENT.get((Path(self.module).name, self.source, self.description))
+        return EQUIVALENT.get((short_name(self.module), self.source, self.description))
+
+
+def short_name(module: str) -> str:
+    """`runs/service.py`: a module's folder and file, which tell apart three `service.py`."""
+    return "/".join(Path(module).parts[-2:])
 
 
 def _annotation_ids(tree: ast.AST) -> set[int]:
@@ -293,14 +333,33 @@ def _sites(tree: ast.AST) -> Iterator[tuple[ast.AST, int, str]]:
             yield node, 0, f"{node.value!r} -> {node.value + 1!r}"
 
 
+def _statement_starts(tree: ast.AST) -> dict[int, int]:
+    """For every node, the first line of the innermost statement holding it."""
+    starts: dict[int, int] = {}
+
+    def visit(node: ast.AST, start: int) -> None:
+        if isinstance(node, ast.stmt):
+            start = node.lineno
+        starts[id(node)] = start
+        for child in ast.iter_child_nodes(node):
+            visit(child, start)
+
+    visit(tree, 0)
+    return starts
+
+
 def list_mutants(module: str) -> list[Mutant]:
     text = (ROOT / module).read_text()
     lines = text.splitlines()
+    tree = ast.parse(text)
+    starts = _statement_starts(tree)
     found = []
-    for index, (node, _, description) in enumerate(_sites(ast.parse(text))):
+    for index, (node, _, description) in enumerate(_sites(tree)):
         line = getattr(node, "lineno", 0)
         source = lines[line - 1].strip() if line else ""
-        found.append(Mutant(module, index, line, source, description))
+        first = min(starts.get(id(node), line) or line, line)
+        reached = tuple(range(first, (getattr(node, "end_lineno", None) or line) + 1))
+        found.append(Mutant(module, index, line, source, description, reached))
     return found
 
 
@@ -350,10 +409,51 @@ def _third_party(module: object) -> bool:
     return any(os.path.abspath(file).startswith(p + os.sep) for p in prefixes)
 
 
-def _fork_pytest(args: list[str], log: Path, names_out: int | None = None) -> int:
+class _TestContexts:
+    """A pytest plugin naming coverage's context after the running test, setup and teardown
+    included, so a line run by a background task is put down to the test it ran during."""
+
+    def __init__(self, cov: Any, order: list[str]) -> None:
+        self.cov = cov
+        self.order = order
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.cov.switch_context(nodeid)
+        self.order.append(nodeid)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.cov.switch_context("")
+
+
+def _traced_main(args: list[str], trace: dict[str, Any]) -> int:
+    """pytest.main under coverage, one context per test; saves the data and the tests' order."""
+    import coverage
+    import pytest
+
+    cov = coverage.Coverage(
+        data_file=trace["data_file"], include=trace["include"], concurrency=["thread", "greenlet"]
+    )
+    order: list[str] = []
+    cov.start()
+    try:
+        code = int(pytest.main(args, plugins=[_TestContexts(cov, order)]))
+    finally:
+        cov.stop()
+        cov.save()
+    Path(trace["order_file"]).write_text("\n".join(order))
+    return code
+
+
+def _fork_pytest(
+    args: list[str],
+    log: Path,
+    names_out: int | None = None,
+    trace: dict[str, Any] | None = None,
+) -> int:
     """Runs one pytest session in a child process; its exit code (-1 when past the limit).
 
-    With `names_out`, the child writes there the third-party modules the session imported.
+    With `names_out`, the child writes there the third-party modules the session imported; with
+    `trace`, the session runs under coverage (see `_traced_main`).
     """
     pid = os.fork()
     if pid == 0:  # the child: its own process group, so a service a test starts dies with it
@@ -365,7 +465,7 @@ def _fork_pytest(args: list[str], log: Path, names_out: int | None = None) -> in
         try:
             import pytest
 
-            code = int(pytest.main(args))
+            code = _traced_main(args, trace) if trace else int(pytest.main(args))
             if names_out is not None:
                 names = [n for n, m in list(sys.modules.items()) if _third_party(m)]
                 os.write(names_out, "\n".join(names).encode())
@@ -413,7 +513,11 @@ def serve(tests: list[str]) -> None:
     print("ready", file=answers, flush=True)
     for line in sys.stdin:
         request = json.loads(line)
-        code = _fork_pytest(_pytest_args(request["tests"], log.parent / "tmp"), log)
+        args = _pytest_args(request["tests"], log.parent / "tmp")
+        trace = request.get("trace")
+        if trace:
+            args.remove("-x")  # every test's lines are wanted, and the baseline must pass whole
+        code = _fork_pytest(args, log, trace=trace)
         print(code, file=answers, flush=True)
 
 
@@ -441,7 +545,9 @@ class Sandbox:
         if self.worker.stdout.readline().strip() != "ready":
             sys.exit(f"the mutation worker did not start: see {self.directory / 'pytest.log'}")
 
-    def run_tests(self, tests: list[str], mutant: Mutant | None) -> bool:
+    def run_tests(
+        self, tests: list[str], mutant: Mutant | None, trace: dict[str, Any] | None = None
+    ) -> bool:
         """True when the tests pass (with the mutant in place, if one is given)."""
         target = self.directory / mutant.module if mutant else None
         original = target.read_text() if target else ""
@@ -450,12 +556,39 @@ class Sandbox:
         try:
             assert self.worker.stdin is not None
             assert self.worker.stdout is not None
-            self.worker.stdin.write(json.dumps({"tests": tests}) + "\n")
+            self.worker.stdin.write(json.dumps({"tests": tests, "trace": trace}) + "\n")
             self.worker.stdin.flush()
             return int(self.worker.stdout.readline()) == 0
         finally:
             if target:
                 target.write_text(original)
+
+    def trace(self, tests: list[str], modules: list[str]) -> dict[str, Coverage]:
+        """Runs the unmutated tests under coverage: which test ran each line of each module."""
+        data_file = self.directory / "coverage.db"
+        order_file = self.directory / "order.txt"
+        for stale in (data_file, order_file):
+            stale.unlink(missing_ok=True)
+        files = {module: str(self.directory / module) for module in modules}
+        trace = {
+            "data_file": str(data_file),
+            "include": list(files.values()),
+            "order_file": str(order_file),
+        }
+        if not self.run_tests(tests, None, trace):
+            print(self.log()[-5000:])
+            sys.exit(f"the tests of {', '.join(modules)} fail without any mutant: fix them first")
+        import coverage
+
+        data = coverage.CoverageData(basename=str(data_file))
+        data.read()
+        order = order_file.read_text().splitlines()
+        return {
+            module: Coverage(
+                {line: set(names) for line, names in data.contexts_by_lineno(file).items()}, order
+            )
+            for module, file in files.items()
+        }
 
     def log(self) -> str:
         return (self.directory / "pytest.log").read_text(errors="replace")
@@ -477,11 +610,30 @@ class Sandbox:
 
 
 @dataclass
+class Coverage:
+    """Which tests ran each line of a module ("" for import time and between tests)."""
+
+    by_line: dict[int, set[str]]
+    order: list[str]  # every test, in the order it ran
+
+    def tests_reaching(self, mutant: Mutant) -> list[str] | None:
+        """The tests that ran the mutant's statement, in run order: [] when none did, None when
+        it ran at import (a module-level value every test may read: all must run)."""
+        names: set[str] = set()
+        for line in mutant.lines:
+            names |= self.by_line.get(line, set())
+        if "" in names:
+            return None
+        return [test for test in self.order if test in names]
+
+
+@dataclass
 class Result:
     mutants: list[Mutant]
     survivors: list[Mutant]
     equivalent: list[Mutant]
     killers: dict[Mutant, str]  # the test that failed first on each killed mutant
+    unreached: list[Mutant]  # survivors no test ran the statement of
 
     @property
     def counted(self) -> int:
@@ -492,71 +644,131 @@ class Result:
         return self.counted - len(self.survivors)
 
 
+def test_files(module: str) -> list[str]:
+    """The module's test files, globs expanded, in the order TARGETS lists them."""
+    found: list[str] = []
+    for pattern in TARGETS[module]:
+        for path in sorted(ROOT.glob(pattern)):
+            name = str(path.relative_to(ROOT))
+            if name not in found:
+                found.append(name)
+    return found
+
+
 def _score_module(
-    module: str, sandboxes: list[Sandbox], free: list[Sandbox], lock: threading.Lock
+    module: str,
+    reach: Coverage,
+    sandboxes: list[Sandbox],
+    free: list[Sandbox],
+    lock: threading.Lock,
+    *,
+    confirm: bool,
 ) -> Result:
-    """One module's mutants, those its tests let through and those that change nothing."""
-    tests = [t for t in TARGETS[module] if (ROOT / t).exists()]
-    if not sandboxes[0].run_tests(tests, None):
-        print(sandboxes[0].log()[-5000:])
-        sys.exit(f"the tests of {module} fail without any mutant: fix them first")
+    """One module's mutants, those its tests let through and those that change nothing.
+
+    Each mutant runs only the tests that ran its statement (all of them for a statement run at
+    import); one no test ran survives without a run. With `confirm`, a survivor is run again
+    against every test of the module: a line run only in a served subprocess is not traced.
+    """
+    tests = test_files(module)
     mutants = list_mutants(module)
     equivalent = [m for m in mutants if m.equivalence]
     survivors: list[Mutant] = []
+    unreached: list[Mutant] = []
     killers: dict[Mutant, str] = {}
     done = 0
 
     def check(mutant: Mutant) -> None:
         nonlocal done
-        with lock:
-            sandbox = free.pop()
-        try:
-            passed = sandbox.run_tests(tests, mutant)
-            killer = "" if passed else sandbox.first_failure()
-        finally:
+        selected = reach.tests_reaching(mutant)
+        runs = [tests if selected is None else selected]
+        if confirm and selected is not None:
+            runs.append(tests)
+        passed, killer = True, ""
+        for chosen in runs:
+            if not chosen:
+                continue
             with lock:
-                free.append(sandbox)
+                sandbox = free.pop()
+            try:
+                passed = sandbox.run_tests(chosen, mutant)
+                killer = "" if passed else sandbox.first_failure()
+            finally:
+                with lock:
+                    free.append(sandbox)
+            if not passed:
+                break
         with lock:
             done += 1
             if passed:
                 survivors.append(mutant)
+                if not selected and selected is not None and not confirm:
+                    unreached.append(mutant)
             else:
                 killers[mutant] = killer
-            print(f"\r{Path(module).name}: {done}/{len(mutants)}", end="", flush=True)
+            line = f"{short_name(module)}: {done}/{len(mutants) - len(equivalent)}"
+            print(f"\r{line}, {len(survivors)} survived", end="", flush=True)
 
     with ThreadPoolExecutor(len(sandboxes)) as pool:
         list(pool.map(check, [m for m in mutants if not m.equivalence]))
     print()
-    return Result(mutants, sorted(survivors, key=lambda m: m.line), equivalent, killers)
+    ordered = sorted(survivors, key=lambda m: m.line)
+    return Result(mutants, ordered, equivalent, killers, unreached)
 
 
-def score(modules: list[str], workers: int) -> dict[str, Result]:
-    """Per module: its mutants, the survivors and the known equivalents."""
-    tests = [t for m in modules for t in TARGETS[m] if (ROOT / t).exists()]
-    sandboxes = [Sandbox(tests) for _ in range(workers)]
+def score(modules: list[str], workers: int, *, confirm: bool = False) -> dict[str, Result]:
+    """Per module: its mutants, the survivors and the known equivalents.
+
+    Modules that share a list of tests are traced together, in one run under coverage.
+    """
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for module in modules:
+        groups.setdefault(tuple(test_files(module)), []).append(module)
+    every_test = sorted({t for tests in groups for t in tests})
+    sandboxes = [Sandbox(every_test) for _ in range(workers)]
     free = list(sandboxes)
     lock = threading.Lock()
+    results: dict[str, Result] = {}
     try:
-        return {module: _score_module(module, sandboxes, free, lock) for module in modules}
+        for tests, members in groups.items():
+            started = time.perf_counter()
+            reaches = sandboxes[0].trace(list(tests), members)
+            print(f"traced {len(tests)} test files in {time.perf_counter() - started:.0f} s")
+            for module in members:
+                results[module] = _score_module(
+                    module, reaches[module], sandboxes, free, lock, confirm=confirm
+                )
+        return {module: results[module] for module in modules}
     finally:
         for sandbox in sandboxes:
             sandbox.close()
 
 
-def _report(results: dict[str, Result], threshold: float, *, show_kills: bool) -> bool:
-    """Prints the table (and every survivor); True when every module reaches the threshold."""
+def threshold_for(module: str, asked: float | None) -> float:
+    """The score a module must reach: the one asked for, else 90 % for the first six modules
+    and 85 % for those issue 21 added (runs, idempotency, quotas, processing, GitHub jobs)."""
+    if asked is not None:
+        return asked
+    return 90.0 if module in FIRST_MODULES else 85.0
+
+
+def _report(results: dict[str, Result], threshold: float | None, *, show_kills: bool) -> bool:
+    """Prints the table (and every survivor); True when every module reaches its threshold."""
     passed = True
     print(f"\n{'module':<44} {'mutants':>7} {'equiv':>5} {'killed':>6} {'score':>6}")
     for module, result in results.items():
         percent = 100.0 * result.killed / result.counted if result.counted else 100.0
-        passed &= percent >= threshold
+        passed &= percent >= threshold_for(module, threshold)
         name = module.split("/src/", 1)[-1]
         row = f"{len(result.mutants):>7} {len(result.equivalent):>5} {result.killed:>6}"
         print(f"{name:<44} {row} {percent:>5.1f}%")
         for mutant in result.equivalent:
             print(f"    equivalent: line {mutant.line}: {mutant.description}: {mutant.equivalence}")
         for mutant in result.survivors:
-            print(f"    survived: line {mutant.line}: {mutant.description}: {mutant.source}")
+            unreached = " (no test runs this line)" if mutant in result.unreached else ""
+            print(
+                f"    survived{unreached}: line {mutant.line}: {mutant.description}: {mutant.source}"
+            )
         for mutant, killer in sorted(result.killers.items(), key=lambda k: k[0].line):
             if show_kills:  # to tell a kill from a flaky failure of an unrelated test
                 print(f"    killed: line {mutant.line}: {mutant.description}: by {killer}")
@@ -570,9 +782,11 @@ def _report(results: dict[str, Result], threshold: float, *, show_kills: bool) -
 
 def _stale_equivalents(modules: list[str]) -> list[tuple[str, str, str]]:
     """Entries of EQUIVALENT that match no mutant of the modules scored: the code moved on."""
-    names = {Path(m).name for m in modules}
+    names = {short_name(m) for m in modules}
     seen = {
-        (Path(m.module).name, m.source, m.description) for mod in modules for m in list_mutants(mod)
+        (short_name(m.module), m.source, m.description)
+        for mod in modules
+        for m in list_mutants(mod)
     }
     return [key for key in EQUIVALENT if key[0] in names and key not in seen]
 
@@ -584,17 +798,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("words", nargs="*", help="only modules whose path contains one of these")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threshold", type=float, default=90.0, help="minimum score, percent")
+    parser.add_argument(
+        "--threshold", type=float, help="minimum score, percent (default 90, issue 21's modules 85)"
+    )
     parser.add_argument("--kills", action="store_true", help="name the test that killed each one")
+    parser.add_argument(
+        "--confirm",
+        action="store_true",
+        help="run each survivor again against all the module's tests, not only those that ran it",
+    )
     args = parser.parse_args()
     modules = [m for m in TARGETS if not args.words or any(w in m for w in args.words)]
     started = time.perf_counter()
-    results = score(modules, args.workers)
+    results = score(modules, args.workers, confirm=args.confirm)
     passed = _report(results, args.threshold, show_kills=args.kills)
     for key in _stale_equivalents(modules):  # the code moved on: the reason may no longer hold
         print(f"EQUIVALENT lists a mutant that no longer exists, remove it: {key}")
         passed = False
-    print(f"\n{time.perf_counter() - started:.0f} s; threshold {args.threshold:.0f}% per module")
+    print(f"\n{time.perf_counter() - started:.0f} s")
     return 0 if passed else 1
 
 

@@ -92,6 +92,18 @@ async def test_the_run_that_crosses_the_quota_finishes_and_the_next_waits_for_th
     assert today["day"] == "2026-12-02" and today["tokens_used"] > 0
 
 
+async def test_in_the_last_second_of_the_day_the_refusal_asks_to_wait_one_second(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, clock: FrozenClock
+) -> None:
+    fake_llm.script(fake_llm.reply("Uses the day up."))
+    assert (await chat(client, user, "hello")).status_code == 200
+
+    clock.now = clock.now.replace(second=59, microsecond=600_000)  # 0.4 s to midnight
+    refused = await chat(client, user, "again")
+
+    assert (refused.status_code, refused.headers["retry-after"]) == (429, "1")
+
+
 async def test_the_quota_is_per_user(
     client: httpx.AsyncClient,
     user: TestUser,

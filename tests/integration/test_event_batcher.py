@@ -40,7 +40,7 @@ async def test_a_refused_batch_is_written_by_the_next_in_order(
     async with sessionmaker() as session:
         next_seq = await runs.last_seq(session, run_id) + 1
     batcher = EventBatcher(sessionmaker, app.state.runs.notifier, interval_s=600)
-    writer = batcher.writer(run_id, next_seq=next_seq)
+    writer = batcher.writer(run_id, next_seq=next_seq, owner=None)  # finished: no owner
     writer.add("message.delta", {"delta": "kept "})
     deltas_refused = inserts_refused(engine, "run_event", when="NEW.event = 'message.delta'")
     async with deltas_refused, writer.lock:
@@ -68,7 +68,7 @@ async def test_close_writes_the_buffer_and_ends_with_a_run_still_registered(
         next_seq = await runs.last_seq(session, run_id) + 1
     # an interval far longer than the test: only the close writes
     batcher = EventBatcher(sessionmaker, app.state.runs.notifier, interval_s=600)
-    writer = batcher.writer(run_id, next_seq=next_seq)
+    writer = batcher.writer(run_id, next_seq=next_seq, owner=None)  # finished: no owner
     batcher.register(writer)  # and never unregistered: a run that would not stop
     writer.add("message.delta", {"delta": "kept at close"})
 

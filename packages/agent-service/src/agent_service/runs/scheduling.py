@@ -59,7 +59,7 @@ async def prepare(
         next_seq = 2  # a queued run has only `run.created`: ending it while queued unqueues it
         inputs = [NewMessage(ChatMessage(m["role"], m["content"])) for m in run.input]
         await conversations.append_messages(session, conversation, inputs)
-    writer = host.batcher.writer(run.id, next_seq=next_seq)
+    writer = host.batcher.writer(run.id, next_seq=next_seq, owner=host.owner)
     context = ToolContext(session, run.user_id, GitHubAccess.from_settings(host.settings))
     usage = Usage(**(run.usage or {}))
     await host.notifier.announce(session, run_key(run.id))
@@ -78,7 +78,7 @@ async def _take_prepared(
     for row in rows:
         if sa_inspect(row).unloaded:  # a column its creator left to the database: read it
             await session.refresh(row)
-    writer = host.batcher.writer(run.id, next_seq=2)
+    writer = host.batcher.writer(run.id, next_seq=2, owner=host.owner)
     context = ToolContext(session, run.user_id, GitHubAccess.from_settings(host.settings))
     host.notifier.wake(run_key(run.id))
     return RunState(run, conversation, writer, context)

@@ -7,6 +7,11 @@ grows past `max_pending`), so a follower is never more than one interval behind 
 hundred streams cost ten commits a second, not a thousand. Tool events go out with the step that
 records them, in the same transaction. Each run's lock orders its writes, so its rows commit in
 `seq` order and a follower reading `seq > last` never skips one.
+
+A batch writes a run's events only while the run is still its writer's (its owner is the process
+that made the writer): a replica back after a pause, whose run was taken over or ended meanwhile,
+drops what its model still streams instead of writing it into another replica's run (on
+PostgreSQL the run rows are locked for the batch, so a takeover waits for it and reads its rows).
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent_service.runs.models import RunEvent
+from agent_service.runs.models import Run, RunEvent
 from agent_service.runs.notifier import CommittedEvent, RunNotifier, run_key
 
 logger = logging.getLogger("agent_service.runs.writer")
@@ -38,11 +44,15 @@ class PendingEvent:
 class EventWriter:
     """One run's buffer of events and its next sequence number; made by `EventBatcher.writer`."""
 
-    def __init__(self, batcher: EventBatcher, run_id: uuid.UUID, *, next_seq: int) -> None:
+    def __init__(
+        self, batcher: EventBatcher, run_id: uuid.UUID, *, next_seq: int, owner: str | None
+    ) -> None:
         self.batcher = batcher
         self.notifier = batcher.notifier
         self.run_id = run_id
         self.next_seq = next_seq
+        self.owner = owner  # the run's owner while this writer's events are its own
+        self.dropping = False  # the run is another's now: what it buffers is dropped
         self.lock = asyncio.Lock()
         # True while a tool step's transaction is open on the run's session: a batch written on
         # another connection then could wait for that transaction's lock (SQLite), so it waits.
@@ -140,8 +150,9 @@ class EventBatcher:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
-    def writer(self, run_id: uuid.UUID, *, next_seq: int) -> EventWriter:
-        return EventWriter(self, run_id, next_seq=next_seq)
+    def writer(self, run_id: uuid.UUID, *, next_seq: int, owner: str | None) -> EventWriter:
+        """`owner`: the process that drives the run (None: a run no process owns)."""
+        return EventWriter(self, run_id, next_seq=next_seq, owner=owner)
 
     def register(self, writer: EventWriter) -> None:
         self._writers[writer.run_id] = writer
@@ -189,14 +200,17 @@ class EventBatcher:
 
     async def write(self, writers: Sequence[EventWriter]) -> bool:
         """Write the writers' buffers in one transaction (the caller holds their locks); on a
-        failure the events go back to their buffers, to go with the next batch."""
+        failure the events go back to their buffers, to go with the next batch. The events of a
+        run that is no longer its writer's are dropped."""
         checkpoints = [(w, w.checkpoint()) for w in writers]
         taken = [(w, w.take()) for w in writers]
         try:
             async with self.sessionmaker() as session:
-                for _writer, rows in taken:
-                    session.add_all(rows)
-                await self.notifier.announce(session, *(run_key(w.run_id) for w in writers))
+                kept = await _still_theirs(session, writers)
+                for writer, rows in taken:
+                    if writer in kept:
+                        session.add_all(rows)
+                await self.notifier.announce(session, *(run_key(w.run_id) for w in kept))
                 await session.commit()
         except SQLAlchemyError:
             logger.warning(
@@ -206,5 +220,25 @@ class EventBatcher:
                 writer.rewind(checkpoint)
             return False
         for writer, rows in taken:
-            writer.published(rows)
+            if writer in kept:
+                writer.published(rows)
+            elif not writer.dropping:
+                writer.dropping = True
+                logger.warning(
+                    "run %s was taken over or ended elsewhere; its events from here are dropped",
+                    writer.run_id,
+                )
         return True
+
+
+async def _still_theirs(session: AsyncSession, writers: Sequence[EventWriter]) -> list[EventWriter]:
+    """The writers whose run is still owned as when they were made, their rows locked (in id
+    order) until the batch commits."""
+    found = await session.execute(
+        select(Run.id, Run.owner)
+        .where(Run.id.in_([w.run_id for w in writers]))
+        .order_by(Run.id)
+        .with_for_update()
+    )
+    owners = {run_id: owner for run_id, owner in found}
+    return [w for w in writers if w.run_id in owners and owners[w.run_id] == w.owner]

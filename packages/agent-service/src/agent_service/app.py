@@ -32,7 +32,7 @@ from agent_service.llm.client import LLMClient, build_http_client
 from agent_service.mail.service import build_mailer
 from agent_service.observability import RequestIdMiddleware, start_metrics_listener
 from agent_service.openapi import install_openapi
-from agent_service.ops.metrics import MetricsMiddleware
+from agent_service.ops.metrics import PROCESS_STARTS, MetricsMiddleware
 from agent_service.ops.router import router as ops_router
 from agent_service.projects.router import router as projects_router
 from agent_service.quotas.router import router as quotas_router
@@ -80,6 +80,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await app.state.job_queue.start()
     app.state.runs = await start_executor(settings, app.state.sessionmaker, app.state.llm)
+    PROCESS_STARTS.inc()
     metrics_listener = start_metrics_listener(settings)  # METRICS_BIND: off the public port
     app.state.metrics_listener = metrics_listener
     app.state.schedules = Ticker(app.state.runs)  # due schedule ticks start background runs

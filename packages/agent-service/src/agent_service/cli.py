@@ -6,6 +6,8 @@ import asyncio
 import errno
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +24,8 @@ from agent_service.auth.throttle import account_key, clear_account
 from agent_service.db import create_engine, create_sessionmaker
 from agent_service.evals.cli import eval_app
 from agent_service.headers import uvicorn_options
-from agent_service.observability import configure_logging
+from agent_service.observability import MetricsListener, configure_logging
+from agent_service.ops.metrics import BIND_SERVED_BY_PARENT, shared_metrics_folder
 from agent_service.settings import Settings
 from agent_service.users import service as users
 from agent_service.users.exceptions import EmailTaken
@@ -101,8 +104,9 @@ def serve(
         **uvicorn_options(),  # h11 with a bounded request head: 431 past it
     )
     if workers > 1:
-        console.print(f"Serving on {url} with {workers} workers (API docs at {url}/docs)")
-        Multiprocess(config, sockets=[sock]).run()
+        with shared_metrics_folder(), _metrics_listener_or_exit(settings):
+            console.print(f"Serving on {url} with {workers} workers (API docs at {url}/docs)")
+            Multiprocess(config, sockets=[sock]).run()
         return
     config.load_app()
     server = _AnnouncingServer(config, f"Serving on {url} (API docs at {url}/docs)")
@@ -122,6 +126,26 @@ class _AnnouncingServer(uvicorn.Server):
         await super().startup(sockets=sockets)
         if not self.should_exit:
             console.print(self.banner)
+
+
+@contextmanager
+def _metrics_listener_or_exit(settings: Settings) -> Iterator[None]:
+    """With workers, METRICS_BIND is this process's: one port cannot be every worker's, and
+    here it shows them all (the workers write their metrics to the shared folder)."""
+    if not settings.metrics_bind:
+        yield
+        return
+    try:
+        listener = MetricsListener(settings.metrics_bind)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]METRICS_BIND {settings.metrics_bind!r}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    os.environ[BIND_SERVED_BY_PARENT] = "1"  # for the workers: not theirs to take
+    try:
+        yield
+    finally:
+        del os.environ[BIND_SERVED_BY_PARENT]
+        listener.stop()
 
 
 def _settings_or_exit() -> Settings:

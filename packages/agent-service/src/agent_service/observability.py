@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_service.errors import NotFound, Unauthenticated
 from agent_service.headers import PROBES
+from agent_service.ops.metrics import BIND_SERVED_BY_PARENT, metrics_registry
 from agent_service.settings import Settings
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -180,7 +182,9 @@ class MetricsListener:
     def __init__(self, bind: str) -> None:
         host, _, port = bind.rpartition(":")
         address = host.strip("[]") or "0.0.0.0"  # noqa: S104 - the operator's METRICS_BIND
-        self.server, self.thread = start_wsgi_server(int(port), addr=address)
+        self.server, self.thread = start_wsgi_server(
+            int(port), addr=address, registry=metrics_registry()
+        )
 
     @property
     def port(self) -> int:
@@ -193,9 +197,9 @@ class MetricsListener:
 
 
 def start_metrics_listener(settings: Settings) -> MetricsListener | None:
-    """The listener on METRICS_BIND, or None (unset; or taken, e.g. by a sibling worker of
-    `serve --workers N`, which then serves only its own process's metrics there)."""
-    if not settings.metrics_bind:
+    """The listener on METRICS_BIND, or None: unset, or a worker of `serve --workers N`, which
+    listens there itself for all of them (one port cannot be every worker's)."""
+    if not settings.metrics_bind or os.environ.get(BIND_SERVED_BY_PARENT):
         return None
     try:
         return MetricsListener(settings.metrics_bind)

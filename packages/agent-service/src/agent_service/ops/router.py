@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent_service.errors import AppError
 from agent_service.migrations import current_revision, head_revision
 from agent_service.observability import check_metrics_access
+from agent_service.ops.metrics import metrics_registry
 
 router = APIRouter(tags=["ops"])
 
@@ -51,4 +52,4 @@ async def readyz(request: Request) -> dict[str, str | None]:
 async def metrics(request: Request) -> Response:
     """Prometheus exposition (behind METRICS_TOKEN, or on METRICS_BIND: observability.py)."""
     check_metrics_access(request.app.state.settings, request.headers.get("authorization"))
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)

@@ -253,8 +253,9 @@ async def _store_answer(
         "message_id": str(message.id),
         "usage": payloads.usage_json(state.usage, total=True),
     }
-    seq = rows[-1].seq + 1 if rows else state.writer.next_seq
-    state.writer.next_seq = seq + 1
+    # after the rows `take()` numbered, and not moved here: an attempt that fails and the next
+    # one give `message.completed` the same number (moving it made a gap in the ids on a retry)
+    seq = state.writer.next_seq
     fresh = [payloads.copy_event(r) for r in rows]
     fresh.append(RunEvent(run_id=run.id, seq=seq, event="message.completed", data=completed))
     session.add_all(fresh)

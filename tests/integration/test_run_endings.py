@@ -1,0 +1,142 @@
+"""How a run ends, on the paths the everyday tests do not take: a token count the database refuses
+with the answer, a queued run cancelled before it starts, a run whose end waits for a database
+that was away. Each checks what a caller sees: the answer, the history, the run's events in order
+with its end last, and what the logs tell an operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from agent_service.quotas.models import TokenUsage
+from agent_service.settings import Settings
+from agent_testkit import FakeLLM, parse_sse
+from tests.conftest import use_fake_llm
+from tests.database import inserts_refused
+from tests.factories import TestUser
+from tests.integration.test_runs_api import events_of, history, new_conversation, run_of, until
+
+ANSWER = "An answer stored whatever its count does."
+SLOW = " ".join(["slow"] * 200)  # 200 chunks 50 ms apart: a run that lasts 10 s
+
+
+@pytest.fixture
+def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
+    settings = use_fake_llm(settings, fake_llm.base_url)
+    settings.run_poll_s = 0.2
+    return settings
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(text in r.getMessage() for r in caplog.records)
+
+
+async def tokens_counted(app: FastAPI, user: TestUser) -> int:
+    async with app.state.sessionmaker() as session:
+        rows = await session.scalars(select(TokenUsage.tokens).where(TokenUsage.user_id == user.id))
+        return sum(rows)
+
+
+async def test_a_count_the_database_refuses_leaves_the_answer_stored_at_the_next_attempt(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The tokens go in the answer's transaction; when the database refuses them, the answer is
+    stored alone at once (the conversation read again after the rollback), then the count is
+    tried once more on its own. Refused again here, it is logged and never fails the run."""
+    caplog.set_level(logging.WARNING, logger="agent_service.runs")
+    fake_llm.script(fake_llm.reply(ANSWER))
+
+    async with inserts_refused(app.state.engine, "token_usage"):
+        r = await asyncio.wait_for(
+            client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers), 15
+        )
+
+    assert r.status_code == 200, r.text
+    assert r.json()["response"] == ANSWER
+    assert r.json()["usage"]["total_tokens"] > 0
+    assert logged(caplog, "could not count the usage of run") == 1
+    assert logged(caplog, "could not store the answer") == 0  # the next attempt stored it
+    assert logged(caplog, "could not record the usage of a run") == 1  # the count tried again
+    assert await tokens_counted(app, user) == 0
+    run = (await client.get(f"/api/runs/{r.json()['run_id']}", headers=user.headers)).json()
+    assert run["status"] == "completed"
+    messages = await history(client, user, r.json()["conversation_id"])
+    assert [m["content"] for m in messages] == ["Hi", ANSWER]
+    events = await events_of(client, user, r.json()["run_id"])
+    assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].event == "message.completed"
+    assert events[-1].json()["response"] == ANSWER
+
+    fake_llm.script(fake_llm.reply("Counted again."))  # the fault gone, counting works again
+    body = {"message": "And now?", "conversation_id": r.json()["conversation_id"]}
+    again = await client.post("/api/agent/chat", json=body, headers=user.headers)
+    assert again.status_code == 200, again.text
+    assert await tokens_counted(app, user) == again.json()["usage"]["total_tokens"]
+
+
+async def test_a_queued_run_cancelled_before_it_starts_ends_cancelled_and_leaves_no_trace(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """Enqueued behind a busy run, the second run waits in this process; a cancel ends it before
+    it claimed the conversation: its message is never stored, the busy run goes on."""
+    fake_llm.script(fake_llm.reply(SLOW, chunk_delay=0.05))
+    conversation_id = await new_conversation(client, user)
+    body = {"message": "first", "conversation_id": conversation_id}
+    first = asyncio.create_task(
+        client.post("/api/agent/chat/stream", json=body, headers=user.headers)
+    )
+    busy = await run_of(client, user, conversation_id)
+    await until(lambda: len(fake_llm.calls) >= 1)
+    body = {
+        "message": "second",
+        "conversation_id": conversation_id,
+        "multitask_strategy": "enqueue",
+    }
+    second = asyncio.create_task(client.post("/api/agent/chat", json=body, headers=user.headers))
+    queued = await queued_run(client, user, conversation_id)
+
+    r = await client.post(f"/api/runs/{queued['id']}/cancel", headers=user.headers)
+    assert r.status_code == 202, r.text
+    r = await asyncio.wait_for(second, 10)
+
+    assert (r.status_code, r.json()["error"]) == (409, "run_cancelled"), r.text
+    run = (await client.get(f"/api/runs/{queued['id']}", headers=user.headers)).json()
+    assert run["status"] == "cancelled"
+    events = await events_of(client, user, queued["id"])
+    assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].event == "error"
+    assert events[-1].json()["error"] == "run_cancelled"
+    assert len(fake_llm.calls) == 1  # the cancelled run never asked the model
+    busy_now = (await client.get(f"/api/runs/{busy['id']}", headers=user.headers)).json()
+    assert busy_now["status"] == "running"  # the busy run was left alone
+
+    await client.post(f"/api/runs/{busy['id']}/cancel", headers=user.headers)
+    streamed = await asyncio.wait_for(first, 10)
+    assert parse_sse(streamed.text)[-1].json()["error"] == "run_cancelled"
+    assert "second" not in [m["content"] for m in await history(client, user, conversation_id)]
+
+
+async def queued_run(
+    client: httpx.AsyncClient, user: TestUser, conversation_id: str
+) -> dict[str, Any]:
+    """The conversation's queued run, once there is one."""
+    deadline = time.monotonic() + 5
+    while True:
+        r = await client.get(f"/api/conversations/{conversation_id}/runs", headers=user.headers)
+        queued = [run for run in r.json() if run["status"] == "queued"]
+        if queued:
+            return dict(queued[0])
+        assert time.monotonic() < deadline, "no run was queued"
+        await asyncio.sleep(0.02)

@@ -31,6 +31,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.database import postgres_database  # noqa: E402
 from tests.service_process import running_service  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -136,7 +139,9 @@ async def storm(base_url: str, clients: int, probes: int) -> dict[str, Any]:
     }
 
 
-def serve_env(folder: Path, backend: str, **extra: str) -> dict[str, str]:
+@contextmanager
+def served(folder: Path, backend: str, log: Path, **extra: str) -> Iterator[str]:
+    """The service on its own data folder and, on PostgreSQL, its own fresh database."""
     env = {
         "DATA_DIR": str(folder),
         "JWT_SECRET": "bench-" + "y" * 60,
@@ -144,9 +149,12 @@ def serve_env(folder: Path, backend: str, **extra: str) -> dict[str, str]:
         "MAIL_BACKEND": "file",
         **extra,
     }
-    if backend == "postgres":
-        env["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES)
-    return env
+    with ExitStack() as stack:
+        if backend == "postgres":
+            server = os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES)
+            server = server.replace("postgresql://", "postgresql+psycopg://", 1)
+            env["DATABASE_URL"] = stack.enter_context(postgres_database(server))
+        yield stack.enter_context(running_service(env, log_path=log))
 
 
 def main() -> None:
@@ -168,8 +176,8 @@ def main() -> None:
         if args.only == "enumeration":
             runs = runs[:1]
         for i, (label, extra) in enumerate(runs):
-            env = serve_env(folder / f"data-{i}", args.backend, **extra)
-            with running_service(env, log_path=folder / f"serve-{i}.log") as base_url:
+            log = folder / f"serve-{i}.log"
+            with served(folder / f"data-{i}", args.backend, log, **extra) as base_url:
                 httpx.post(f"{base_url}/api/auth/register", json=KNOWN, timeout=60)
                 if i == 0 and args.only != "storm":
                     figures = asyncio.run(enumeration(base_url, args.samples))

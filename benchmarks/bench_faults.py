@@ -1,7 +1,7 @@
 """Recovery from faults, measured from outside: a PostgreSQL outage under load, and many chat clients
 on embedded SQLite.
 
-    .venv/bin/python benchmarks/bench_faults.py [--only postgres sqlite] [--clients-pg 30]
+    .venv/bin/python benchmarks/bench_faults.py [--only postgres sqlite-lock sqlite] [--clients-pg 30]
         [--replicas-pg 3] [--outage-s 10] [--settle-s 60] [--clients-sqlite 50] [--turns-sqlite 3]
         [--workers-sqlite 1] [--json PATH]
 
@@ -21,6 +21,11 @@ floor's p50; throughput after recovery over the floor's; --settle-s after the re
 not final (queued, running, requires_action: stuck ones); then one more turn per client (a
 conversation that refuses it is stranded), and tasks stored against turns answered 200.
 
+sqlite-lock: the same outage on embedded SQLite: one `serve --workers --replicas-pg` on a file,
+--clients-pg clients, and another process holding the file's write lock (`BEGIN IMMEDIATE`, as a
+backup or a migration would) for --outage-s; the same figures. Readers go on (WAL); writers wait
+their busy timeout, then the service must answer 503 and finish every run once the lock is gone.
+
 sqlite: --clients-sqlite clients send --turns-sqlite turns each, all at once, on a SQLite file
 (one serve process, or --workers-sqlite of them sharing the port and the file).
 Printed: errors by status (goal 0: no 500, no 503 in normal load), "database is locked" in the
@@ -35,6 +40,7 @@ import asyncio
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -261,23 +267,35 @@ async def outage_load(args: argparse.Namespace, base_urls: list[str], proxy: Any
     }
 
 
+def read_rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    """One query on the database directly, not through the service (nor the proxy)."""
+    if url.startswith("sqlite"):
+        connection = sqlite3.connect(url.partition(":///")[2], timeout=30)
+        try:
+            return connection.execute(query).fetchall()
+        finally:
+            connection.close()
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as connection:
+        return connection.execute(query).fetchall()
+
+
 async def after_settling(
     args: argparse.Namespace, base_urls: list[str], direct_url: str, figures: dict[str, Any]
 ) -> dict[str, Any]:
-    import psycopg
-
     await asyncio.sleep(max(0.0, figures.pop("restored_at") + args.settle_s - time.monotonic()))
-    dsn = direct_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    async with await psycopg.AsyncConnection.connect(dsn) as connection:
-        cursor = await connection.execute("SELECT status, count(*) FROM run GROUP BY status")
-        runs = {status: count for status, count in await cursor.fetchall()}
-        cursor = await connection.execute(
+    rows = read_rows(direct_url, "SELECT status, count(*) FROM run GROUP BY status")
+    runs = {status: count for status, count in rows}
+    stuck = [
+        [str(value) for value in found]
+        for found in read_rows(
+            direct_url,
             "SELECT id, status, owner, heartbeat_at, created_at, conversation_id FROM run "
-            "WHERE status NOT IN ('completed', 'failed', 'cancelled', 'interrupted')"
+            "WHERE status NOT IN ('completed', 'failed', 'cancelled', 'interrupted')",
         )
-        stuck = [[str(value) for value in found] for found in await cursor.fetchall()]
-        cursor = await connection.execute("SELECT count(*) FROM task")
-        row = await cursor.fetchone()
+    ]
+    row = read_rows(direct_url, "SELECT count(*) FROM task")[0]
     headers = figures.pop("headers")
     clients = Clients(headers=headers)
     async with AsyncExitStack() as stack:
@@ -293,6 +311,44 @@ async def after_settling(
         "next_turn": by_status(list(nexts)),
         "tasks_stored": row[0] if row else 0,
     }
+
+
+# -- sqlite-lock: another process holds the write lock under load ---------------------------------
+
+
+class SQLiteWriteLock:
+    """The proxy's `cut`/`restore` for a SQLite file: another process's write transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.path = url.partition(":///")[2]
+        self.connection: sqlite3.Connection | None = None
+
+    def cut(self) -> None:
+        # waits its turn like any writer (the service's own writes are short), then holds on
+        self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def restore(self) -> None:
+        if self.connection is not None:
+            self.connection.execute("ROLLBACK")
+            self.connection.close()
+            self.connection = None
+
+
+def sqlite_lock_outage(args: argparse.Namespace, tmp: Path, llm_url: str) -> dict[str, Any]:
+    with (
+        database("sqlite", tmp, "faults-lock") as url,
+        service(tmp, url, llm_url, "sqlite-lock", workers=args.replicas_pg) as (base_url, log),
+    ):
+        figures = asyncio.run(outage_load(args, [base_url], SQLiteWriteLock(url)))
+        figures["replicas"] = f"{args.replicas_pg} workers of one serve, one file"
+        figures.update(asyncio.run(after_settling(args, [base_url], url, figures)))
+        text = log.read_text(errors="replace")
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, args.logs / log.name)
+        figures["tracebacks_in_logs"] = text.count("Traceback")
+    return figures
 
 
 # -- sqlite: many clients at once ------------------------------------------------------------------------
@@ -364,7 +420,9 @@ def main() -> int:
     fake = sub.add_parser("fake-llm")
     fake.add_argument("--port", type=int, required=True)
     fake.add_argument("--delay", type=float, required=True)
-    parser.add_argument("--only", nargs="+", choices=["postgres", "sqlite"], default=None)
+    parser.add_argument(
+        "--only", nargs="+", choices=["postgres", "sqlite-lock", "sqlite"], default=None
+    )
     parser.add_argument("--clients-pg", type=int, default=30)
     parser.add_argument("--replicas-pg", type=int, default=3, help="serve processes, one database")
     parser.add_argument("--healthy-s", type=float, default=8.0)
@@ -378,12 +436,12 @@ def main() -> int:
     )
     parser.add_argument("--llm-delay", type=float, default=0.2, help="seconds per model answer")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument("--logs", type=Path, help="keep the PostgreSQL replicas' logs here")
+    parser.add_argument("--logs", type=Path, help="keep the outages' service logs here")
     args = parser.parse_args()
     if args.mode == "fake-llm":
         serve_fake_llm(args.port, args.delay)
         return 0
-    only = args.only or ["postgres", "sqlite"]
+    only = args.only or ["postgres", "sqlite-lock", "sqlite"]
     if "postgres" in only and not postgres_reachable():
         print("PostgreSQL unreachable (TEST_DATABASE_URL): its outage is skipped")
         only = [o for o in only if o != "postgres"]
@@ -401,6 +459,9 @@ def main() -> int:
             if "postgres" in only:
                 results["postgres"] = postgres_outage(args, tmp, llm_url)
                 print_figures("PostgreSQL outage under load", results["postgres"])
+            if "sqlite-lock" in only:
+                results["sqlite-lock"] = sqlite_lock_outage(args, tmp, llm_url)
+                print_figures("SQLite write lock held under load", results["sqlite-lock"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -180,9 +180,13 @@ def faults_rows(figures: dict[str, Any]) -> list[Row]:
             ),
             Row(where, "turn p50 loaded/one client", f"{lite['p50_over_floor']:.1f}"),
         ]
-    if pg := figures.get("postgres"):
-        replicas = f"{pg['replicas']} replicas, " if pg.get("replicas", 1) > 1 else ""
-        where = f"postgres, {replicas}{pg['outage_s']:.0f} s outage, {pg['clients']} clients"
+    for key, name in (("postgres", "postgres"), ("sqlite-lock", "sqlite write lock")):
+        if not (pg := figures.get(key)):
+            continue
+        count = pg.get("replicas", 1)  # sqlite-lock: "3 workers of one serve, one file"
+        replicas = f"{count} replicas, " if isinstance(count, int) and count > 1 else ""
+        replicas = f"{count}, " if isinstance(count, str) else replicas
+        where = f"{name}, {replicas}{pg['outage_s']:.0f} s outage, {pg['clients']} clients"
         rows += [
             Row(where, "answers 500", str(pg["answers_500"]), "0", not pg["answers_500"]),
             Row(
@@ -306,7 +310,7 @@ BENCHMARKS = [
         fake_llm_rows,
         200,
     ),
-    Benchmark("faults", ["bench_faults.py", "--json", "{json}"], faults_rows, 400),
+    Benchmark("faults", ["bench_faults.py", "--json", "{json}"], faults_rows, 600),
     Benchmark(
         "account-security",
         [

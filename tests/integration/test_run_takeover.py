@@ -152,6 +152,36 @@ async def test_a_dead_replicas_run_goes_on_here_from_its_last_step(
     assert names[-1] == "message.completed" and "error" not in names, names
 
 
+async def test_text_before_the_last_committed_step_does_not_stop_a_takeover(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    replica_a: RunExecutor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A's run said something, called a tool (the step committed, text and all), then died
+    asking the model again: the text is the step's, so B goes on from there."""
+    fake_llm.script(
+        fake_llm.tool_calls([("list_tasks", {})], content="Let me look. "),
+        fake_llm.timeout(),  # A's second call: A stops renewing
+        fake_llm.reply("You have no tasks."),
+    )
+    conversation_id = await new_conversation(client, user)
+    run_id = await start_on(replica_a, app, conversation_id, "What's on?")
+    await until(lambda: called(fake_llm, 2), "A called the model again")
+
+    assert await until(lambda: app.state.runs.sweep(at_startup=False), "swept by B") == 1
+    await until(lambda: run_status_is(app, run_id, "completed"), "completed by B")
+
+    await logged(caplog, "stopped renewing its lease; continuing it here")
+    assert len(fake_llm.calls) == 3
+    history = await get(client, user, f"/api/conversations/{conversation_id}/history")
+    assert_valid_history(history["messages"])
+    assert [m["role"] for m in history["messages"]] == ["user", "assistant", "tool", "assistant"]
+    assert history["messages"][-1]["content"] == "You have no tasks."
+
+
 async def test_a_run_whose_answer_had_begun_is_interrupted_not_taken_over(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -276,22 +306,35 @@ async def test_a_replicas_heartbeat_keeps_its_lease_and_hears_a_missed_cancel(
     fake_llm: FakeLLM,
     make_replica: MakeReplica,
 ) -> None:
-    """A beats every 50 ms: its run's lease is renewed, so B finds nothing to sweep, and a cancel
-    A's notifier missed reaches it at its next beat; A ends the run."""
+    """A and C beat every 50 ms: their runs' leases are renewed, so neither C's heartbeat nor B
+    sweeps A's run, and a cancel A's notifier missed reaches it at its next beat; A ends it."""
     replica_a = await make_replica(run_heartbeat_s=0.05, run_lease_s=60.0)
+    replica_c = await make_replica(run_heartbeat_s=0.05, run_lease_s=60.0)
     settings.run_lease_s = 60.0
-    fake_llm.script(fake_llm.timeout())
+    fake_llm.script(fake_llm.timeout(), fake_llm.timeout())
     run_id = await start_on(replica_a, app, await new_conversation(client, user), "Hi")
     await until(lambda: called(fake_llm, 1), "A called the model")
-    created = (await run_row(app, run_id)).heartbeat_at
-    assert created is not None
-    await until(lambda: renewed_since(app, run_id, created), "renewed by A's heartbeat")
+    c_run = await start_on(replica_c, app, await new_conversation(client, user), "Hi")
+    await until(lambda: called(fake_llm, 2), "C called the model")
+    for run in (run_id, c_run, c_run):  # C's second renewal: its first beat's sweep is over
+        renewed = (await run_row(app, run)).heartbeat_at
+        await until(
+            lambda run=run, renewed=renewed: renewed_since(app, run, renewed),
+            "renewed by its heartbeat",
+        )
 
+    assert (await run_row(app, run_id)).owner == replica_a.owner  # C's sweeps left it alone
+    assert await app.state.runs.sweep(at_startup=False) == 0  # nothing's lease ran out
     r = await client.post(f"/api/runs/{run_id}/cancel", headers=user.headers)
 
     assert r.json()["status"] == "cancelled", r.text
     assert r.json()["error"]["error"] == "run_cancelled"
     assert replica_a.active == 0  # A ended it (B does not drive it)
+    assert (await run_row(app, c_run)).status == "running"
+
+
+async def owned_by(app: FastAPI, run_id: uuid.UUID, owner: str) -> bool:
+    return (await run_row(app, run_id)).owner == owner
 
 
 async def renewed_since(app: FastAPI, run_id: uuid.UUID, since: object) -> bool:

@@ -140,3 +140,48 @@ async def queued_run(
             return dict(queued[0])
         assert time.monotonic() < deadline, "no run was queued"
         await asyncio.sleep(0.02)
+
+
+async def test_a_step_the_database_refuses_fails_the_run_and_keeps_nothing_of_the_step(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not an outage: the database itself refuses the step's commit (a trigger on its events), so
+    nothing is made again. The run fails `internal_error`; the task, the tool's messages and the
+    step's events rolled back together; the events that were sent follow each other to the end."""
+    caplog.set_level(logging.INFO, logger="agent_service.runs")
+    fake_llm.script(fake_llm.tool_call("create_task", title="Never made"))
+
+    async with inserts_refused(app.state.engine, "run_event", when="NEW.event = 'tool.result'"):
+        r = await asyncio.wait_for(
+            client.post(
+                "/api/agent/chat/stream", json={"message": "Make it"}, headers=user.headers
+            ),
+            15,
+        )
+
+    assert r.status_code == 200, r.text
+    events = parse_sse(r.text)
+    assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
+    assert [e.event for e in events] == ["run.created", "error"], events
+    assert events[-1].json()["error"] == "internal_error"
+    run_id = r.headers["X-Run-Id"]
+    assert [m.getMessage() for m in caplog.records if m.levelno == logging.ERROR] == [
+        f"run {run_id} failed"  # with the database's error, for the operator
+    ]
+    assert len(fake_llm.calls) == 1  # refused, not made again
+    run = (await client.get(f"/api/runs/{run_id}", headers=user.headers)).json()
+    assert run["status"] == "failed"
+    assert (await client.get("/api/tasks", headers=user.headers)).json() == []
+    conversation_id = events[0].json()["conversation_id"]
+    messages = await history(client, user, conversation_id)
+    assert [(m["role"], m["content"]) for m in messages] == [("user", "Make it")]
+
+    fake_llm.script(fake_llm.reply("Fine now."))
+    body = {"message": "Again", "conversation_id": conversation_id}
+    again = await client.post("/api/agent/chat", json=body, headers=user.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["response"] == "Fine now."

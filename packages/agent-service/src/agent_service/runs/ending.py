@@ -31,9 +31,9 @@ from agent_service.runs.notifier import conversation_key, run_key
 logger = logging.getLogger("agent_service.runs")
 
 
-async def end_idle(host: RunHost, session: AsyncSession, run: Run, status: str) -> bool:
-    """End a run no task here drives (paused for approval, queued, or its process died); whether
-    this call ended it (another may have first)."""
+async def end_idle(host: RunHost, session: AsyncSession, run: Run, status: str) -> None:
+    """End a run no task here drives (paused for approval, queued, or its process died), unless
+    another ended it first."""
     error_seq = await runs.last_seq(session, run.id) + 1
     ended = await runs.end_run(
         session,
@@ -46,11 +46,10 @@ async def end_idle(host: RunHost, session: AsyncSession, run: Run, status: str) 
     )
     if not ended:
         await session.rollback()
-        return False
+        return
     await session.commit()
     host.notifier.wake(run_key(run.id), conversation_key(run.conversation_id))
     await settlement.count_streamed(host, run.id, run.user_id)  # a dead process's last words
-    return True
 
 
 async def end(

@@ -1,0 +1,73 @@
+"""A run that fails while the database is away still ends: its end (the text it streamed, the
+repaired history, the `failed` status and its error) is retried until the database is back, and
+then written whole, in order, once. Both databases (`Outage`: a cut proxy on PostgreSQL, another
+writer holding the write lock on SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from agent_service.settings import Settings
+from agent_testkit import FakeLLM, parse_sse
+from tests.factories import TestUser
+from tests.integration.test_runs_faults_outage import (  # noqa: F401 - fixtures used by name
+    OUTAGE_S,
+    Outage,
+    assert_valid_history,
+    get,
+    logged,
+    next_turn_works,
+    outage,
+    settings,
+)
+
+WORDS = " ".join(f"word{n}" for n in range(40))
+
+
+async def test_a_run_that_fails_during_an_outage_ends_failed_with_its_text_once_back(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    outage: Outage,  # noqa: F811
+    settings: Settings,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The model drops its stream after some text while the database is away: the run's end
+    waits for it (`could not record the end of run`, retried), then the stream gets the text
+    and the error, with ids that follow each other, and the conversation takes the next turn."""
+    caplog.set_level(logging.INFO, logger="agent_service.runs")
+    settings.llm_max_retries = 0
+    fake_llm.script(
+        outage.then(fake_llm, fake_llm.cut_stream(after=20, item=fake_llm.reply(WORDS)))
+    )
+    stream = asyncio.create_task(
+        client.post("/api/agent/chat/stream", json={"message": "Hi"}, headers=user.headers)
+    )
+    await logged(caplog, "could not record the end of run")
+    await asyncio.sleep(OUTAGE_S)
+    assert not stream.done()
+    outage.end()
+    r = await asyncio.wait_for(stream, timeout=15)
+
+    assert r.status_code == 200, r.text
+    events = parse_sse(r.text)
+    assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].event == "error", events[-3:]
+    assert events[-1].json()["error"] == "llm_unavailable"
+    streamed = "".join(e.json()["delta"] for e in events if e.event == "message.delta")
+    assert streamed and WORDS.startswith(streamed)  # what the model sent before the cut
+    run_id, conversation_id = r.headers["X-Run-Id"], events[0].json()["conversation_id"]
+    run = await get(client, user, f"/api/runs/{run_id}")
+    assert run["status"] == "failed", run
+    assert app.state.runs.host.stalled == set()  # ended: no longer held back from its lease
+    kept = parse_sse((await client.get(f"/api/runs/{run_id}/events", headers=user.headers)).text)
+    assert [(e.id, e.event, e.data) for e in kept] == [(e.id, e.event, e.data) for e in events]
+    history = await get(client, user, f"/api/conversations/{conversation_id}/history")
+    assert_valid_history(history["messages"])
+    await next_turn_works(client, user, fake_llm, conversation_id)

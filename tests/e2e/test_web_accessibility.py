@@ -26,7 +26,15 @@ pytestmark = BROWSER_MODULE
 AXE = Path(__file__).resolve().parents[1] / "fixtures" / "axe" / "axe.min.js"
 ADMIN = ("a11y-admin@example.com", "a11y-password-1")
 PUBLIC_PAGES = ["/login", "/register", "/forgot-password", "/verify-email", "/reset-password"]
-USER_PAGES = ["/chat", "/conversations", "/tasks", "/projects", "/documents", "/no-such-page"]
+USER_PAGES = [
+    "/chat",
+    "/conversations",
+    "/tasks",
+    "/projects",
+    "/documents",
+    "/account",
+    "/no-such-page",
+]
 ADMIN_PAGES = ["/admin/users", "/admin/deliveries"]
 
 
@@ -114,12 +122,26 @@ def test_at_a_phones_width_the_header_is_a_menu_and_nothing_overflows(
         screenshot(page, "30-phone-menu-open")
         nav.get_by_role("link", name="Tasks").click()
         expect(nav).to_be_hidden()  # a choice closes the menu
-        for path in ["/chat", "/tasks", "/documents", "/conversations", "/admin/users"]:
+        for path in ["/chat", "/tasks", "/documents", "/conversations", "/account", "/admin/users"]:
             settled(page, path)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width} px wide at 390"
         settled(page, "/tasks")
         screenshot(page, "31-phone-tasks")
+
+
+def test_at_a_laptops_width_the_header_is_one_line(service: WebService, browser: Browser) -> None:
+    """An admin's eight links, the approvals badge, the name and Sign out fit in 1280 px."""
+    for page in audit_page(browser, service.base_url, width=1280):
+        sign_in(page, *ADMIN)
+        settled(page, "/account")
+        tops = {
+            round(box["y"])
+            for item in page.locator("#nav a, #account > *").all()
+            if item.is_visible() and (box := item.bounding_box())
+        }
+        screenshot(page, "32-header-1280")
+        assert max(tops) - min(tops) < 12, f"the header wraps at 1280 px: rows at {sorted(tops)}"
 
 
 def test_the_keyboard_skips_to_the_content(service: WebService, browser: Browser) -> None:

@@ -81,7 +81,9 @@ async function errorOf(response) {
   } catch {
     body = { error: "http_error", detail: `The server answered ${response.status}.` };
   }
-  if (response.status === 401 && auth.token) {
+  // A 401 ends this tab's sign-in, except a wrong current password on the account page: the token
+  // is fine, the password typed is not.
+  if (response.status === 401 && auth.token && body?.error !== "invalid_current_password") {
     auth.signOut();
     window.dispatchEvent(new CustomEvent("app:signed-out", { detail: body?.detail }));
   }

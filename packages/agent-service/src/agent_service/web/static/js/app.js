@@ -2,6 +2,7 @@
 
 import { api, apiList, auth } from "./api.js";
 import { h, link, replace } from "./dom.js";
+import { accountPage } from "./pages/account.js";
 import * as accountPages from "./pages/auth.js";
 import * as adminPages from "./pages/admin.js";
 import { assistantsPage } from "./pages/assistants.js";
@@ -28,6 +29,7 @@ const SIGNED_IN = {
   "/documents": documentsPage,
   "/documents/page": documentPagePage,
   "/assistants": assistantsPage,
+  "/account": accountPage,
   "/admin/users": adminPages.usersPage,
   "/admin/deliveries": adminPages.deliveriesPage,
 };
@@ -80,6 +82,17 @@ export async function signedIn(token) {
   navigate("/chat");
 }
 
+/** Load the profile again (a new name shows in the header). */
+export async function refreshUser() {
+  state.user = await api("/api/profile");
+  renderNav();
+}
+
+/** Back to the sign-in page with a message, once this tab's token is gone. */
+export function signOutWith(message) {
+  signOut(message);
+}
+
 function signOut(message) {
   auth.signOut();
   state.user = null;
@@ -110,7 +123,8 @@ function renderNav() {
   }));
   replace(account,
     approvalsBadge,
-    h("span", { class: "who", title: state.user.email }, state.user.name || state.user.email),
+    h("a", { class: "who", href: "/account", "data-link": true, title: `Your account (${state.user.email})` },
+      state.user.name || state.user.email),
     h("button", { type: "button", class: "secondary small", onclick: () => signOutHere() },
       "Sign out"));
 }

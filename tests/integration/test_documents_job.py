@@ -107,7 +107,8 @@ async def stored(app: FastAPI, user: TestUser, tmp_path: Path) -> MakeStored:
 
 class StopSignal(asyncio.Event):
     """The runner's stop signal, checked by the job before each batch: counts the checks, and at
-    check number `at` runs `then()` (if given) and reads as set when `stop` is true."""
+    check number `at` runs `then()` (if given) and reads as set when `stop` is true. More checks
+    than pages is a job that does not end (each batch takes a page at least): it fails at once."""
 
     def __init__(self, at: int = 0, *, stop: bool = True, then: Callable[[], None] | None = None):
         super().__init__()
@@ -118,6 +119,7 @@ class StopSignal(asyncio.Event):
 
     def is_set(self) -> bool:
         self.checks += 1
+        assert self.checks <= PAGES, "the job went on past its last page"
         if self.checks == self.at:
             if self.then is not None:
                 self.then()

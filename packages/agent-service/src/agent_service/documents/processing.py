@@ -53,7 +53,9 @@ def read_batch(source: Source, first: int) -> tuple[list[Passage], int]:
     while index < source.page_count:
         passages.extend(page_passages(source, index))
         index += 1
-        if index - first >= BATCH_MAX_PAGES or time.monotonic() - started >= BATCH_MAX_SECONDS:
+        if index - first >= BATCH_MAX_PAGES:
+            break
+        if time.monotonic() - started >= BATCH_MAX_SECONDS:
             break
     return passages, index
 

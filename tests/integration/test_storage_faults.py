@@ -212,7 +212,8 @@ async def discard_jobs(app: FastAPI) -> list[Job]:
 
 
 async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    async with asyncio.timeout(PART_DEADLINE_S):
+    """Until `check()`: 60 s at most (each attempt of the job waits for obstore's own retries)."""
+    async with asyncio.timeout(60):
         while not await check():  # noqa: ASYNC110 - polling another process's state
             await asyncio.sleep(0.02)
 

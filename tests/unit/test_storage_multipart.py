@@ -91,6 +91,7 @@ def test_the_bucket_path_style_from_the_storage_url() -> None:
     assert bucket_of(config) == Bucket(
         "http://minio:9000", "/files/", "eu-west-3", Credentials("key-id", "secret")
     )
+    assert not bucket_of(config, {"allow_invalid_certificates": "true"}).verify
 
 
 def test_the_bucket_from_the_environment_as_obstore_reads_it(

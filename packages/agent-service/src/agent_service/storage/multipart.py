@@ -44,11 +44,13 @@ class Bucket:
     path: str  # "/bucket/" (path style) or "/" (virtual-hosted style)
     region: str
     credentials: Credentials | None  # None: requests are sent unsigned (`skip_signature`)
+    verify: bool = True  # False with the client option `allow_invalid_certificates`
 
 
-def bucket_of(config: dict[str, Any]) -> Bucket:
-    """The bucket of an obstore S3 configuration, completed from the `AWS_*` variables as obstore
-    does; `StorageError` when its credentials are not static keys (an instance role...)."""
+def bucket_of(config: dict[str, Any], client: dict[str, Any] | None = None) -> Bucket:
+    """The bucket of an obstore S3 configuration (and client options), completed from the `AWS_*`
+    variables as obstore does; `StorageError` when its credentials are not static keys (an
+    instance role...)."""
 
     def setting(name: str, *variables: str) -> str | None:
         value = config.get(name)
@@ -57,12 +59,13 @@ def bucket_of(config: dict[str, Any]) -> Bucket:
     region = setting("region", "AWS_REGION", "AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = setting("endpoint", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
     bucket = str(config["bucket"])
+    verify = str((client or {}).get("allow_invalid_certificates", "")).lower() != "true"
     if str(config.get("virtual_hosted_style_request", "")).lower() == "true":
         base, path = endpoint or f"https://{bucket}.s3.{region}.amazonaws.com", "/"
     else:
         base, path = endpoint or f"https://s3.{region}.amazonaws.com", f"/{bucket}/"
     if str(config.get("skip_signature", "")).lower() == "true":
-        return Bucket(base.rstrip("/"), path, region, None)
+        return Bucket(base.rstrip("/"), path, region, None, verify)
     key_id = setting("access_key_id", "AWS_ACCESS_KEY_ID")
     secret = setting("secret_access_key", "AWS_SECRET_ACCESS_KEY")
     if not key_id or not secret:
@@ -72,7 +75,7 @@ def bucket_of(config: dict[str, Any]) -> Bucket:
             "that aborts incomplete multipart uploads instead."
         )
     token = setting("session_token", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-    return Bucket(base.rstrip("/"), path, region, Credentials(key_id, secret, token))
+    return Bucket(base.rstrip("/"), path, region, Credentials(key_id, secret, token), verify)
 
 
 def _encode(text: str) -> str:
@@ -130,7 +133,7 @@ def sign(
 async def abort_uploads(bucket: Bucket, path: str) -> int:
     """Abort every incomplete multipart upload of the object at `path` (its full name in the
     bucket); the number aborted. `StorageUnavailable` while the store does not answer."""
-    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+    async with httpx.AsyncClient(timeout=TIMEOUT, verify=bucket.verify) as http:
         listed = await _call(http, bucket, "GET", "", [("prefix", path), ("uploads", "")])
         aborted = 0
         for upload in ElementTree.fromstring(listed.content).iterfind("{*}Upload"):  # noqa: S314 - our store's answer

@@ -155,7 +155,8 @@ class S3Storage:
 
     async def abort_uploads(self, key: str) -> int:
         path = "/".join(filter(None, [self.store.prefix, check_key(key)]))
-        return await multipart.abort_uploads(multipart.bucket_of(dict(self.store.config)), path)
+        config, client = dict(self.store.config), dict(self.store.client_options or {})
+        return await multipart.abort_uploads(multipart.bucket_of(config, client), path)
 
     async def keys(self, prefix: str = "") -> list[str]:
         with _unavailable("list", prefix):

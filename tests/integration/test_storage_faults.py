@@ -206,6 +206,23 @@ async def test_a_client_that_goes_away_mid_upload_leaves_no_multipart_upload(
     assert await stored_files() == []
 
 
+async def test_aborting_the_uploads_of_a_key_leaves_those_of_other_keys(
+    app: FastAPI, s3: Any, bucket: str
+) -> None:
+    for key in (
+        "files/documents/a",
+        "files/documents/ab",
+        "files/documents/b",
+        "files/documents/a",
+    ):
+        s3.create_multipart_upload(Bucket=bucket, Key=key)
+
+    assert await app.state.storage.abort_uploads("documents/a") == 2
+    left = sorted(upload["Key"] for upload in incomplete_uploads(s3, bucket))
+    assert left == ["files/documents/ab", "files/documents/b"]  # a longer name is another key
+    assert await app.state.storage.abort_uploads("documents/a") == 0
+
+
 async def discard_jobs(app: FastAPI) -> list[Job]:
     async with app.state.sessionmaker() as session:
         return list(await session.scalars(select(Job).where(Job.kind == DISCARD_UPLOAD)))

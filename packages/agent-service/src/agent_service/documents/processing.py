@@ -170,6 +170,7 @@ async def _store(
 
 
 async def _finish(context: JobContext, document_id: uuid.UUID, page_count: int) -> None:
+    """Ready, once every page is stored (so its progress, pages stored / pages, is 1.0 already)."""
     async with context.sessionmaker() as session:
         document = await session.get(Document, document_id, with_for_update=True)
         if document is None or document.status != DocumentStatus.PROCESSING:
@@ -177,7 +178,6 @@ async def _finish(context: JobContext, document_id: uuid.UUID, page_count: int) 
         if document.chunk_count == 0:
             raise no_text(DocumentKind(document.content_type), page_count)
         document.status = DocumentStatus.READY
-        document.progress = 1.0
         document.processed_at = utcnow()
         await session.commit()
 

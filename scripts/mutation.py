@@ -194,7 +194,25 @@ FIRST_MODULES = {
 # runs/: admission cancelling driving ending executor hooks host lifecycle
 EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {}
 # runs/: liveness notifier payloads scheduling service settlement stream takeover writer
-EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {}
+EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
+    (
+        "runs/liveness.py",
+        "return failed_at is None or time.monotonic() - failed_at >= host.settings.run_lease_s",
+        "GtE -> Gt",
+    ): "two monotonic readings taken apart differ by exactly the lease only by a float coincidence",
+    ("runs/liveness.py", "query = query.where(Run.heartbeat_at < cutoff)", "Lt -> LtE"): "a"
+    " heartbeat written at exactly the cutoff's microsecond is a coincidence of two clocks' readings",
+    (
+        "runs/liveness.py",
+        "query = query.where(Run.owner.is_distinct_from(host.owner))",
+        "statement deleted",
+    ): "the start-up sweep runs before this process admits anything, and its owner name is new at"
+    " each start (owner_name): no run has it yet, so the filter removes nothing",
+    ("runs/liveness.py", "host.refused.discard(run.id)", "statement deleted"): "`refused` is read"
+    " only for a run in `stalled` (cancelling._owner_stuck), which the line before empties; the"
+    " run's own WriteRetry, still running since it is stalled, sets or clears the entry at its"
+    " next attempt before it is stalled again",
+}
 # idempotency/, quotas/
 EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {}
 # documents/processing.py, integrations/github/jobs.py

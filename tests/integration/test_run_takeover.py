@@ -182,6 +182,33 @@ async def test_text_before_the_last_committed_step_does_not_stop_a_takeover(
     assert history["messages"][-1]["content"] == "You have no tasks."
 
 
+async def test_a_process_started_on_sqlite_continues_its_predecessors_run(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    replica_a: RunExecutor,
+    make_replica: MakeReplica,
+) -> None:
+    """One process owns a SQLite file: the one that starts takes over every leased run of the
+    one before it at once, lease or not (A is never heard from again)."""
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("on PostgreSQL a replica that starts sweeps expired leases only")
+    settings.run_lease_s = 60.0  # A's lease has not run out
+    fake_llm.script(fake_llm.timeout(), fake_llm.reply("Picked up."))
+    conversation_id = await new_conversation(client, user)
+    run_id = await start_on(replica_a, app, conversation_id, "Hi")
+    await until(lambda: called(fake_llm, 1), "A called the model")
+
+    replica_c = await make_replica()  # its start sweeps
+
+    await until(lambda: run_status_is(app, run_id, "completed"), "completed by C")
+    history = await get(client, user, f"/api/conversations/{conversation_id}/history")
+    assert [m["content"] for m in history["messages"]] == ["Hi", "Picked up."]
+    assert replica_c.active == 0
+
+
 async def test_a_run_whose_answer_had_begun_is_interrupted_not_taken_over(
     app: FastAPI,
     client: httpx.AsyncClient,

@@ -13,9 +13,13 @@ import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event, select
 
 from agent_service.idempotency import service
+from agent_service.idempotency.models import IdempotencyKey
 from agent_service.settings import Settings
+from agent_testkit import FakeLLM
+from tests.conftest import use_fake_llm
 from tests.factories import TestUser
 
 BODY = json.dumps({"title": "Once"}).encode()
@@ -37,9 +41,9 @@ def clock(app: FastAPI) -> FrozenClock:
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
+def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
     settings.idempotency_wait_s = 0.3  # a repeat that finds the key still claimed: 409 soon
-    return settings
+    return use_fake_llm(settings, fake_llm.base_url)
 
 
 def keyed(user: TestUser, key: str) -> dict[str, str]:
@@ -161,16 +165,32 @@ async def test_a_long_body_keeps_its_claim_past_the_lease(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
+    renewals: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("UPDATE idempotency_key SET expires_at"):
+            renewals.append(statement)
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
     first = asyncio.create_task(app(asgi_post(user, "slow", request), body.receive, send))
     await body.give(content[:100], more=True)  # the key is claimed before the body is read
-    clock.now += service.CLAIM_LEASE * 3 / 4  # past half the lease: the next chunk renews it
-    await body.give(content[100:200], more=True)
-    clock.now += service.CLAIM_LEASE * 3 / 4  # past the claim's first lease, within the renewed
+    await body.give(content[100:150], more=True)  # within half the lease: nothing to renew
+    assert renewals == []
+    clock.now += service.CLAIM_LEASE / 2  # half the lease: the next chunk renews it
+    await body.give(content[150:200], more=True)
+    assert len(renewals) == 1
+    await body.give(content[200:250], more=True)  # renewed for a whole lease from now
+    assert len(renewals) == 1
+    clock.now += service.CLAIM_LEASE / 2
+    await body.give(content[250:300], more=True)  # and again half a lease later
+    assert len(renewals) == 2
+    clock.now += service.CLAIM_LEASE * 3 / 4  # past the first renewal's lease, within the second
+    event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
 
     meanwhile = await post_upload(client, user, "slow", request)
     assert (meanwhile.status_code, meanwhile.json()["error"]) == (409, "idempotency_key_in_use")
 
-    await body.chunks.put({"type": "http.request", "body": content[200:], "more_body": False})
+    await body.chunks.put({"type": "http.request", "body": content[300:], "more_body": False})
     with anyio.fail_after(10):
         await first
     assert sent[0]["status"] == 202
@@ -242,6 +262,64 @@ async def test_a_request_cut_right_after_its_answer_keeps_the_answer(
     await cut(app, asgi_post(user, "answered"), receive, when)
 
     retried = await post(client, user, "answered")
+    assert retried.status_code == 201, retried.text
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert await tasks_of(client, user) == ["Once"]
+
+
+async def test_a_request_cut_as_its_answer_starts_never_leaves_an_empty_answer(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser
+) -> None:
+    messages = [{"type": "http.request", "body": BODY, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def when(message: dict[str, Any] | None, cancel: Callable[[], None]) -> None:
+        if message is not None and message["type"] == "http.response.start":
+            cancel()
+            await anyio.lowlevel.checkpoint()  # the server's send is cut with it
+
+    await cut(app, asgi_post(user, "cut-at-start"), receive, when)
+
+    # no whole answer was kept: the retry is answered in full (never an empty replay)
+    retried = await post(client, user, "cut-at-start")
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["title"] == "Once"
+
+
+async def test_a_key_binds_only_the_run_of_its_own_request(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """The claim is the request's alone: a later request in the same task (an in-process
+    client calls the app in its own task) does not bind its run to it."""
+    fake_llm.script(fake_llm.reply("Unkeyed."))
+    assert (await post(client, user, "tasks-key")).status_code == 201
+
+    chat = await client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+
+    assert chat.status_code == 200, chat.text
+    async with app.state.sessionmaker() as session:
+        row = await session.scalar(select(IdempotencyKey))
+    assert row is not None and row.key == "tasks-key" and row.run_id is None
+
+
+async def test_an_answer_whose_client_went_away_before_it_started_is_kept(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser
+) -> None:
+    messages = [{"type": "http.request", "body": BODY, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        raise OSError("the client closed the connection")  # as a server's send does then
+
+    with pytest.raises(OSError, match="client closed"):
+        await app(asgi_post(user, "gone-early"), receive, send)
+
+    # the task was made: the retry gets it, not a second one
+    retried = await post(client, user, "gone-early")
     assert retried.status_code == 201, retried.text
     assert retried.headers["idempotent-replayed"] == "true"
     assert await tasks_of(client, user) == ["Once"]

@@ -204,6 +204,7 @@ class _First:
         self.too_big = False
         self.answered = False
         self.stored = False
+        self.gone: OSError | None = None  # the client, gone as the answer started
 
     async def run(self, receive: Receive) -> None:
         sessionmaker = self.keyed.sessionmaker
@@ -258,7 +259,16 @@ class _First:
             if len(self.body) > MAX_STORED_BODY:
                 self.too_big = True
                 self.body.clear()
-        await self.keyed.send(message)  # captured first: a client gone now does not undo it
+        if self.gone is not None:  # the rest of an answer whose start could not go out
+            if self.answered:
+                raise self.gone  # captured whole (and kept): now the app learns it
+            return
+        try:
+            await self.keyed.send(message)  # captured first: a client gone now does not undo it
+        except OSError as exc:
+            if message["type"] != "http.response.start" or self.stored:
+                raise
+            self.gone = exc  # take the rest of the answer (its body) before saying so
 
     def _storable(self) -> bool:
         ok = 200 <= self.status < 500 and self.status not in NOT_STORED

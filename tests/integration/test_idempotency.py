@@ -57,6 +57,7 @@ async def test_a_repeat_returns_the_first_result_marked_replayed(
     assert "idempotent-replayed" not in first.headers
     assert again.headers["idempotent-replayed"] == "true"
     assert again.headers["content-type"] == first.headers["content-type"]
+    assert again.headers["content-length"] == str(len(again.content))
     assert len(await tasks_of(client, user)) == 1
 
 
@@ -140,6 +141,18 @@ async def test_without_a_key_every_request_is_new(
         r = await client.post("/api/tasks", json={"title": "Twice"}, headers=user.headers)
         assert r.status_code == 201
     assert len(await tasks_of(client, user)) == 2
+
+
+async def test_a_key_on_a_read_is_not_looked_at(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser
+) -> None:
+    before = await client.get("/api/tasks", headers=keyed(user, "read"))
+    await create_task(client, user, "write")
+    after = await client.get("/api/tasks", headers=keyed(user, "read"))
+
+    assert before.json() == [] and len(after.json()) == 1
+    assert "idempotent-replayed" not in after.headers
+    assert await key_rows(app) == 1  # the POST's
 
 
 async def test_a_malformed_key_is_refused(client: httpx.AsyncClient, user: TestUser) -> None:

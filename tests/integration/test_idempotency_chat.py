@@ -15,6 +15,8 @@ from agent_service.settings import Settings
 from agent_testkit import FakeLLM, parse_sse
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
+from tests.integration.test_runs_api import new_conversation
+from tests.integration.test_runs_multitask import SLOW, start_busy_run
 
 pytestmark = pytest.mark.usefixtures("llm_waits")
 
@@ -91,6 +93,10 @@ async def test_a_retried_stream_replays_the_same_run(
     ]
     assert replayed[0].event == "run.created" and replayed[-1].event == "message.completed"
     assert await count(app, Run) == 1
+    async with app.state.sessionmaker() as session:
+        row = await session.scalar(select(IdempotencyKey))
+    assert row is not None and str(row.run_id) == first.headers["x-run-id"]
+    assert row.response_body is None  # a stream is replayed from its run's events, not its bytes
 
     changed = await client.post(
         "/api/agent/chat/stream", json={"message": "Hello"}, headers=keyed(user, "s-1")
@@ -136,3 +142,27 @@ async def test_when_the_first_request_fails_a_waiting_repeat_does_the_work(
     assert "idempotent-replayed" not in ok.headers
     again = await client.post("/api/agent/chat", json=body, headers=keyed(user, "f"))
     assert again.json() == ok.json() and again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_conflict_is_not_the_answer_kept_for_the_key(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """409 `run_in_progress` says "not now": the same key after the busy run ends gets a run."""
+    fake_llm.script(
+        fake_llm.tool_call("create_task", title="first"),
+        fake_llm.reply(SLOW, chunk_delay=0.05),
+        fake_llm.reply("Now."),
+    )
+    conversation_id = await new_conversation(client, user)
+    turn, run = await start_busy_run(client, user, fake_llm, conversation_id)
+    body = {"message": "second", "conversation_id": conversation_id, "multitask_strategy": "reject"}
+
+    busy = await client.post("/api/agent/chat", json=body, headers=keyed(user, "busy"))
+    assert (busy.status_code, busy.json()["error"]) == (409, "run_in_progress")
+    await client.post(f"/api/runs/{run['id']}/cancel", headers=user.headers)
+    await asyncio.wait_for(turn, 5)
+
+    later = await client.post("/api/agent/chat", json=body, headers=keyed(user, "busy"))
+    assert later.status_code == 200, later.text
+    assert "idempotent-replayed" not in later.headers
+    assert later.json()["response"] == "Now."

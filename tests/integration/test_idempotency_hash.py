@@ -53,3 +53,13 @@ def test_another_file_route_or_json_body_differs() -> None:
         "application/json", [b'{"a"', b": 1}"]
     )
     assert digest("application/json", [b'{"a": 1}']) != digest("application/json", [b'{"a": 2}'])
+
+
+def test_only_a_multipart_body_loses_its_boundary() -> None:
+    # a body of another type that names a boundary keeps every byte in its fingerprint
+    assert digest("text/plain; boundary=ab", [b"ab1"]) != digest("text/plain; boundary=ab", [b"1"])
+    other_header = {**scope("text/plain"), "headers": [(b"x-note", b"multipart/x; boundary=ab")]}
+    hashers = [BodyHasher(other_header), BodyHasher(other_header)]
+    hashers[0].update(b"ab1")
+    hashers[1].update(b"1")
+    assert hashers[0].hexdigest() != hashers[1].hexdigest()

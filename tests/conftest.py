@@ -173,6 +173,7 @@ def settings(database_url: str, tmp_path: Path, storage_url: str | None) -> Sett
         argon2_memory_kib=1024,
         argon2_parallelism=1,
         llm_api_key=None,
+        login_refusal_hold_s=0.0,  # a refused login answered at once (its own test holds it)
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -96,6 +96,26 @@ async def test_one_address_guessing_at_many_accounts_is_throttled(
         assert (await login(other, user.email, user.password)).status_code == 200
 
 
+async def test_a_refused_login_is_held_while_others_are_answered(
+    app: FastAPI, settings: Settings, client: httpx.AsyncClient, user: TestUser
+) -> None:
+    """A client hammering a blocked account gets about one answer a second per connection: the
+    429 waits (up to LOGIN_REFUSAL_HOLD_S) outside the login gate, while every other request,
+    another account's login included, is answered."""
+    settings.login_refusal_hold_s = 10.0
+    await fail(client, user.email, 3)
+    await _expire_blocks(app, until=utcnow() + timedelta(seconds=60))
+    refused = [asyncio.create_task(login(client, user.email, "wrong-password-1")) for _ in range(8)]
+    other_address = httpx.ASGITransport(app=app, client=("10.0.0.9", 1234))
+    async with httpx.AsyncClient(transport=other_address, base_url="http://testserver") as other:
+        for _ in range(3):
+            assert (await login(other, "x@example.com", "wrong-password-1")).status_code == 401
+    assert (await client.get("/healthz")).status_code == 200
+    assert not any(task.done() for task in refused)  # held: 10 s, not answered at once
+    for r in await asyncio.wait_for(asyncio.gather(*refused), 60):
+        assert r.status_code == 429 and r.headers["Retry-After"] == "60"
+
+
 async def test_the_count_holds_across_replicas(
     settings: Settings, client: httpx.AsyncClient, user: TestUser
 ) -> None:
@@ -142,10 +162,11 @@ async def test_throttle_rows_name_no_email(app: FastAPI, client: httpx.AsyncClie
     assert not any("private" in key for key in keys)
 
 
-async def _expire_blocks(app: FastAPI) -> None:
+async def _expire_blocks(app: FastAPI, until: datetime | None = None) -> None:
+    """Every block ends now (as if its wait had passed), or at `until`."""
     async with app.state.sessionmaker() as session:
         await session.execute(
-            update(LoginThrottle).values(blocked_until=utcnow() - timedelta(seconds=1))
+            update(LoginThrottle).values(blocked_until=until or utcnow() - timedelta(seconds=1))
         )
         await session.commit()
 

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     metrics_bind: str | None = None
     metrics_token: SecretStr | None = None
     login_max_failures: int = Field(default=5, ge=1)
+    # A refused (429) login is answered after min(its wait, this) seconds, holding nothing but a
+    # sleeping coroutine: a client hammering a blocked account gets one answer a second per
+    # connection instead of hundreds, which kept the event loop busy for every other request.
+    login_refusal_hold_s: float = Field(default=1.0, ge=0, le=10)
     password_hash_workers: int = Field(default=0, ge=0)
 
     mail_backend: Literal["file", "console", "smtp"] = "file"

@@ -65,6 +65,7 @@ class TooManyAttempts(RateLimited):
     code = "too_many_attempts"
 
     def __init__(self, wait_s: int) -> None:
+        self.wait_s = wait_s
         unit = "second" if wait_s == 1 else "seconds"
         super().__init__(
             f"Too many failed logins; try again in {wait_s} {unit}.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -18,12 +19,13 @@ from agent_service.auth.exceptions import (
     InvalidCredentials,
     InvalidMailToken,
     InvalidRefreshCookie,
+    TooManyAttempts,
     WrongCurrentPassword,
 )
 from agent_service.auth.mails import send_account_exists_mail
 from agent_service.auth.mails import send_token_mail as send_token_mail  # users mail too
 from agent_service.auth.models import EmailToken, TokenPurpose
-from agent_service.auth.passwords import passwords_for
+from agent_service.auth.passwords import Passwords, passwords_for
 from agent_service.auth.schemas import AccessToken
 from agent_service.auth.tokens import (
     create_access_token,
@@ -205,25 +207,40 @@ async def authenticate(
     (429 `too_many_attempts`), with the hash computed off the event loop, and at most
     `login_slots` logins of this process worked on at once."""
     passwords = passwords_for(settings)
-    async with passwords.login_gate():
-        attempt = await throttle.reserve_attempt(
-            session, email=email, address=address, max_failures=settings.login_max_failures
-        )
-        user = await users.get_user_by_email(session, email)
-        if user is None:
-            await passwords.burn_verification_time(password)
-            raise InvalidCredentials()
-        valid, new_hash = await passwords.verify(password, user.hashed_password)
-        if not valid:
-            raise InvalidCredentials()
-        await throttle.settle_success(session, attempt)
-        if new_hash is not None:
-            user.hashed_password = new_hash
-        await session.commit()
+    try:
+        async with passwords.login_gate():
+            attempt = await throttle.reserve_attempt(
+                session, email=email, address=address, max_failures=settings.login_max_failures
+            )
+            user = await _check_credentials(session, passwords, attempt, email, password)
+    except TooManyAttempts as refused:
+        # Held before it is answered, outside the gate and with the connection back in the pool:
+        # a storm of refused logins then costs sleeping coroutines, not the event loop.
+        await session.rollback()
+        await asyncio.sleep(min(refused.wait_s, settings.login_refusal_hold_s))
+        raise
     if not user.is_active:
         raise AccountDisabled()
     if settings.require_email_verification and not user.email_verified:
         raise EmailNotVerified()
+    return user
+
+
+async def _check_credentials(
+    session: AsyncSession, passwords: Passwords, attempt: list[str], email: str, password: str
+) -> User:
+    """The account if the password is right (its throttle count then settled), else 401."""
+    user = await users.get_user_by_email(session, email)
+    if user is None:
+        await passwords.burn_verification_time(password)
+        raise InvalidCredentials()
+    valid, new_hash = await passwords.verify(password, user.hashed_password)
+    if not valid:
+        raise InvalidCredentials()
+    await throttle.settle_success(session, attempt)
+    if new_hash is not None:
+        user.hashed_password = new_hash
+    await session.commit()
     return user
 
 

@@ -121,11 +121,19 @@ async def test_a_queued_run_cancelled_before_it_starts_ends_cancelled_and_leaves
     assert len(fake_llm.calls) == 1  # the cancelled run never asked the model
     busy_now = (await client.get(f"/api/runs/{busy['id']}", headers=user.headers)).json()
     assert busy_now["status"] == "running"  # the busy run was left alone
+    r = await client.post(f"/api/runs/{busy['id']}/rollback", headers=user.headers)
+    assert (r.status_code, r.json()["error"]) == (409, "run_in_progress")  # not while it runs
 
     await client.post(f"/api/runs/{busy['id']}/cancel", headers=user.headers)
     streamed = await asyncio.wait_for(first, 10)
     assert parse_sse(streamed.text)[-1].json()["error"] == "run_cancelled"
-    assert "second" not in [m["content"] for m in await history(client, user, conversation_id)]
+    kept = await history(client, user, conversation_id)
+    assert "second" not in [m["content"] for m in kept]
+
+    # the newest run, ended: taking it back removes nothing, it stored nothing
+    r = await client.post(f"/api/runs/{queued['id']}/rollback", headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert await history(client, user, conversation_id) == kept
 
 
 async def queued_run(

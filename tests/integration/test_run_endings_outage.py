@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from agent_service.runs.models import RunEvent
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM, parse_sse
 from tests.factories import TestUser
@@ -71,3 +74,66 @@ async def test_a_run_that_fails_during_an_outage_ends_failed_with_its_text_once_
     history = await get(client, user, f"/api/conversations/{conversation_id}/history")
     assert_valid_history(history["messages"])
     await next_turn_works(client, user, fake_llm, conversation_id)
+
+
+async def test_an_outage_after_the_answer_began_fails_the_run_busy_keeping_its_text(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    outage: Outage,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Text, then a tool call, in one model answer: the text is stored, then the database goes
+    away before the tool's step commits. Making the step again would start the answer over, so
+    once the database is back the run fails `database_busy`, keeping the text it streamed and
+    nothing of the step; the model is not asked again."""
+    caplog.set_level(logging.INFO, logger="agent_service.runs")
+    fake_llm.script(
+        fake_llm.tool_calls(
+            [("create_task", {"title": "Never made"})], content=TEXT, chunk_delay=0.2
+        )
+    )
+    stream = asyncio.create_task(
+        client.post("/api/agent/chat/stream", json={"message": "Make it"}, headers=user.headers)
+    )
+    await text_stored(app)
+    outage.begin()  # while the tool call still streams
+    await logged(caplog, "run heartbeat failed")  # the database is away for everyone
+    await asyncio.sleep(OUTAGE_S)
+    assert not stream.done()
+    outage.end()
+    r = await asyncio.wait_for(stream, timeout=15)
+
+    assert r.status_code == 200, r.text
+    events = parse_sse(r.text)
+    assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
+    names = [e.event for e in events]
+    assert names[0] == "run.created" and set(names[1:-1]) == {"message.delta"}, names
+    assert events[-1].event == "error" and events[-1].json()["error"] == "database_busy"
+    streamed = "".join(e.json()["delta"] for e in events if e.event == "message.delta")
+    assert streamed and TEXT.startswith(streamed)
+    assert len(fake_llm.calls) == 1
+    assert await get(client, user, "/api/tasks") == []
+    run = await get(client, user, f"/api/runs/{r.headers['X-Run-Id']}")
+    assert run["status"] == "failed", run
+    history = await get(client, user, f"/api/conversations/{run['conversation_id']}/history")
+    assert [m["role"] for m in history["messages"]] == ["user"]
+    await next_turn_works(client, user, fake_llm, run["conversation_id"])
+
+
+TEXT = "Let me add that task for you right now."
+
+
+async def text_stored(app: FastAPI) -> None:
+    """Until the run's first text is committed (by the event batcher)."""
+    deadline = time.monotonic() + 10
+    while True:
+        async with app.state.sessionmaker() as session:
+            found = await session.scalar(
+                select(RunEvent.seq).where(RunEvent.event == "message.delta").limit(1)
+            )
+        if found is not None:
+            return
+        assert time.monotonic() < deadline, "no text was stored"
+        await asyncio.sleep(0.02)

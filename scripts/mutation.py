@@ -258,6 +258,17 @@ EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
         "0 -> 1",
     ): "seq 1 is always the run's `run.created` (create_run writes it), neither text nor a"
     " counted step: skipping it counts the same",
+    (
+        "runs/stream.py",
+        "RECONNECT_FOR_S = 120.0  # a follower's patience with a database that does not answer",
+        "120.0 -> 121.0",
+    ): "how long a follower waits for the database is tuning: no rule fixes it to the second",
+    ("runs/stream.py", "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0", "0.2 -> 1.2"): "the"
+    " follower's first pause before reading again is tuning (it only paces the reads)",
+    ("runs/stream.py", "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0", "2.0 -> 3.0"): "the"
+    " follower's longest pause is tuning (it only paces the reads)",
+    ("runs/stream.py", "pause_s = min(pause_s * 2, LONGEST_PAUSE_S)", "2 -> 3"): "how fast the"
+    " pause grows is tuning (it only paces the reads)",
 }
 # idempotency/, quotas/
 EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {

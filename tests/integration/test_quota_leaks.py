@@ -4,22 +4,24 @@ its run ended, instead of refusing the user's turns until midnight UTC."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from agent_service.db import utcnow
 from agent_service.quotas import service as quotas
 from agent_service.quotas.models import TokenUsage
 from agent_service.runs.models import Run
 from agent_service.settings import Settings
-from agent_testkit import FakeLLM
+from agent_testkit import FakeLLM, parse_sse
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
-from tests.integration.test_quota_reservations import counted, settled, turn
+from tests.integration.test_quota_reservations import counted, settled, streamed_text, turn
 
 pytestmark = pytest.mark.usefixtures("llm_waits")
 
@@ -56,8 +58,13 @@ async def age_the_runs(app: FastAPI, user: TestUser) -> None:
 
 
 async def test_a_reservation_no_run_holds_is_reclaimed_a_minute_after_its_run_ended(
-    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="agent_service.quotas")
     fake_llm.script(fake_llm.reply("First."), fake_llm.reply("After the reclaim."))
     first = await turn(client, user, "one")
     assert first.status_code == 200, first.text
@@ -75,11 +82,20 @@ async def test_a_reservation_no_run_holds_is_reclaimed_a_minute_after_its_run_en
     assert after.json()["response"] == "After the reclaim."
     spent = after.json()["usage"]["total_tokens"]
     assert await settled(app, user) == (used + spent, 0)  # reclaimed, not only stepped over
+    reclaimed = f"reclaimed {DAY} tokens of user {user.id}'s quota"
+    assert [r.getMessage() for r in caplog.records if "reclaimed" in r.getMessage()] == [
+        f"{reclaimed} reserved by runs that ended without settling"
+    ]
 
 
 async def test_a_reservation_of_a_running_turn_is_never_reclaimed(
-    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="agent_service.quotas")
     fake_llm.script(fake_llm.reply("Old."))
     assert (await turn(client, user, "old")).status_code == 200
     await age_the_runs(app, user)
@@ -93,3 +109,26 @@ async def test_a_reservation_of_a_running_turn_is_never_reclaimed(
 
     assert (refused.status_code, refused.json()["error"]) == (429, "quota_exceeded")
     assert (await counted(app, user))[1] == DAY
+    assert not [r for r in caplog.records if "reclaimed" in r.getMessage()]
+
+
+async def test_a_turn_the_held_day_refuses_leaves_the_running_one_alone(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """Refused before it does anything: an `interrupt` that cannot be let in does not stop the
+    turn that holds the day."""
+    fake_llm.script(fake_llm.reply("slow " * 40, chunk_delay=0.05))
+    stream = asyncio.create_task(
+        client.post("/api/agent/chat/stream", json={"message": "long"}, headers=user.headers)
+    )
+    await streamed_text(app, user, at_least=1)
+    async with app.state.sessionmaker() as session:
+        conversation_id = str(await session.scalar(select(Run.conversation_id)))
+
+    body = {"message": "now", "conversation_id": conversation_id, "multitask_strategy": "interrupt"}
+    refused = await client.post("/api/agent/chat", json=body, headers=user.headers)
+
+    assert (refused.status_code, refused.json()["error"]) == (429, "quota_exceeded")
+    assert refused.headers["retry-after"] == "2"
+    answer = await asyncio.wait_for(stream, 10)
+    assert parse_sse(answer.text)[-1].event == "message.completed"

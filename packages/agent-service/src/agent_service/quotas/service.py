@@ -104,10 +104,8 @@ async def reserve_tokens(
         )
         assert row is not None  # inserted above
         others = await _holders(session, user_id) - 1  # the run this reservation is for is one
-        if not await _reclaim(session, row, others * estimate) or not await _hold(
-            session, user_id, day, quota, estimate
-        ):
-            await session.refresh(row)
+        await _reclaim(session, row, others * estimate)
+        if not await _hold(session, user_id, day, quota, estimate):
             _refuse(row, quota, moment)
     return Reservation(user_id, day, estimate)
 
@@ -138,19 +136,16 @@ async def _holders(session: AsyncSession, user_id: uuid.UUID) -> int:
     return int(await session.scalar(count) or 0)
 
 
-async def _reclaim(session: AsyncSession, row: TokenUsage, held: int) -> bool:
-    """Lower the day's reservations to what its runs can hold (`row` locked); whether any were
-    reclaimed."""
-    if row.reserved <= held:
-        return False
-    logger.warning(
-        "reclaimed %d tokens of user %s's quota reserved by runs that ended without settling",
-        row.reserved - held,
-        row.user_id,
-    )
-    row.reserved = held
-    await session.flush()
-    return True
+async def _reclaim(session: AsyncSession, row: TokenUsage, held: int) -> None:
+    """Lower the day's reservations to what its runs can hold (`row` locked; written by the
+    next statement's autoflush)."""
+    if row.reserved > held:
+        logger.warning(
+            "reclaimed %d tokens of user %s's quota reserved by runs that ended without settling",
+            row.reserved - held,
+            row.user_id,
+        )
+        row.reserved = held
 
 
 def _refuse(row: TokenUsage, quota: int, moment: datetime) -> NoReturn:

@@ -269,6 +269,14 @@ EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
     " follower's longest pause is tuning (it only paces the reads)",
     ("runs/stream.py", "pause_s = min(pause_s * 2, LONGEST_PAUSE_S)", "2 -> 3"): "how fast the"
     " pause grows is tuning (it only paces the reads)",
+    ("runs/takeover.py", "RunEvent.seq > func.coalesce(last_step, 0),", "0 -> 1"): "the last"
+    " step is never NULL: every run's seq 1 is `run.created`, one of STEP_EVENTS",
+    ("runs/takeover.py", "RunEvent.seq > func.coalesce(last_step, 0),", "Gt -> GtE"): "the event"
+    " at the last step's seq is that step event, never a `message.delta`: the same rows match",
+    ("runs/takeover.py", ".limit(1)", "1 -> 2"): "session.scalar takes the first row either way",
+    ("runs/takeover.py", "await session.rollback()", "statement deleted"): "the UPDATE that lost"
+    " the race matched no row, so it changed and (on PostgreSQL) locked nothing; the only caller,"
+    " the sweep, goes on in the same session with end_idle, which commits or rolls back",
 }
 # idempotency/, quotas/
 EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {

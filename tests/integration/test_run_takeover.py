@@ -325,6 +325,30 @@ async def test_a_replica_that_lost_the_race_does_not_take_the_run(
     await until(lambda: called(fake_llm, 2), "B called the model")
 
 
+async def test_a_run_renewed_since_it_was_found_is_not_taken(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    replica_a: RunExecutor,
+) -> None:
+    """B found A's run with its lease run out, then A came back and renewed it: B's takeover
+    takes nothing, and the run stays A's."""
+    fake_llm.script(fake_llm.timeout())
+    run_id = await start_on(replica_a, app, await new_conversation(client, user), "Hi")
+    await until(lambda: called(fake_llm, 1), "A called the model")
+    async with app.state.sessionmaker() as session:
+        found = await session.get(Run, run_id)
+        assert found is not None and found.owner == replica_a.owner
+
+        await liveness.beat(replica_a.host)  # A is back: its lease renewed
+
+        assert not await takeover.take(app.state.runs.host, session, found)
+    run = await run_row(app, run_id)
+    assert (run.owner, run.status) == (replica_a.owner, "running")
+    assert len(fake_llm.calls) == 1
+
+
 async def test_a_replicas_heartbeat_keeps_its_lease_and_hears_a_missed_cancel(
     app: FastAPI,
     settings: Settings,

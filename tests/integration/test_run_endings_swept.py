@@ -13,11 +13,14 @@ from sqlalchemy import select
 
 from agent_service.quotas.models import TokenUsage
 from agent_service.runs.executor import RunExecutor
+from agent_service.runs.router import CANCEL_REPLY_WAIT_S
 from agent_service.runs.settlement import CHARS_PER_TOKEN
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM, parse_sse
+from tests.database import statements_sent
 from tests.factories import TestUser
 from tests.integration.test_run_takeover import (  # noqa: F401 - fixtures used by name
+    called,
     has_delta,
     make_replica,
     new_conversation,
@@ -58,3 +61,31 @@ async def test_a_swept_run_charges_its_text_and_its_follower_hears_the_end_at_on
             await session.scalars(select(TokenUsage.tokens).where(TokenUsage.user_id == user.id))
         )
     assert tokens == math.ceil(len(streamed) / CHARS_PER_TOKEN)
+
+
+async def test_a_cancel_ends_a_dead_replicas_run_at_once_and_waits_without_spinning(
+    app: FastAPI,
+    settings: Settings,  # noqa: F811
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    replica_a: RunExecutor,  # noqa: F811
+) -> None:
+    """A's lease ran out (it renews nothing here): a cancel ends its run itself, at once. While
+    A's lease holds, the cancel is A's, which never hears it: the reply waits for the run's end
+    (woken, or polling every `run_poll_s`), not in a loop of reads, then says `running`."""
+    fake_llm.script(fake_llm.timeout())
+    conversation_id = await new_conversation(client, user)
+    held = await start_on(replica_a, app, conversation_id, "Hi")
+    await until(lambda: called(fake_llm, 1), "A called the model")
+    settings.run_lease_s = 60.0  # A's lease holds: the cancel is A's to act on
+    with statements_sent(app.state.engine) as sent:
+        r = await client.post(f"/api/runs/{held}/cancel", headers=user.headers)
+    assert r.json()["status"] == "running", r.text  # A never heard it
+    reads = [s for s, _ in sent if s.lstrip().startswith("SELECT run.status")]
+    assert 1 <= len(reads) <= 2 * CANCEL_REPLY_WAIT_S / settings.run_poll_s + 2, len(reads)
+
+    settings.run_lease_s = 0.05  # now A's lease has run out
+    r = await client.post(f"/api/runs/{held}/cancel", headers=user.headers)
+    assert r.json()["status"] == "cancelled", r.text
+    assert r.json()["error"]["error"] == "run_cancelled"

@@ -285,6 +285,12 @@ EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
     ("runs/takeover.py", "RunEvent.seq > func.coalesce(last_step, 0),", "Gt -> GtE"): "the event"
     " at the last step's seq is that step event, never a `message.delta`: the same rows match",
     ("runs/takeover.py", ".limit(1)", "1 -> 2"): "session.scalar takes the first row either way",
+    (
+        "runs/takeover.py",
+        "still_dead.append(Run.owner.is_not_distinct_from(run.owner))",
+        "statement deleted",
+    ): "every write of a run's owner moves its heartbeat or its status with it (a claim, a take and"
+    " a resume write heartbeat_at, an end or a pause the status), both also held as found",
     ("runs/takeover.py", "await session.rollback()", "statement deleted"): "the UPDATE that lost"
     " the race matched no row, so it changed and (on PostgreSQL) locked nothing; the only caller,"
     " the sweep, goes on in the same session with end_idle, which commits or rolls back",

@@ -397,6 +397,33 @@ EQUIVALENT_IDEM: dict[tuple[str, str, str], str] = {
         "row = await session.get(TokenUsage, (user_id, moment.date()), populate_existing=True)",
         "True -> False",
     ): "check_quota runs first in its transaction: no earlier load of the row could be stale",
+    (
+        "idempotency/service.py",
+        "SWEEP_BATCH = 100  # expired keys deleted by each new claim",
+        "100 -> 101",
+    ): "how many"
+    " other users' expired keys a claim sweeps is tuning: a user's own expired key is swept"
+    " whatever the batch",
+    ("idempotency/service.py", "CLAIM_LEASE = timedelta(seconds=60)", "60 -> 61"): "the"
+    " lease's length is tuning; the tests end it with CLAIM_LEASE itself",
+    ("idempotency/service.py", "@dataclass(frozen=True)", "True -> False"): "frozen only"
+    " refuses assignments to a Claim's fields, which no code makes, and nothing hashes one",
+    (
+        "idempotency/service.py",
+        'if status == "completed" or status == "requires_action":',
+        "Or -> And",
+    ): "a shortcut: a completed run has its message.completed event and a paused one its"
+    " run.requires_action event, both KEPT_EVENTS committed with the status, so the events"
+    " query below gives KEPT as well",
+    (
+        "idempotency/service.py",
+        "if run_id is not None and await run_outcome(session, run_id) != RunOutcome.VOID:",
+        "And -> Or",
+    ): "with no run, run_outcome finds no status and no event: VOID, so the `or` decides as"
+    " the `and`",
+    ("idempotency/service.py", "await session.rollback()", "statement deleted"): "claim_key"
+    " returns at once and its `async with` closes the session, which rolls the failed"
+    " transaction back all the same",
 }
 # documents/processing.py, integrations/github/jobs.py
 EQUIVALENT_DOCS: dict[tuple[str, str, str], str] = {

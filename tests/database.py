@@ -155,6 +155,37 @@ async def inserts_refused(
                 await conn.exec_driver_sql(statement)
 
 
+@asynccontextmanager
+async def updates_skipped(engine: AsyncEngine, table: str, *, when: str) -> AsyncIterator[None]:
+    """While inside, an UPDATE of `table` whose new row matches `when` (SQL over NEW) changes
+    nothing and reports no row, as when another process changed the row first and a conditional
+    UPDATE lost the race (SQLite's RAISE(IGNORE), a PL/pgSQL BEFORE trigger returning NULL)."""
+    name = f"skip_{table}_updates"
+    if engine.dialect.name == "postgresql":
+        install = [
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RETURN NULL; END $$",
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON {table} FOR EACH ROW WHEN ({when}) "
+            f"EXECUTE FUNCTION {name}()",
+        ]
+        remove = [f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()"]
+    else:
+        install = [
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON {table} WHEN {when} "
+            "BEGIN SELECT RAISE(IGNORE); END"
+        ]
+        remove = [f"DROP TRIGGER {name}"]
+    async with engine.begin() as conn:
+        for statement in install:
+            await conn.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            for statement in remove:
+                await conn.exec_driver_sql(statement)
+
+
 async def jobs_settled(engine: AsyncEngine, *, within_s: float = 10.0) -> None:
     """Wait (bounded) until no job is queued or running: a test that uploads a document and ends
     leaves its processing job working. Stopped mid-transaction by the shutdown, a job's SQLite

@@ -65,11 +65,12 @@ async def run_events(
 async def cancel_run(run: OwnedRun, session: SessionDep, executor: ExecutorDep) -> RunPublic:
     """Stop the run, wherever it runs; the answer shows it `cancelled` once it is (within
     CANCEL_REPLY_WAIT_S), else as it is then, with the cancel requested."""
+    run_id = run.id  # a cancel that lost its race to end the run rolled back: `run` is expired
     await executor.cancel(session, run)
     with contextlib.suppress(RunInProgress):
         # the owner (here or on another replica) closes the model stream and ends the run in well
         # under a second: waiting that long lets the answer say what happened, not `running`
-        await executor.wait_final(run.id, timeout_s=CANCEL_REPLY_WAIT_S)
+        await executor.wait_final(run_id, timeout_s=CANCEL_REPLY_WAIT_S)
     await session.refresh(run)
     return service.run_public(run)
 

@@ -47,7 +47,7 @@ def test_make_an_assistant_and_answer_its_client_tool(
         page.get_by_label("Email").fill(EMAIL)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("link", name="Assistants").click()
+        page.get_by_role("link", name="Assistants", exact=True).click()
 
         form = page.get_by_role("form", name="New assistant")
         form.get_by_label("Name", exact=True).first.fill("Weather")

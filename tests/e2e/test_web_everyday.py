@@ -36,7 +36,7 @@ def test_a_task_is_edited_in_place(service: WebService, browser: Browser) -> Non
         task = api.post("/api/tasks", json={"title": "Design"}).json()
         with new_page(browser, service.base_url) as page:
             sign_in(page, "tasks@example.com", PASSWORD)
-            page.get_by_role("link", name="Tasks").click()
+            page.get_by_role("link", name="Tasks", exact=True).click()
             page.get_by_role("button", name="Edit 'Design'").click()
             form = page.get_by_role("form", name="Edit 'Design'")
             expect(form.get_by_label("Title")).to_be_focused()

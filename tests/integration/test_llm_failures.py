@@ -74,7 +74,7 @@ async def test_timeout_is_retried_then_503(
     llm_waits: list[float],
     settings: Settings,
 ) -> None:
-    settings.llm_timeout_s = 0.05
+    settings.llm_timeout_s = 0.5  # each attempt must reach the fake model, also on a busy box
     fake_llm.script(*[fake_llm.timeout()] * 3)
     r = await post_chat(client, user)
     assert r.status_code == 503
@@ -154,7 +154,7 @@ async def test_failure_between_two_tool_steps_then_the_next_message_continues(
     llm_waits: list[float],
     settings: Settings,
 ) -> None:
-    settings.llm_timeout_s = 0.05
+    settings.llm_timeout_s = 0.5  # each attempt must reach the fake model, also on a busy box
     fake_llm.script(
         fake_llm.tool_call("create_task", title="Step one"),
         *[fake_llm.timeout()] * 3,

@@ -4,8 +4,8 @@
         account-security upload-memory] [--keep DIR]
 
 Each benchmark runs as its own process (its output shown as it goes) with settings shorter than its
-defaults, so `make bench` stays within about 16 minutes on a 2-core machine (account-security and
-upload-memory, issue 22's, take about 3 minutes each), and writes its figures
+defaults, so `make bench` stays within about 18 minutes on a 2-core machine (account-security and
+upload-memory, issue 22's, take about 3 minutes each; faults about 5), and writes its figures
 as JSON; the table at the end is read from those files. Run a benchmark alone for its full figures
 (its docstring has the command). Exit status 1 when a benchmark failed to produce figures; a goal
 missed is shown in the table, not an exit status (figures from a busy machine are noisy).

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
 
+import anyio
 import anyio.to_thread
 
 from agent_service.storage.base import ObjectNotFound, check_key, limited
@@ -40,7 +41,10 @@ class LocalStorage:
             await anyio.to_thread.run_sync(out.close)
             await anyio.to_thread.run_sync(_move, staged, target)
         except BaseException:
-            await anyio.to_thread.run_sync(_discard, out, staged)
+            # shielded: a request cancelled mid-body (the client went away) would otherwise cancel
+            # its own cleanup too, and leave the open, half-written file behind
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_discard, out, staged)
             raise
         return size
 

@@ -117,6 +117,22 @@ class RowEraser:
 
 
 @asynccontextmanager
+async def _installed(
+    engine: AsyncEngine, install: list[str], remove: list[str]
+) -> AsyncIterator[None]:
+    """Runs the `install` statements, then the `remove` ones on the way out (a fault's triggers)."""
+    async with engine.begin() as conn:
+        for statement in install:
+            await conn.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            for statement in remove:
+                await conn.exec_driver_sql(statement)
+
+
+@asynccontextmanager
 async def inserts_refused(
     engine: AsyncEngine, table: str, *, when: str = "TRUE", as_unique_violation: bool = False
 ) -> AsyncIterator[None]:
@@ -144,15 +160,8 @@ async def inserts_refused(
             f"BEGIN SELECT RAISE(ABORT, '{fault}'); END"
         ]
         remove = [f"DROP TRIGGER {name}"]
-    async with engine.begin() as conn:
-        for statement in install:
-            await conn.exec_driver_sql(statement)
-    try:
+    async with _installed(engine, install, remove):
         yield
-    finally:
-        async with engine.begin() as conn:
-            for statement in remove:
-                await conn.exec_driver_sql(statement)
 
 
 @asynccontextmanager
@@ -175,15 +184,8 @@ async def updates_skipped(engine: AsyncEngine, table: str, *, when: str) -> Asyn
             "BEGIN SELECT RAISE(IGNORE); END"
         ]
         remove = [f"DROP TRIGGER {name}"]
-    async with engine.begin() as conn:
-        for statement in install:
-            await conn.exec_driver_sql(statement)
-    try:
+    async with _installed(engine, install, remove):
         yield
-    finally:
-        async with engine.begin() as conn:
-            for statement in remove:
-                await conn.exec_driver_sql(statement)
 
 
 async def jobs_settled(engine: AsyncEngine, *, within_s: float = 10.0) -> None:

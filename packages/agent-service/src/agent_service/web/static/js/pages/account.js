@@ -2,29 +2,13 @@
 
 import { api, auth } from "../api.js";
 import { flash, refreshUser, signOutWith } from "../app.js";
-import { field, formValues, h, replace } from "../dom.js";
-
-/** Disable the form's button while `action` runs; the API's sentence on failure. */
-function wire(form, action) {
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    try {
-      await action(formValues(form));
-    } catch (error) {
-      flash(error.message, "error");
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return form;
-}
+import { field, h, replace } from "../dom.js";
+import { onSubmit } from "./auth.js";
 
 export async function accountPage(main) {
   const me = await api("/api/profile");
 
-  const nameForm = wire(h("form", { class: "stack", "aria-label": "Your name" },
+  const nameForm = onSubmit(h("form", { class: "stack", "aria-label": "Your name" },
     field("Name", h("input", { name: "name", type: "text", autocomplete: "name", maxlength: 200, value: me.name ?? "" })),
     h("button", { type: "submit" }, "Save name")),
   async ({ name }) => {
@@ -33,7 +17,7 @@ export async function accountPage(main) {
     flash("Your name is saved.", "success");
   });
 
-  const passwordForm = wire(h("form", { class: "stack", "aria-label": "Change password" },
+  const passwordForm = onSubmit(h("form", { class: "stack", "aria-label": "Change password" },
     field("Current password", h("input", { name: "current_password", type: "password", required: true, autocomplete: "current-password" })),
     field("New password", h("input", { name: "new_password", type: "password", required: true, minlength: 8, maxlength: 128, autocomplete: "new-password" }),
       "At least 8 characters. Every other sign-in of this account ends."),

@@ -15,7 +15,7 @@ function input(name, type, props = {}) {
 }
 
 /** Wire a form: disable while sending, show the API's error sentence on failure. */
-function onSubmit(form, action) {
+export function onSubmit(form, action) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");

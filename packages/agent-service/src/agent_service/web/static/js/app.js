@@ -168,12 +168,17 @@ async function render() {
   }
   renderNav();
   refreshApprovals();
-  replace(main);
+  // Each page draws into a view of its own: one left while it still loads (a Sign out, a click
+  // on another link) then draws into a detached view, never over the page that replaced it.
+  const view = h("div", { class: "view" });
+  replace(main, view);
   main.className = `page page-${path.replace(/[^a-z]/g, "") || "chat"}`;
   try {
-    state.cleanup = (await page(main)) ?? null;
+    const cleanup = (await page(view)) ?? null;
+    if (view.isConnected) state.cleanup = cleanup;
+    else if (cleanup) cleanup(); // left while loading: stop what it started (a stream, a timer)
   } catch (error) {
-    replace(main, h("div", { class: "card error-box" }, error.message));
+    if (view.isConnected) replace(view, h("div", { class: "card error-box" }, error.message));
   }
 }
 

@@ -59,6 +59,12 @@ export async function chatPage(main) {
       h("li", {}, emptyState("None yet.")));
   }
 
+  /** The open conversation in the address bar, while this page is the one shown. */
+  function showInAddress(conversationId) {
+    if (!main.isConnected) return; // left (signed out, another page): the address is not ours
+    history.replaceState(null, "", conversationId ? `/chat?conversation=${encodeURIComponent(conversationId)}` : "/chat");
+  }
+
   async function openConversation(conversation, { initial = false } = {}) {
     if (initial && state.busy) {
       // The page is still loading and the person already sent a message: keep their turn.
@@ -68,7 +74,7 @@ export async function chatPage(main) {
     leaveTurn();
     if (state.editing) stopEdit();
     state.conversationId = conversation?.id ?? null;
-    history.replaceState(null, "", state.conversationId ? `/chat?conversation=${encodeURIComponent(state.conversationId)}` : "/chat");
+    showInAddress(state.conversationId);
     replace(log);
     replace(title, conversation ? (conversation.title || "Untitled") : "New conversation");
     if (conversation) {
@@ -106,7 +112,7 @@ export async function chatPage(main) {
       method: "POST", body: { agent_type: state.agentType, title: message.slice(0, 80) },
     });
     state.conversationId = created.id;
-    history.replaceState(null, "", `/chat?conversation=${encodeURIComponent(created.id)}`);
+    showInAddress(created.id);
     replace(title, created.title || "Untitled");
     refreshConversations().catch(() => {});
     return created.id;

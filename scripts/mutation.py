@@ -671,34 +671,36 @@ class _TestContexts:
     """A pytest plugin naming coverage's context after the running test, setup and teardown
     included, so a line run by a background task is put down to the test it ran during."""
 
-    def __init__(self, cov: Any, order: list[str]) -> None:
+    def __init__(self, cov: Any, durations: dict[str, float]) -> None:
         self.cov = cov
-        self.order = order
+        self.durations = durations
+        self.started = 0.0
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.cov.switch_context(nodeid)
-        self.order.append(nodeid)
+        self.started = time.perf_counter()
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         self.cov.switch_context("")
+        self.durations[nodeid] = time.perf_counter() - self.started
 
 
 def _traced_main(args: list[str], trace: dict[str, Any]) -> int:
-    """pytest.main under coverage, one context per test; saves the data and the tests' order."""
+    """pytest.main under coverage, one context per test; saves the data and each test's time."""
     import coverage
     import pytest
 
     cov = coverage.Coverage(
         data_file=trace["data_file"], include=trace["include"], concurrency=["thread", "greenlet"]
     )
-    order: list[str] = []
+    durations: dict[str, float] = {}
     cov.start()
     try:
-        code = int(pytest.main(args, plugins=[_TestContexts(cov, order)]))
+        code = int(pytest.main(args, plugins=[_TestContexts(cov, durations)]))
     finally:
         cov.stop()
         cov.save()
-    Path(trace["order_file"]).write_text("\n".join(order))
+    Path(trace["order_file"]).write_text(json.dumps(durations))
     return code
 
 
@@ -840,7 +842,9 @@ class Sandbox:
 
         data = coverage.CoverageData(basename=str(data_file))
         data.read()
-        order = order_file.read_text().splitlines()
+        durations: dict[str, float] = json.loads(order_file.read_text())
+        # fastest first: a mutant most tests notice dies in the first, shortest one (-x)
+        order = sorted(durations, key=lambda test: durations[test])
         return {
             module: Coverage(
                 {line: set(names) for line, names in data.contexts_by_lineno(file).items()}, order
@@ -872,11 +876,11 @@ class Coverage:
     """Which tests ran each line of a module ("" for import time and between tests)."""
 
     by_line: dict[int, set[str]]
-    order: list[str]  # every test, in the order it ran
+    order: list[str]  # every test, the fastest first
 
     def tests_reaching(self, mutant: Mutant) -> list[str] | None:
-        """The tests that ran the mutant's statement, in run order: [] when none did, None when
-        it ran at import (a module-level value every test may read: all must run)."""
+        """The tests that ran the mutant's statement, the fastest first: [] when none did, None
+        when it ran at import (a module-level value every test may read: all must run)."""
         names: set[str] = set()
         for line in mutant.lines:
             names |= self.by_line.get(line, set())
@@ -921,6 +925,7 @@ def _score_module(
     lock: threading.Lock,
     *,
     confirm: bool,
+    lines: set[int] | None = None,
 ) -> Result:
     """One module's mutants, those its tests let through and those that change nothing.
 
@@ -929,7 +934,7 @@ def _score_module(
     against every test of the module: a line run only in a served subprocess is not traced.
     """
     tests = test_files(module)
-    mutants = list_mutants(module)
+    mutants = [m for m in list_mutants(module) if lines is None or m.line in lines]
     equivalent = [m for m in mutants if m.equivalence]
     survivors: list[Mutant] = []
     unreached: list[Mutant] = []
@@ -974,7 +979,14 @@ def _score_module(
     return Result(mutants, ordered, equivalent, killers, unreached)
 
 
-def score(modules: list[str], workers: int, *, confirm: bool = False) -> dict[str, Result]:
+def score(
+    modules: list[str],
+    workers: int,
+    *,
+    confirm: bool = False,
+    lines: set[int] | None = None,
+    threshold: float | None = None,
+) -> dict[str, Result]:
     """Per module: its mutants, the survivors and the known equivalents.
 
     Modules that share a list of tests are traced together, in one run under coverage.
@@ -994,8 +1006,10 @@ def score(modules: list[str], workers: int, *, confirm: bool = False) -> dict[st
             print(f"traced {len(tests)} test files in {time.perf_counter() - started:.0f} s")
             for module in members:
                 results[module] = _score_module(
-                    module, reaches[module], sandboxes, free, lock, confirm=confirm
+                    module, reaches[module], sandboxes, free, lock, confirm=confirm, lines=lines
                 )
+                if len(modules) > 1:  # as soon as it is done: a run stopped early keeps it
+                    _report({module: results[module]}, threshold, show_kills=False)
         return {module: results[module] for module in modules}
     finally:
         for sandbox in sandboxes:
@@ -1061,6 +1075,10 @@ def main() -> int:
     )
     parser.add_argument("--kills", action="store_true", help="name the test that killed each one")
     parser.add_argument(
+        "--lines",
+        help="only the mutants on these lines (comma-separated): survivors again, after new tests",
+    )
+    parser.add_argument(
         "--confirm",
         action="store_true",
         help="run each survivor again against all the module's tests, not only those that ran it",
@@ -1068,7 +1086,10 @@ def main() -> int:
     args = parser.parse_args()
     modules = [m for m in TARGETS if not args.words or any(w in m for w in args.words)]
     started = time.perf_counter()
-    results = score(modules, args.workers, confirm=args.confirm)
+    lines = {int(n) for n in args.lines.split(",")} if args.lines else None
+    results = score(
+        modules, args.workers, confirm=args.confirm, lines=lines, threshold=args.threshold
+    )
     passed = _report(results, args.threshold, show_kills=args.kills)
     for key in _stale_equivalents(modules):  # the code moved on: the reason may no longer hold
         print(f"EQUIVALENT lists a mutant that no longer exists, remove it: {key}")

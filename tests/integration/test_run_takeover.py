@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from agent_service.conversations.models import Conversation
 from agent_service.llm.messages import ChatMessage
-from agent_service.runs import liveness, takeover
+from agent_service.runs import ending, liveness, takeover
 from agent_service.runs.executor import RunExecutor
 from agent_service.runs.models import Run, RunEvent
 from agent_service.runs.notifier import RunNotifier
@@ -347,6 +347,31 @@ async def test_a_run_renewed_since_it_was_found_is_not_taken(
     run = await run_row(app, run_id)
     assert (run.owner, run.status) == (replica_a.owner, "running")
     assert len(fake_llm.calls) == 1
+
+
+async def test_a_run_renewed_since_it_was_found_is_not_ended_by_the_sweep(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    replica_a: RunExecutor,
+) -> None:
+    """As above, for a run the sweep would end (no room here, or text already streamed): A
+    renewed its lease after B found it, so B's sweep ends nothing and A goes on with it. Without
+    the heartbeat condition B ended a live replica's run `interrupted`."""
+    fake_llm.script(fake_llm.timeout())
+    run_id = await start_on(replica_a, app, await new_conversation(client, user), "Hi")
+    await until(lambda: called(fake_llm, 1), "A called the model")
+    async with app.state.sessionmaker() as session:
+        found = await session.get(Run, run_id)
+        assert found is not None and found.owner == replica_a.owner
+
+        await liveness.beat(replica_a.host)  # A is back: its lease renewed
+
+        await ending.end_idle(app.state.runs.host, session, found, "interrupted", unrenewed=True)
+    run = await run_row(app, run_id)
+    assert (run.owner, run.status, run.error) == (replica_a.owner, "running", None)
+    assert replica_a.active == 1
 
 
 async def test_a_replicas_heartbeat_keeps_its_lease_and_hears_a_missed_cancel(

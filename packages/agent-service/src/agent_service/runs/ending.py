@@ -31,9 +31,12 @@ from agent_service.runs.notifier import conversation_key, run_key
 logger = logging.getLogger("agent_service.runs")
 
 
-async def end_idle(host: RunHost, session: AsyncSession, run: Run, status: str) -> None:
+async def end_idle(
+    host: RunHost, session: AsyncSession, run: Run, status: str, *, unrenewed: bool = False
+) -> None:
     """End a run no task here drives (paused for approval, queued, or its process died), unless
-    another ended it first."""
+    another ended it first. With `unrenewed` (a sweep), only if its heartbeat is still the one
+    it was found with: an owner that renewed its lease meanwhile is alive and keeps the run."""
     error_seq = await runs.last_seq(session, run.id) + 1
     ended = await runs.end_run(
         session,
@@ -43,6 +46,7 @@ async def end_idle(host: RunHost, session: AsyncSession, run: Run, status: str) 
         error=payloads.end_error(status),
         owner=run.owner,  # still the owner it was found with (not taken over meanwhile)
         error_seq=error_seq,
+        where=[Run.heartbeat_at.is_not_distinct_from(run.heartbeat_at)] if unrenewed else (),
     )
     if not ended:
         await session.rollback()

@@ -95,7 +95,7 @@ async def _sweep_one(host: RunHost, session: AsyncSession, run: Run) -> None:
     host.stalled.discard(run.id)
     host.refused.discard(run.id)
     if run.cancel_requested:
-        await ending.end_idle(host, session, run, "cancelled")
+        await ending.end_idle(host, session, run, "cancelled", unrenewed=True)
         return
     driven_here = run.id in host.tasks  # stuck in a write: not driven twice
     room = len(host.tasks) < host.settings.max_active_turns
@@ -103,4 +103,4 @@ async def _sweep_one(host: RunHost, session: AsyncSession, run: Run) -> None:
         work = driving.drive(host, run.id, run.conversation_id, taking_over=run.status == "running")
         host.spawn(run.id, work)
         return
-    await ending.end_idle(host, session, run, "interrupted")
+    await ending.end_idle(host, session, run, "interrupted", unrenewed=True)

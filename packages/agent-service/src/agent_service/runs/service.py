@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.conversations import service as conversations
@@ -293,6 +293,7 @@ async def end_run(
     owner: str | None,
     events: Sequence[RunEvent] = (),
     error_seq: int,
+    where: Iterable[ColumnElement[bool]] = (),
 ) -> bool:
     """Close a run that will not finish normally, if it is still as loaded and still `owner`'s
     (whether it was); the caller commits (then wakes followers), or rolls back when it was not.
@@ -303,14 +304,14 @@ async def end_run(
     (`lifecycle.transition`). Open tool calls of its
     conversation get a synthetic result saying why, so the next turn's history is one a strict
     OpenAI-compatible server accepts; the `error` event (at `error_seq`, after the buffered
-    `events`) tells followers.
+    `events`) tells followers. `where` adds conditions the row must still meet.
     """
     ended = await lifecycle.transition(
         session,
         run,
         from_=run.status,
         to=status,
-        where=[Run.owner.is_not_distinct_from(owner)],
+        where=[Run.owner.is_not_distinct_from(owner), *where],
         error=error,
         pending_tool_calls=None,
         owner=None,

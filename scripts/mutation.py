@@ -64,7 +64,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -847,7 +847,9 @@ class Sandbox:
         order = sorted(durations, key=lambda test: durations[test])
         return {
             module: Coverage(
-                {line: set(names) for line, names in data.contexts_by_lineno(file).items()}, order
+                {line: set(names) for line, names in data.contexts_by_lineno(file).items()},
+                order,
+                durations,
             )
             for module, file in files.items()
         }
@@ -877,6 +879,18 @@ class Coverage:
 
     by_line: dict[int, set[str]]
     order: list[str]  # every test, the fastest first
+    durations: dict[str, float]  # seconds each took in the traced run, setup included
+
+    def within(self, tests: list[str], budget_s: float) -> list[str]:
+        """The first of `tests` whose traced times add up to `budget_s` (one at least)."""
+        chosen: list[str] = []
+        spent = 0.0
+        for test in tests:
+            spent += self.durations.get(test, 0.0)
+            if chosen and spent > budget_s:
+                break
+            chosen.append(test)
+        return chosen
 
     def tests_reaching(self, mutant: Mutant) -> list[str] | None:
         """The tests that ran the mutant's statement, the fastest first: [] when none did, None
@@ -896,6 +910,9 @@ class Result:
     equivalent: list[Mutant]
     killers: dict[Mutant, str]  # the test that failed first on each killed mutant
     unreached: list[Mutant]  # survivors no test ran the statement of
+    # survivors of a --budget-s run that ran only the fastest of the tests reaching them: a
+    # slower one might kill them, so the score is a lower bound
+    budgeted: dict[Mutant, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def counted(self) -> int:
@@ -926,6 +943,7 @@ def _score_module(
     *,
     confirm: bool,
     lines: set[int] | None = None,
+    budget_s: float | None = None,
 ) -> Result:
     """One module's mutants, those its tests let through and those that change nothing.
 
@@ -939,12 +957,19 @@ def _score_module(
     survivors: list[Mutant] = []
     unreached: list[Mutant] = []
     killers: dict[Mutant, str] = {}
+    cut: dict[Mutant, tuple[int, int]] = {}  # tests run, tests reaching: a budget cut them
     done = 0
 
     def check(mutant: Mutant) -> None:
         nonlocal done
         selected = reach.tests_reaching(mutant)
-        runs = [tests if selected is None else selected]
+        first = tests if selected is None else selected
+        if budget_s is not None:
+            whole = reach.order if selected is None else selected
+            first = reach.within(whole, budget_s)
+            if len(first) < len(whole):
+                cut[mutant] = (len(first), len(whole))
+        runs = [first]
         if confirm and selected is not None:
             runs.append(tests)
         passed, killer = True, ""
@@ -976,7 +1001,8 @@ def _score_module(
         list(pool.map(check, [m for m in mutants if not m.equivalence]))
     print()
     ordered = sorted(survivors, key=lambda m: m.line)
-    return Result(mutants, ordered, equivalent, killers, unreached)
+    budgeted = {m: cut[m] for m in ordered if m in cut}
+    return Result(mutants, ordered, equivalent, killers, unreached, budgeted)
 
 
 def score(
@@ -986,6 +1012,7 @@ def score(
     confirm: bool = False,
     lines: set[int] | None = None,
     threshold: float | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, Result]:
     """Per module: its mutants, the survivors and the known equivalents.
 
@@ -1006,7 +1033,14 @@ def score(
             print(f"traced {len(tests)} test files in {time.perf_counter() - started:.0f} s")
             for module in members:
                 results[module] = _score_module(
-                    module, reaches[module], sandboxes, free, lock, confirm=confirm, lines=lines
+                    module,
+                    reaches[module],
+                    sandboxes,
+                    free,
+                    lock,
+                    confirm=confirm,
+                    lines=lines,
+                    budget_s=budget_s,
                 )
                 if len(modules) > 1:  # as soon as it is done: a run stopped early keeps it
                     _report({module: results[module]}, threshold, show_kills=False)
@@ -1038,6 +1072,9 @@ def _report(results: dict[str, Result], threshold: float | None, *, show_kills: 
             print(f"    equivalent: line {mutant.line}: {mutant.description}: {mutant.equivalence}")
         for mutant in result.survivors:
             unreached = " (no test runs this line)" if mutant in result.unreached else ""
+            if mutant in result.budgeted:
+                ran, reaching = result.budgeted[mutant]
+                unreached = f" (within the budget: the fastest {ran} of {reaching} tests)"
             print(
                 f"    survived{unreached}: line {mutant.line}: {mutant.description}: {mutant.source}"
             )
@@ -1079,6 +1116,12 @@ def main() -> int:
         help="only the mutants on these lines (comma-separated): survivors again, after new tests",
     )
     parser.add_argument(
+        "--budget-s",
+        type=float,
+        help="run each mutant's fastest reaching tests only, up to this many seconds of their "
+        "traced time: a quick lower bound of the score (its survivors say so)",
+    )
+    parser.add_argument(
         "--confirm",
         action="store_true",
         help="run each survivor again against all the module's tests, not only those that ran it",
@@ -1088,7 +1131,12 @@ def main() -> int:
     started = time.perf_counter()
     lines = {int(n) for n in args.lines.split(",")} if args.lines else None
     results = score(
-        modules, args.workers, confirm=args.confirm, lines=lines, threshold=args.threshold
+        modules,
+        args.workers,
+        confirm=args.confirm,
+        lines=lines,
+        threshold=args.threshold,
+        budget_s=args.budget_s,
     )
     passed = _report(results, args.threshold, show_kills=args.kills)
     for key in _stale_equivalents(modules):  # the code moved on: the reason may no longer hold

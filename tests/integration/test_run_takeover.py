@@ -244,6 +244,60 @@ async def test_a_run_whose_answer_had_begun_is_interrupted_not_taken_over(
     assert [m["content"] for m in history["messages"]] == ["Hi", "Again", "Next turn."]
 
 
+async def test_a_stopping_replica_hands_its_run_over(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    replica_a: RunExecutor,
+) -> None:
+    """A stops (SIGTERM, a rolling deploy) while its model call waits: the run is left with a
+    lease that has run out instead of being ended `interrupted`, and B's next sweep continues it
+    to an answer, although B's leases last a minute. It was `interrupted`, the answer lost."""
+    settings.run_lease_s = 60.0  # A's and B's: only a lease A gave up is found at once
+    fake_llm.script(fake_llm.timeout(), fake_llm.reply("Answered by B."))
+    conversation_id = await new_conversation(client, user)
+    run_id = await start_on(replica_a, app, conversation_id, "Hi")
+    await until(lambda: called(fake_llm, 1), "A called the model")
+
+    await replica_a.stop()
+
+    row = await run_row(app, run_id)
+    assert (row.status, row.owner, row.error) == ("running", replica_a.owner, None)
+    assert await app.state.runs.sweep(at_startup=False) == 1
+    await until(lambda: run_status_is(app, run_id, "completed"), "completed by B")
+    assert len(fake_llm.calls) == 2
+    history = await get(client, user, f"/api/conversations/{conversation_id}/history")
+    assert [m["content"] for m in history["messages"]] == ["Hi", "Answered by B."]
+    names = [e.event for e in await events_of(client, user, run_id)]
+    assert names[-1] == "message.completed" and "error" not in names, names
+
+
+async def test_a_stopping_replica_whose_answer_had_begun_ends_it_interrupted(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    replica_a: RunExecutor,
+) -> None:
+    """Text of the unfinished model call is in the run's events: a follower would see it start
+    over, so a stopping replica ends the run `interrupted` (its history repaired)."""
+    fake_llm.script(fake_llm.reply(" ".join(["word"] * 200), chunk_delay=0.5))
+    conversation_id = await new_conversation(client, user)
+    run_id = await start_on(replica_a, app, conversation_id, "Hi")
+    await until(lambda: has_delta(app, run_id), "A streamed the first words")
+
+    await replica_a.stop()
+
+    run = await get(client, user, f"/api/runs/{run_id}")
+    assert (run["status"], run["error"]["error"]) == ("interrupted", "run_interrupted"), run
+    assert await app.state.runs.sweep(at_startup=False) == 0
+    history = await get(client, user, f"/api/conversations/{conversation_id}/history")
+    assert_valid_history(history["messages"])
+    assert len(fake_llm.calls) == 1
+
+
 async def test_a_dead_replicas_run_with_a_cancel_asked_for_is_swept_cancelled(
     app: FastAPI,
     settings: Settings,

@@ -8,16 +8,26 @@ history. That is safe unless some text of the unfinished model call already reac
 events (a follower would see the answer start over), so a run whose events after its last step
 hold a `message.delta` is not taken over. A tool acting outside this database (an MCP server,
 GitHub) whose step did not commit may act again if the model asks again.
+
+A process that stops gracefully (SIGTERM, a rolling deploy) hands its runs over the same way
+(`hand_over`): a run it may leave is given a lease that has run out, so the next sweep of any
+replica continues it, instead of it being ended `interrupted`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import uuid
+from datetime import timedelta
 
+import anyio
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import utcnow
+from agent_service.runs import lifecycle
 from agent_service.runs.host import RunHost
 from agent_service.runs.models import Run, RunEvent
 
@@ -72,3 +82,37 @@ async def take(host: RunHost, session: AsyncSession, run: Run) -> bool:
         run.owner,
     )
     return True
+
+
+async def hand_over(host: RunHost, session: AsyncSession, run_id: uuid.UUID) -> bool:
+    """This process is stopping: leave the run (still its own, queued or running) for another
+    replica to continue, when that is safe (`continuable`); whether it did. Its lease is made to
+    have run out: any replica's next sweep takes it over (on SQLite, the next process's start-up
+    sweep). Events still buffered here are dropped: no follower saw them, and the model call is
+    made again. A run that may not be left is ended `interrupted` by the caller, as before."""
+    with anyio.CancelScope(shield=True):
+        try:
+            await session.rollback()
+            run = await session.get(Run, run_id, populate_existing=True)
+            if (
+                run is None
+                or run.status not in ("queued", "running")
+                or run.owner != host.owner
+                or not await continuable(session, run)
+            ):
+                await session.rollback()
+                return False
+            lapsed = utcnow() - timedelta(seconds=host.settings.run_lease_s + 1)
+            mine = [Run.owner == host.owner]
+            left = await lifecycle.hold(
+                session, run, status=run.status, where=mine, heartbeat_at=lapsed
+            )
+            await session.commit()
+        except SQLAlchemyError:
+            logger.warning("run %s: could not hand it over; ending it", run_id, exc_info=True)
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await session.rollback()
+            return False
+    if left:
+        logger.info("run %s: this process is stopping; another replica continues it", run_id)
+    return left

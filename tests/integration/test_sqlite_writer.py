@@ -6,6 +6,7 @@ timeout is SQLite's own "database is locked" (which the app answers with 503 dat
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from agent_service.db import create_engine
+from agent_service.db import create_engine, sqlite_writer
 from agent_service.errors import database_unavailable
 
 BUSY_TIMEOUT_MS = 2_000
@@ -50,10 +51,15 @@ async def test_writers_take_turns_in_order_while_reads_go_on(engine: AsyncEngine
 
     async with engine.connect() as first:
         await insert(first, "first")
+        writer = sqlite_writer(engine)
+        assert writer is not None
         waiting = []
         for name in ("second", "third", "fourth"):
             waiting.append(asyncio.create_task(write(name)))
-            await asyncio.sleep(0.01)  # asked in this order
+            deadline = time.monotonic() + 5  # asked in this order: each in line before the next
+            while writer.waiting < len(waiting):
+                assert time.monotonic() < deadline, f"{name} never asked for the turn to write"
+                await asyncio.sleep(0.005)
         async with asyncio.timeout(5):
             assert await names(engine) == []  # a read is not held up by the writer
         assert order == []  # nobody else wrote while the first held its turn

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import sqlite3
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ import aiosqlite
 import psycopg
 from psycopg import errors as psycopg_errors
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -90,6 +91,7 @@ class SqliteWriter:
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
+        self.waiting = 0  # connections in line for the turn to write, in every loop
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     def lock(self) -> asyncio.Lock:
@@ -104,6 +106,7 @@ class SqliteWriter:
 
     async def acquire(self) -> asyncio.Lock:
         lock = self.lock()
+        self.waiting += 1
         try:
             async with asyncio.timeout(self.timeout_s):
                 await lock.acquire()
@@ -111,7 +114,17 @@ class SqliteWriter:
             raise sqlite3.OperationalError(
                 f"database is locked: no turn to write within {self.timeout_s} s"
             ) from None
+        finally:
+            self.waiting -= 1
         return lock
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, SqliteWriter] = weakref.WeakKeyDictionary()
+
+
+def sqlite_writer(engine: AsyncEngine) -> SqliteWriter | None:
+    """The engine's `SqliteWriter` (a SQLite file's engine made by `create_engine`), else None."""
+    return _WRITERS.get(engine.sync_engine)
 
 
 # Statements that take SQLite's write lock, or open a transaction that may later take it (a
@@ -252,6 +265,8 @@ def create_engine(
             writer = SqliteWriter(sqlite_busy_timeout_ms / 1000)
             connect_args["async_creator_fn"] = _one_writer_connect(writer)
         engine = create_async_engine(url, connect_args=connect_args, **({} if in_memory else pool))
+        if not in_memory:
+            _WRITERS[engine.sync_engine] = writer
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
         return engine
     connect_args = {

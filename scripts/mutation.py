@@ -784,7 +784,7 @@ def serve(tests: list[str]) -> None:
 class Sandbox:
     """A copy of both packages' sources, put first on PYTHONPATH, and its warm worker process."""
 
-    def __init__(self, tests: list[str]) -> None:
+    def __init__(self, tests: list[str], database_url: str | None = None) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="mutation-"))
         for src in (SERVICE, KIT):
             shutil.copytree(
@@ -797,6 +797,8 @@ class Sandbox:
             "MUTATION_SANDBOX": str(self.directory),
         }
         env.pop("TEST_DATABASE_URL", None)
+        if database_url:  # the tests' PostgreSQL pass: each test makes its own database
+            env["TEST_DATABASE_URL"] = database_url
         command = [sys.executable, __file__, "--serve", *tests]
         self.worker = subprocess.Popen(
             command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -1013,6 +1015,7 @@ def score(
     lines: set[int] | None = None,
     threshold: float | None = None,
     budget_s: float | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Result]:
     """Per module: its mutants, the survivors and the known equivalents.
 
@@ -1022,7 +1025,7 @@ def score(
     for module in modules:
         groups.setdefault(tuple(test_files(module)), []).append(module)
     every_test = sorted({t for tests in groups for t in tests})
-    sandboxes = [Sandbox(every_test) for _ in range(workers)]
+    sandboxes = [Sandbox(every_test, database_url) for _ in range(workers)]
     free = list(sandboxes)
     lock = threading.Lock()
     results: dict[str, Result] = {}
@@ -1122,6 +1125,12 @@ def main() -> int:
         "traced time: a quick lower bound of the score (its survivors say so)",
     )
     parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the tests on PostgreSQL (TEST_DATABASE_URL), for what only it tells apart: "
+        "row locks, LISTEN/NOTIFY, SKIP LOCKED",
+    )
+    parser.add_argument(
         "--confirm",
         action="store_true",
         help="run each survivor again against all the module's tests, not only those that ran it",
@@ -1137,6 +1146,7 @@ def main() -> int:
         lines=lines,
         threshold=args.threshold,
         budget_s=args.budget_s,
+        database_url=args.postgres,
     )
     passed = _report(results, args.threshold, show_kills=args.kills)
     for key in _stale_equivalents(modules):  # the code moved on: the reason may no longer hold

@@ -463,6 +463,44 @@ async def test_a_replicas_heartbeat_keeps_its_lease_and_hears_a_missed_cancel(
     assert (await run_row(app, c_run)).status == "running"
 
 
+@pytest.mark.parametrize("strategy", ["interrupt", "rollback"])
+async def test_interrupt_waits_for_the_run_another_replica_drives(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    make_replica: MakeReplica,
+    strategy: str,
+) -> None:
+    """B gets a new message with `interrupt` (or `rollback`) while A drives the conversation's
+    run: B asks it to stop, A hears so at its next beat, and B waits for the run to end before
+    it starts the new one, which runs at once rather than queued behind a run being cancelled."""
+    replica_a = await make_replica(run_heartbeat_s=0.05, run_lease_s=60.0)
+    settings.run_lease_s = 60.0  # B does not end A's run itself: A's lease holds
+    fake_llm.script(fake_llm.timeout(), fake_llm.reply("Second answer."))
+    conversation_id = await new_conversation(client, user)
+    first = await start_on(replica_a, app, conversation_id, "Hi")
+    await until(lambda: called(fake_llm, 1), "A called the model")
+
+    body = {
+        "assistant_id": "assistant",
+        "input": [{"role": "user", "content": "Second"}],
+        "conversation_id": conversation_id,
+        "multitask_strategy": strategy,
+    }
+    r = await client.post("/api/runs", json=body, headers=user.headers)
+
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "running", r.json()
+    assert (await run_row(app, first)).status == "cancelled"
+    second = uuid.UUID(r.json()["id"])
+    await until(lambda: run_status_is(app, second, "completed"), "the new run answered")
+    history = await get(client, user, f"/api/conversations/{conversation_id}/history")
+    kept = ["Hi"] if strategy == "interrupt" else []
+    assert [m["content"] for m in history["messages"]] == [*kept, "Second", "Second answer."]
+
+
 async def owned_by(app: FastAPI, run_id: uuid.UUID, owner: str) -> bool:
     return (await run_row(app, run_id)).owner == owner
 

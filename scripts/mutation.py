@@ -246,6 +246,7 @@ EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
     " tokens <= 0: the same nothing as not calling it",
 }
 # runs/: liveness notifier payloads scheduling service settlement stream takeover writer
+STREAM_PAUSES = "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0  # between a follower's reads while the database is away"
 EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
     (
         "runs/liveness.py",
@@ -276,15 +277,12 @@ EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
         "0 -> 1",
     ): "seq 1 is always the run's `run.created` (create_run writes it), neither text nor a"
     " counted step: skipping it counts the same",
-    (
-        "runs/stream.py",
-        "RECONNECT_FOR_S = 120.0  # a follower's patience with a database that does not answer",
-        "120.0 -> 121.0",
-    ): "how long a follower waits for the database is tuning: no rule fixes it to the second",
-    ("runs/stream.py", "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0", "0.2 -> 1.2"): "the"
-    " follower's first pause before reading again is tuning (it only paces the reads)",
-    ("runs/stream.py", "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0", "2.0 -> 3.0"): "the"
-    " follower's longest pause is tuning (it only paces the reads)",
+    ("runs/stream.py", STREAM_PAUSES, "0.2 -> 1.2"): "the follower's first pause before"
+    " reading again is tuning (it only paces the reads)",
+    ("runs/stream.py", STREAM_PAUSES, "2.0 -> 3.0"): "the follower's longest pause is tuning (it"
+    " only paces the reads)",
+    ("runs/stream.py", "if now - lost_at > patience_s:", "Gt -> GtE"): "a loss lasting the"
+    " patience to the nanosecond of two monotonic readings is a coincidence",
     ("runs/stream.py", "pause_s = min(pause_s * 2, LONGEST_PAUSE_S)", "2 -> 3"): "how fast the"
     " pause grows is tuning (it only paces the reads)",
     ("runs/takeover.py", "RunEvent.seq > func.coalesce(last_step, 0),", "0 -> 1"): "the last"

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # How long a run retries storing its final answer (a locked or failing database) before it
     # ends `failed` with the answer kept in its events.
     run_final_store_s: float = Field(default=10.0, gt=0)
+    # How long a live stream keeps reading again while the database does not answer before it
+    # ends with `error database_busy` (the client resumes with Last-Event-ID).
+    run_follow_patience_s: float = Field(default=120.0, gt=0)
 
     # Bring your own tools: how long one MCP server call (listing or a tool call) may take before
     # it is a tool error the model sees, and how long a server's tool list is cached.

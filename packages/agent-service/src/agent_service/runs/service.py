@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
@@ -224,6 +224,7 @@ async def follow_events(
     *,
     after: int = 0,
     poll_s: float = 1.0,
+    on_read: Callable[[], None] | None = None,
 ) -> AsyncGenerator[CommittedEvent, None]:
     """Every event after `after`, then live ones until the run ends (or pauses for approval).
 
@@ -231,7 +232,8 @@ async def follow_events(
     query; a wake-up that memory shows brought nothing new (PostgreSQL echoing our own commit)
     reads nothing. `message.completed` and `error` commit with the run's final status, so seeing
     one is seeing the end. When nothing new is there, the status is read, then the events once more:
-    once a final status is seen, the events read after it are all there are.
+    once a final status is seen, the events read after it are all there are. `on_read` is called
+    after each read the database answered.
     """
     last = after
     woken_up = False  # by a wake-up (not the poll's timeout): the memory may answer alone
@@ -247,6 +249,8 @@ async def follow_events(
                         ended = status is None or status in STREAM_END_STATUSES
                         if ended:
                             events = await _committed(session, run_id, last)
+                if on_read is not None:
+                    on_read()
             for event in events:
                 last = event.seq
                 yield event

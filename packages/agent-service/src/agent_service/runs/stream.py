@@ -2,7 +2,8 @@
 
 A follower that loses the database (a restart, a cut, a lock) while the run goes on reconnects
 and reads the rows again after the last event it sent, with a growing pause (0.2 s doubling up to
-2 s), for up to `RECONNECT_FOR_S`; the client sees a pause, not an `error`. Past that, it gets
+2 s), for up to `RUN_FOLLOW_PATIENCE_S` (starting over at each read that succeeds); the client
+sees a pause, not an `error`. Past that, it gets
 `error database_busy` and can resume with Last-Event-ID.
 """
 
@@ -26,8 +27,7 @@ from agent_service.sse import sse_response, stored_event
 
 logger = logging.getLogger("agent_service.runs")
 
-RECONNECT_FOR_S = 120.0  # a follower's patience with a database that does not answer
-FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0
+FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0  # between a follower's reads while the database is away
 
 
 def run_event_stream(
@@ -51,6 +51,19 @@ async def _events(
     last = after
     lost_at: float | None = None  # when the database went away (monotonic), while it is away
     pause_s = FIRST_PAUSE_S
+    patience_s = executor.settings.run_follow_patience_s
+
+    def answered() -> None:
+        """A read went through: the patience starts over at the next loss."""
+        nonlocal lost_at, pause_s
+        if lost_at is not None:
+            logger.info(
+                "run %s: its follower reads the database again after %.1f s",
+                run_id,
+                time.monotonic() - lost_at,
+            )
+        lost_at, pause_s = None, FIRST_PAUSE_S
+
     try:
         while not ended:
             followed = service.follow_events(
@@ -59,10 +72,10 @@ async def _events(
                 run_id,
                 after=last,
                 poll_s=executor.settings.run_poll_s,
+                on_read=answered,
             )
             try:
                 async for row in followed:
-                    lost_at, pause_s = None, FIRST_PAUSE_S
                     last = row.seq
                     yield stored_event(row.seq, row.event, row.data)
                 ended = True
@@ -72,7 +85,7 @@ async def _events(
                 busy = database_unavailable(exc)
                 if busy is None:
                     raise
-                if now - lost_at > RECONNECT_FOR_S:
+                if now - lost_at > patience_s:
                     raise busy from exc
                 logger.info("run %s: its follower lost the database; reading again", run_id)
                 await asyncio.sleep(pause_s)

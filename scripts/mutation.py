@@ -247,7 +247,24 @@ EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
 }
 # runs/: liveness notifier payloads scheduling service settlement stream takeover writer
 STREAM_PAUSES = "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0  # between a follower's reads while the database is away"
+# A claimed or resumed run's wake-up: its watchers (follow_events, wait_final) act on new events
+# and on final or paused statuses, and a claim brings neither: woken, they read nothing new.
+WAKE_AT_CLAIM = (
+    "who watches a run acts on its events and on a final or paused status, and a claim or a"
+    " resume brings neither: a follower woken then reads nothing new"
+)
 EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
+    ("runs/scheduling.py", "if run is None or conversation is None:", "Or -> And"): "a run"
+    " goes only with its conversation (deleted with it): one is None exactly when the other is,"
+    " and in a claim the conversation is read only for a claimed run",
+    (
+        "runs/scheduling.py",
+        "await host.notifier.announce(session, run_key(run.id))",
+        "statement deleted",
+    ): WAKE_AT_CLAIM,
+    ("runs/scheduling.py", "host.notifier.wake(run_key(run.id))", "statement deleted"): (
+        WAKE_AT_CLAIM
+    ),
     (
         "runs/liveness.py",
         "return failed_at is None or time.monotonic() - failed_at >= host.settings.run_lease_s",

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from agent_service.settings import Settings
-from agent_testkit import FakeLLM
+from agent_testkit import FakeLLM, parse_sse
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
 from tests.integration.test_chat_stream import wait_for_run
@@ -94,6 +94,10 @@ async def test_enqueue_queues_the_new_run_behind_the_active_one(
     await client.post(f"/api/runs/{first['id']}/cancel", headers=user.headers)
     fake_llm.script(fake_llm.reply("second answer"))
     assert (await wait_for_run(client, user, second["id"]))["status"] == "completed"
+    r = await client.get(f"/api/runs/{second['id']}/events", headers=user.headers)
+    events = parse_sse(r.text)  # a run claimed after it queued: its ids go on without a gap
+    assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1)), events
+    assert events[-1].json()["response"] == "second answer"
 
 
 async def test_a_run_rolled_back_twice_is_undone_once(

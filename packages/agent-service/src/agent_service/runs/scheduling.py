@@ -9,7 +9,6 @@ import contextlib
 import uuid
 
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,11 +99,6 @@ async def claim(
     claimed run failed with `conversation_busy`: two replicas answering messages sent at once
     to one conversation did.
     """
-    current_count = (
-        select(Conversation.message_count)
-        .where(Conversation.id == conversation_id)
-        .scalar_subquery()
-    )
     while True:
         with host.notifier.watch(conversation_key(conversation_id)) as woken:
             try:
@@ -115,21 +109,18 @@ async def claim(
                     to="running",
                     owner=host.owner,
                     heartbeat_at=utcnow(),
-                    first_position=current_count,
                 )
             except IntegrityError:
                 await session.rollback()
             else:
-                conversation = None
-                if run is not None:
-                    conversation = await session.get(
-                        Conversation, conversation_id, populate_existing=True
-                    )
+                # read once the claim holds (a new session: nothing of it was loaded before)
+                conversation = (
+                    await session.get(Conversation, conversation_id) if run is not None else None
+                )
                 if run is None or conversation is None:
                     await session.rollback()
                     return None
-                # where the messages start, as it is now (the same unless the claim waited)
-                run.first_position = conversation.message_count
+                run.first_position = conversation.message_count  # where its messages start
                 return run, conversation
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(host.settings.run_poll_s):

@@ -254,6 +254,12 @@ WAKE_AT_CLAIM = (
     " resume brings neither: a follower woken then reads nothing new"
 )
 EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
+    (
+        "runs/takeover.py",
+        "lapsed = utcnow() - timedelta(seconds=host.settings.run_lease_s + 1)",
+        "1 -> 2",
+    ): "how far past the lease a handed-over heartbeat is put is tuning: any time past it is"
+    " found by the next sweep",
     ("runs/scheduling.py", "if run is None or conversation is None:", "Or -> And"): "a run"
     " goes only with its conversation (deleted with it): one is None exactly when the other is,"
     " and in a claim the conversation is read only for a claimed run",

@@ -250,6 +250,7 @@ async def test_a_stopping_replica_hands_its_run_over(
     client: httpx.AsyncClient,
     user: TestUser,
     fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
     replica_a: RunExecutor,
 ) -> None:
     """A stops (SIGTERM, a rolling deploy) while its model call waits: the run is left with a
@@ -265,6 +266,7 @@ async def test_a_stopping_replica_hands_its_run_over(
 
     row = await run_row(app, run_id)
     assert (row.status, row.owner, row.error) == ("running", replica_a.owner, None)
+    await logged(caplog, "this process is stopping; another replica continues it")
     assert await app.state.runs.sweep(at_startup=False) == 1
     await until(lambda: run_status_is(app, run_id, "completed"), "completed by B")
     assert len(fake_llm.calls) == 2

@@ -16,7 +16,6 @@ replica continues it, instead of it being ended `interrupted`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from datetime import timedelta
@@ -89,10 +88,11 @@ async def hand_over(host: RunHost, session: AsyncSession, run_id: uuid.UUID) -> 
     replica to continue, when that is safe (`continuable`); whether it did. Its lease is made to
     have run out: any replica's next sweep takes it over (on SQLite, the next process's start-up
     sweep). Events still buffered here are dropped: no follower saw them, and the model call is
-    made again. A run that may not be left is ended `interrupted` by the caller, as before."""
+    made again. A run that may not be left is ended `interrupted` by the caller (`ending.end`,
+    which starts with a rollback), as before."""
     with anyio.CancelScope(shield=True):
         try:
-            await session.rollback()
+            await session.rollback()  # what the driver's cancelled step left open goes first
             run = await session.get(Run, run_id, populate_existing=True)
             if (
                 run is None
@@ -100,7 +100,6 @@ async def hand_over(host: RunHost, session: AsyncSession, run_id: uuid.UUID) -> 
                 or run.owner != host.owner
                 or not await continuable(session, run)
             ):
-                await session.rollback()
                 return False
             lapsed = utcnow() - timedelta(seconds=host.settings.run_lease_s + 1)
             mine = [Run.owner == host.owner]
@@ -110,8 +109,6 @@ async def hand_over(host: RunHost, session: AsyncSession, run_id: uuid.UUID) -> 
             await session.commit()
         except SQLAlchemyError:
             logger.warning("run %s: could not hand it over; ending it", run_id, exc_info=True)
-            with contextlib.suppress(SQLAlchemyError, OSError):
-                await session.rollback()
             return False
     if left:
         logger.info("run %s: this process is stopping; another replica continues it", run_id)

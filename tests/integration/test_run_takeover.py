@@ -32,6 +32,7 @@ from agent_service.settings import Settings
 from agent_testkit import FakeLLM, SSEEvent, parse_sse
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
+from tests.integration.test_run_endings import tokens_counted
 from tests.integration.test_runs_faults_outage import assert_valid_history, get, logged
 
 
@@ -274,6 +275,32 @@ async def test_a_stopping_replica_hands_its_run_over(
     assert [m["content"] for m in history["messages"]] == ["Hi", "Answered by B."]
     names = [e.event for e in await events_of(client, user, run_id)]
     assert names[-1] == "message.completed" and "error" not in names, names
+
+
+async def test_a_stopping_replica_counts_the_tokens_it_used_before_handing_over(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    replica_a: RunExecutor,
+) -> None:
+    """A's first model call (a tool step) used tokens; A stops during its second: those tokens
+    are A's to count, since B counts only the calls it makes."""
+    settings.run_lease_s = 60.0
+    fake_llm.script(
+        fake_llm.tool_call("create_task", title="Before the stop"),
+        fake_llm.timeout(),
+        fake_llm.reply("Answered by B."),
+    )
+    run_id = await start_on(replica_a, app, await new_conversation(client, user), "Hi")
+    await until(lambda: called(fake_llm, 2), "A made its tool step and called the model again")
+
+    await replica_a.stop()
+
+    assert await tokens_counted(app, user) > 0
+    assert await app.state.runs.sweep(at_startup=False) == 1
+    await until(lambda: run_status_is(app, run_id, "completed"), "completed by B")
 
 
 async def test_a_stopping_replica_whose_answer_had_begun_ends_it_interrupted(

@@ -63,7 +63,7 @@ async def test_unhandled_error_is_500_without_internals(
     logged = [rec for rec in caplog.records if rec.name == "agent_service.errors"]
     assert logged
     assert logged[0].request_id == "req-123"
-    assert logged[0].exc_info is not None
+    assert logged[0].exc_info and logged[0].exc_info[1] is not None  # not False
 
 
 async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:

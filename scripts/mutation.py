@@ -198,6 +198,16 @@ FIRST_MODULES = {
 }
 
 # One dict per group of issue 21's modules, so the people working on each don't edit the same lines.
+ZERO_TOKENS = (
+    "a count of 0 tokens adds 0 to the day's row (or writes a row of 0): every reader sums"
+    " tokens, so the quota, the usage route and the tests read the same"
+)
+# A claimed or resumed run's wake-up: its watchers (follow_events, wait_final) act on new events
+# and on final or paused statuses, and a claim brings neither: woken, they read nothing new.
+WAKE_AT_CLAIM = (
+    "who watches a run acts on its events and on a final or paused status, and a claim or a"
+    " resume brings neither: a follower woken then reads nothing new"
+)
 # runs/: admission cancelling driving ending executor hooks host lifecycle
 EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
     (
@@ -227,9 +237,14 @@ EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
         "8 -> 9",
     ): "a ninth random hex digit in the owner's name: still unique per process start, and"
     " nothing parses the name, it is only compared whole",
-    ("runs/hooks.py", "if usage.total_tokens <= 0:", "LtE -> Lt"): "a count of 0 tokens adds"
-    " 0 to the day's row (or writes a row of 0): every reader sums tokens, so the quota, the"
-    " usage route and the tests read the same",
+    ("runs/hooks.py", "if usage.total_tokens <= 0:", "LtE -> Lt"): ZERO_TOKENS,
+    ("runs/hooks.py", "if user_id is not None and streamed_tokens > 0:", "Gt -> GtE"): ZERO_TOKENS,
+    ("runs/hooks.py", "if user_id is not None and streamed_tokens > 0:", "And -> Or"): "a run"
+    " without a user is settled with 0 streamed tokens (settlement._settle), so `or` only adds"
+    " counts of 0: " + ZERO_TOKENS,
+    ("runs/hooks.py", "if usage.total_tokens <= 0:", "0 -> 1"): "a model call's reported usage"
+    " includes its prompt (the system prompt and the messages, many tokens): a total of exactly"
+    " one token does not occur",
     (
         "runs/cancelling.py",
         "return run.heartbeat_at is not None and run.heartbeat_at < utcnow() - lease",
@@ -247,12 +262,6 @@ EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
 }
 # runs/: liveness notifier payloads scheduling service settlement stream takeover writer
 STREAM_PAUSES = "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0  # between a follower's reads while the database is away"
-# A claimed or resumed run's wake-up: its watchers (follow_events, wait_final) act on new events
-# and on final or paused statuses, and a claim brings neither: woken, they read nothing new.
-WAKE_AT_CLAIM = (
-    "who watches a run acts on its events and on a final or paused status, and a claim or a"
-    " resume brings neither: a follower woken then reads nothing new"
-)
 EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
     (
         "runs/takeover.py",

@@ -70,6 +70,18 @@ async def test_a_turn_cut_short_before_any_step_is_charged_its_text(
     assert await settled(app, user) == (10, 0)
 
 
+async def test_a_turn_cut_short_after_one_word_is_charged_its_one_token(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """The smallest count there is: four characters, one token (not rounded away)."""
+    fake_llm.script(fake_llm.cut_stream(after=2, item=fake_llm.reply("abc " * 30)))
+
+    _names, after, _run = await cut_short_turn(client, user)
+
+    assert after == "abc "
+    assert await settled(app, user) == (1, 0)
+
+
 async def test_a_count_the_database_refuses_is_logged_and_the_run_still_ends(
     app: FastAPI,
     settings: Settings,

@@ -168,6 +168,27 @@ async def test_a_client_side_function_pauses_the_run_until_its_output_is_posted(
     assert r.status_code == 409 and r.json()["error"] == "run_not_awaiting_approval"
 
 
+async def test_a_client_function_resumed_without_an_output_tells_the_model_so(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """An approval through /resume answers a client-side call without running anything here:
+    the model hears that the client sent no output."""
+    assistant_id = await make_assistant(client, user, tools=[WEATHER])
+    fake_llm.script(
+        fake_llm.tool_call("get_weather", city="Paris"), fake_llm.reply("I could not check.")
+    )
+    r = await background(client, user, assistant_id, "Weather in Paris?")
+    run = await wait(client, user, r.json()["id"])
+    [call] = run["required_action"]["tool_calls"]
+
+    decisions = {"decisions": [{"tool_call_id": call["id"], "approve": True}]}
+    r = await client.post(f"/api/runs/{run['id']}/resume", json=decisions, headers=user.headers)
+
+    assert r.status_code == 202, r.text
+    assert (await wait(client, user, run["id"]))["status"] == "completed"
+    assert fake_llm.calls[1].tool_result_json(call["id"])["error"] == "no_output"
+
+
 async def test_a_client_function_called_with_invalid_arguments_does_not_pause(
     client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
 ) -> None:

@@ -5,11 +5,13 @@ ends done with its effect made once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM, RecordedCall, parse_sse
@@ -17,6 +19,7 @@ from agent_testkit.fake_llm.script import ScriptItem
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
 from tests.faults import SqliteLockHolder, sqlite_path
+from tests.integration.test_run_takeover import called, has_delta, until
 
 
 @pytest.fixture
@@ -89,3 +92,38 @@ async def test_a_tool_write_locked_by_another_process_is_made_again_once(
     assert [m["role"] for m in fake_llm.calls[1].messages] == ["system", "user"]
     tasks = (await client.get("/api/tasks", headers=user.headers)).json()
     assert [t["title"] for t in tasks] == ["Pay the rent"]  # made once
+
+
+async def test_a_lost_step_whose_text_was_stored_fails_the_run_database_busy(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    lock_holder: SqliteLockHolder,
+) -> None:
+    """The model said something before its tool call, and that text was stored; then the tool's
+    write found the file locked and the step was lost. Made again, the answer would start over
+    under a follower's eyes, so the run ends `failed` with `database_busy`, the task never made,
+    the history without the lost step."""
+    fake_llm.script(
+        fake_llm.tool_calls(
+            [("create_task", {"title": "Pay the rent"})], content="Adding it now. ", chunk_delay=0.3
+        )
+    )
+    turn = asyncio.create_task(
+        client.post("/api/agent/chat/stream", json={"message": "rent"}, headers=user.headers)
+    )
+    await until(lambda: called(fake_llm, 1), "the model called")
+    [run_id] = list(app.state.runs.host.tasks)
+    await until(lambda: has_delta(app, run_id), "stored the text before the tool call")
+    lock_holder.take()  # before the tool call's chunks arrive
+
+    r = await asyncio.wait_for(turn, timeout=30)
+
+    events = parse_sse(r.text)
+    assert events[-1].event == "error" and events[-1].json()["error"] == "database_busy", r.text
+    assert not lock_holder.held
+    run = (await client.get(f"/api/runs/{run_id}", headers=user.headers)).json()
+    assert (run["status"], run["error"]["error"]) == ("failed", "database_busy"), run
+    assert (await client.get("/api/tasks", headers=user.headers)).json() == []
+    assert len(fake_llm.calls) == 1  # not made again

@@ -263,6 +263,17 @@ EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
 # runs/: liveness notifier payloads scheduling service settlement stream takeover writer
 STREAM_PAUSES = "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0  # between a follower's reads while the database is away"
 EQUIVALENT_RUNS_B: dict[tuple[str, str, str], str] = {
+    ("runs/notifier.py", "RECENT_EVENTS = 256", "256 -> 257"): "how many events a driving"
+    " process keeps for its followers is tuning: one further behind reads the rows",
+    ("runs/notifier.py", "@dataclass(frozen=True)", "True -> False"): "nothing assigns to a"
+    " CommittedEvent's fields: frozen only guards against a change no code makes",
+    ("runs/notifier.py", "async with asyncio.timeout(5):", "5 -> 6"): "how long a start waits for"
+    " its listener's first attempt is tuning: the tests' listeners answer or fail at once",
+    (
+        "runs/notifier.py",
+        'dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)',
+        "1 -> 2",
+    ): "the driver's prefix is at the start of the URL, once: a second replacement finds nothing",
     (
         "runs/takeover.py",
         "lapsed = utcnow() - timedelta(seconds=host.settings.run_lease_s + 1)",

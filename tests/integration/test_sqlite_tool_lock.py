@@ -66,6 +66,7 @@ async def test_a_tool_write_locked_by_another_process_is_made_again_once(
     fake_llm: FakeLLM,
     lock_holder: SqliteLockHolder,
     route: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def lock_then_call_tool(call: RecordedCall) -> ScriptItem:
         """The model asks for the tool; the file's write lock is taken before the tool runs."""
@@ -92,6 +93,8 @@ async def test_a_tool_write_locked_by_another_process_is_made_again_once(
     assert [m["role"] for m in fake_llm.calls[1].messages] == ["system", "user"]
     tasks = (await client.get("/api/tasks", headers=user.headers)).json()
     assert [t["title"] for t in tasks] == ["Pay the rent"]  # made once
+    again = "a step could not commit while the database was away; going on from its last"
+    assert sum(again in r.getMessage() for r in caplog.records) == 1  # the operator is told
 
 
 async def test_a_lost_step_whose_text_was_stored_fails_the_run_database_busy(

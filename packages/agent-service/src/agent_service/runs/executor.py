@@ -143,10 +143,6 @@ class RunExecutor:
         """Wait until the run has a final status (or the deadline passes: 409 run_in_progress)."""
         await cancelling.wait_final(self.host, run_id, timeout_s=timeout_s)
 
-    async def roll_back(self, session: AsyncSession, run: Run) -> None:
-        """Remove a finished run's messages and undo its tools' effects, in one transaction."""
-        await admission.roll_back(session, run)
-
     async def resume(self, session: AsyncSession, run: Run, decisions: Sequence[Decision]) -> Run:
         """Continue a run paused for approval with the user's decisions (from any replica)."""
         return await admission.resume(self.host, session, run, decisions)

@@ -164,3 +164,50 @@ def test_a_killed_process_run_is_taken_over_when_it_restarts(
     assert run["status"] == "completed", run
     assert [t["title"] for t in tasks] == ["exactly once"]
     assert len(fake_llm_server.calls) == 3
+
+
+def test_a_stopped_replicas_run_is_handed_over_at_once(
+    tmp_path: Path, isolated_database_url: str, fake_llm_server: FakeLLMServer
+) -> None:
+    """SIGTERM (a rolling deploy) while the model thinks: the replica hands its run over as it
+    stops, so the other one continues it at its next heartbeat, not a lease later. The leases are
+    the defaults: the time printed is what a deployment gets."""
+    if not isolated_database_url:
+        pytest.skip("replicas share a PostgreSQL database (set TEST_DATABASE_URL)")
+    env = default_leases(service_env(tmp_path, isolated_database_url, fake_llm_server))
+    fake_llm_server.script(
+        fake_llm_server.tool_call("create_task", title="exactly once"),
+        fake_llm_server.timeout(),  # the model is thinking when the replica is stopped
+        fake_llm_server.reply("Handed over."),
+    )
+    with (
+        service({**env, "DATA_DIR": str(tmp_path / "a")}, tmp_path / "a.log") as (a, process_a),
+        service({**env, "DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log") as (b, _),
+    ):
+        headers = login(a, "handover@example.com")
+        stream = Follower(
+            a, "POST", "/api/agent/chat/stream", json={"message": "go"}, headers=headers
+        )
+        stream.start()
+        run_id = stream.wait_for("run.created").json()["run_id"]
+        stream.wait_for("tool.result")
+        wait_calls(fake_llm_server, 2)
+        process_a.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        process_a.wait(20)
+
+        deadline = stopped + 30
+        while len(fake_llm_server.calls) < 3:
+            assert time.monotonic() < deadline, "no replica took the run over"
+            time.sleep(0.02)
+        moving = time.monotonic() - stopped
+        run = wait_final(b, headers, run_id)
+        print(f"\nSIGTERM to the run moving again on another replica: {moving:.2f} s")
+        with httpx.Client(base_url=b, timeout=10) as client:
+            tasks = client.get("/api/tasks", headers=headers).json()
+
+    assert run["status"] == "completed", run
+    assert [t["title"] for t in tasks] == ["exactly once"]
+    assert (
+        "this process is stopping; another replica continues it" in (tmp_path / "a.log").read_text()
+    )

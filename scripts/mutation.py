@@ -210,6 +210,12 @@ WAKE_AT_CLAIM = (
 )
 # runs/: admission cancelling driving ending executor hooks host lifecycle
 EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
+    ("runs/host.py", "LONGEST_S = 2.0", "2.0 -> 3.0"): "the longest pause between two tries of"
+    " a write is tuning (it only paces the tries)",
+    ("runs/host.py", "self.delay_s = min(self.delay_s * 2, self.LONGEST_S)", "2 -> 3"): "how fast"
+    " the pause grows is tuning (it only paces the tries)",
+    ("runs/host.py", "past = time.monotonic() > self.give_up_at", "Gt -> GtE"): "a monotonic"
+    " reading equal to the deadline to the nanosecond: the next try decides alike",
     (
         "runs/driving.py",
         "REWALKS = 3  # steps made again after outages, per run",

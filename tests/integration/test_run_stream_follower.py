@@ -168,6 +168,9 @@ async def test_a_followers_patience_starts_over_once_a_read_succeeds(
         await logged_times(caplog, BACK, losses)
 
     assert not stream.done()
+    for back in [r for r in caplog.records if BACK in r.getMessage()]:
+        away_s = back.args[1]  # type: ignore[index]
+        assert 0.2 <= away_s < 60, back.getMessage()  # how long it was away (the test's bounds)
     r = await client.post(f"/api/runs/{run_id}/cancel", headers=user.headers)
     assert r.status_code == 202, r.text
     events = parse_sse((await asyncio.wait_for(stream, timeout=15)).text)

@@ -94,7 +94,14 @@ async def test_past_its_deadline_the_run_fails_with_the_answer_kept(
     r = await client.get(f"/api/runs/{run_id}", headers=user.headers)
     assert r.json()["status"] == "failed"
 
+    failed = r.json()
     events = await events_of(client, user, run_id)
     kept = [e.json()["delta"] for e in events if e.event == "message.delta"]
     assert kept == [ANSWER]
     assert events[-1].event == "error"
+    assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
+    # the run's error names the event that keeps the answer, and that event holds it
+    named = int(failed["error"]["detail"].rsplit("kept in event ", 1)[1].rstrip("."))
+    [keeper] = [e for e in events if int(e.id or 0) == named]
+    assert (keeper.event, keeper.json()["delta"]) == ("message.delta", ANSWER)
+    assert events[-1].json()["detail"] == failed["error"]["detail"]

@@ -70,3 +70,21 @@ async def test_text_after_a_tool_step_is_stored_while_the_answer_streams(
     names = ids_in_order(await turn)
     assert names.index("tool.result") < names.index("message.delta"), names
     assert names[-1] == "message.completed", names
+
+
+async def test_a_cancel_reaches_the_stream_and_the_cancel_answers(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """The run's end (cancelled) wakes its stream and the cancel request waiting for it."""
+    fake_llm.script(fake_llm.timeout())
+    turn = asyncio.create_task(stream(client, user, "Think hard"))
+    await until(lambda: called(fake_llm, 1), "the model called")
+    [run_id] = list(app.state.runs.host.tasks)
+
+    r = await asyncio.wait_for(
+        client.post(f"/api/runs/{run_id}/cancel", headers=user.headers), timeout=20
+    )
+
+    assert (r.status_code, r.json()["status"]) == (202, "cancelled"), r.text
+    names = ids_in_order(await turn)
+    assert names[-1] == "error", names

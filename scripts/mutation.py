@@ -20,32 +20,34 @@ tool 16/16 (+4), gate 69/69 (+5), sniff 23/23 (+1), llm client 72/72 (+2): 189/1
 2 min 46 s with 2 workers on an idle machine (up to 9 min while other test runs shared the
 cores). Before the tests of issue 10 item 6: 5/5, 3/5, 11/21, 42/79, 16/29, 73/74: 150/213, 70.4 %.
 
-Issue 21's modules (threshold 85 %), measured one by one with coverage selection on a loaded
-2-core machine (1 worker, 1 to 4 mutants a minute; the whole list is about 1,900 mutants, so a
-full run is hours): integrations/github/jobs.py 43/43 (+1 equivalent), documents/processing.py
-85/85 (+6), quotas/service.py 81/85 (+8, 95.3 %), quotas/clock.py 8/8, idempotency/service.py
-54/55 (+6, 98.2 %), runs/cancelling.py 29/31 (+3, 93.5 %), runs/takeover.py 22/22 (+5),
-runs/settlement.py 20/21 (+2, 95.2 %), runs/payloads.py 11/12 (91.7 %). Killed by hand-checked
-tests after their last run: idempotency/models.py 4/4, quotas/exceptions.py 5/5, runs/liveness.py
-about 45/46 (+4). Below or not yet measured: idempotency/middleware.py 170/221 (76.9 %) in its
-last full run, before the tests written for its survivors; runs/ending.py stopped at 67/140 with
-15 survivors; runs/stream.py 8/38 done; driving, admission, executor, hooks, host, lifecycle,
-scheduling, service, writer, notifier not run. Mutants that only PostgreSQL can tell apart
-(row locks, NOTIFY, SKIP LOCKED) survive here: the tests run on SQLite.
+Issue 21's modules (threshold 85 %; killed/counted, equivalents apart), measured one by one with
+coverage selection on a loaded 2-core machine. Earlier sessions: integrations/github/jobs.py 43/43,
+documents/processing.py 85/85, quotas/service.py 81/85 (95.3 %), quotas/clock.py 8/8,
+idempotency/service.py 54/55 (98.2 %), runs/cancelling.py 29/31 (93.5 %), runs/settlement.py
+20/21 (95.2 %), runs/payloads.py 11/12 (91.7 %); idempotency/models.py 4/4 and
+quotas/exceptions.py 5/5 checked by hand. 2026-12-07, most with `--budget-s 20` (a lower bound)
+and the survivors run again with `--lines` against every test after new tests (`--postgres` for
+the notifier): idempotency/middleware.py 200/210 (95.2 %), runs/admission.py 82/89 (92.1 %),
+executor 23/25 (92.0 %), hooks 11/12 (91.7 %), host 33/34 (97.1 %), lifecycle 28/32 (87.5 %),
+liveness 41/48 (85.4 %), notifier 52/55 (94.5 %), scheduling 33/38 (86.8 %), service 90/105
+(85.7 %), stream 32/37 (86.5 %), takeover 37/43 (86.0 %), writer 86/98 (87.8 %). Below:
+runs/driving.py 108/129 (83.7 %) and runs/ending.py 100/140 (71.4 %, before the tests of its
+kept answer). Mutants that only PostgreSQL tells apart survive a SQLite run: use `--postgres`.
 
 Speed: each worker (one per core) is a process that has imported the third-party modules the
 tests import (pytest, FastAPI, SQLAlchemy, openai...: 5 to 8 s of every pytest start) and forks one
 pytest session per mutant; nothing of ours is imported before the fork (checked), so every session
 imports the mutated copy. The module's tests first run once under coverage, one context per test
 (setup and teardown included, so a background task's lines go to the test they ran during); each
-mutant then runs only the tests that ran its statement, in the order they ran, with `-x`. A
+mutant then runs only the tests that ran its statement, the fastest first, with `-x`. A
 statement run at import (a module-level value) runs every test; one no test ran survives without a
 run and is reported as such. `--confirm` runs each survivor again against all the module's tests,
 for lines that only a served subprocess runs (coverage does not follow it).
 sniff.py alone took 278 s with a fresh `python -m pytest` per mutant, 35 s with warm workers.
 
 mutmut 3 was tried first: it mutates a copy under `mutants/` but our editable installs put the real
-`src/` folders on `sys.path`, so its tests never reached a mutant. Tests run on SQLite.
+`src/` folders on `sys.path`, so its tests never reached a mutant. Tests run on SQLite unless
+`--postgres` names a server.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -130,3 +131,43 @@ async def test_a_lost_step_whose_text_was_stored_fails_the_run_database_busy(
     assert (run["status"], run["error"]["error"]) == ("failed", "database_busy"), run
     assert (await client.get("/api/tasks", headers=user.headers)).json() == []
     assert len(fake_llm.calls) == 1  # not made again
+
+
+async def test_a_run_made_again_after_the_lock_keeps_its_lease_to_the_end(
+    settings: Settings, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """The lock outlasts the tool's step, so the run waits to go on (stalled: its lease not
+    renewed); once back, its heartbeat renews the lease again, and an answer that streams for
+    three leases is not swept `interrupted` as a dead process's run would be."""
+    settings.run_lease_s, settings.run_heartbeat_s = 1.0, 0.2
+    holder = SqliteLockHolder(sqlite_path(settings.resolved_database_url))
+
+    class ReleaseLater(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "tool create_task stopped its turn" in record.getMessage():
+                threading.Timer(0.6, holder.release).start()  # past a few tries to go on
+
+    def lock_then_call_tool(call: RecordedCall) -> ScriptItem:
+        holder.take()
+        return FakeLLM.tool_call("create_task", title="Pay the rent")
+
+    fake_llm.script(
+        fake_llm.respond(lock_then_call_tool),
+        fake_llm.tool_call("create_task", title="Pay the rent"),
+        fake_llm.reply(" ".join(["word"] * 12), chunk_delay=0.25),  # 3 s: three leases
+    )
+    released = ReleaseLater()
+    logging.getLogger("agent_service").addHandler(released)
+    try:
+        r = await asyncio.wait_for(
+            client.post("/api/agent/chat/stream", json={"message": "rent"}, headers=user.headers),
+            timeout=30,
+        )
+    finally:
+        logging.getLogger("agent_service").removeHandler(released)
+        holder.release()
+
+    events = parse_sse(r.text)
+    assert events[-1].event == "message.completed", r.text
+    tasks = (await client.get("/api/tasks", headers=user.headers)).json()
+    assert [t["title"] for t in tasks] == ["Pay the rent"]

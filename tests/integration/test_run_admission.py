@@ -16,8 +16,10 @@ from agent_service.settings import Settings
 from agent_testkit import FakeLLM, parse_sse
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
+from tests.integration.test_background_runs import background as start_background
 from tests.integration.test_chat_stream import wait_for_run
 from tests.integration.test_runs_api import until
+from tests.integration.test_runs_faults_outage import get
 from tests.integration.test_runs_multitask import SLOW, ask_to_delete, tasks_of
 
 
@@ -31,17 +33,15 @@ def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
 async def background(
     client: httpx.AsyncClient, user: TestUser, text: str, **extra: Any
 ) -> dict[str, Any]:
-    body = {"assistant_id": "assistant", "input": [{"role": "user", "content": text}], **extra}
-    r = await client.post("/api/runs", json=body, headers=user.headers)
+    """A background run of the built-in assistant, accepted."""
+    r = await start_background(client, user, "assistant", text, **extra)
     assert r.status_code == 202, r.text
     run: dict[str, Any] = r.json()
     return run
 
 
 async def get_run(client: httpx.AsyncClient, user: TestUser, run_id: str) -> dict[str, Any]:
-    r = await client.get(f"/api/runs/{run_id}", headers=user.headers)
-    assert r.status_code == 200, r.text
-    run: dict[str, Any] = r.json()
+    run: dict[str, Any] = await get(client, user, f"/api/runs/{run_id}")
     return run
 
 

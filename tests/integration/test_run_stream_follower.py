@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import httpx
 import pytest
@@ -21,6 +20,7 @@ from agent_service.settings import Settings
 from agent_testkit import FakeLLM, parse_sse
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
+from tests.integration.test_run_endings import logged as logged_count
 from tests.integration.test_run_takeover import called, until
 from tests.integration.test_runs_faults_outage import logged
 
@@ -84,17 +84,6 @@ LOST = "its follower lost the database; reading again"
 BACK = "its follower reads the database again"
 
 
-def count(caplog: pytest.LogCaptureFixture, text: str) -> int:
-    return sum(text in r.getMessage() for r in caplog.records)
-
-
-async def logged_times(caplog: pytest.LogCaptureFixture, text: str, times: int) -> None:
-    deadline = time.monotonic() + 10
-    while count(caplog, text) < times:
-        assert time.monotonic() < deadline, f"logged {text!r} {count(caplog, text)} times"
-        await asyncio.sleep(0.02)
-
-
 async def follow_a_hanging_run(
     app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
 ) -> tuple[asyncio.Task[httpx.Response], object]:
@@ -133,7 +122,7 @@ async def test_a_follower_past_its_patience_ends_with_database_busy_having_backe
     events = parse_sse(response.text)
     assert [e.event for e in events] == ["run.created", "error"], events
     assert events[-1].json()["error"] == "database_busy"
-    assert 1 <= count(caplog, LOST) <= 4, count(caplog, LOST)
+    assert 1 <= logged_count(caplog, LOST) <= 4, logged_count(caplog, LOST)
     r = await client.get(f"/api/runs/{run_id}", headers=user.headers)
     assert r.json()["status"] == "running", r.text  # the follower gave up, not the run
     await client.post(f"/api/runs/{run_id}/cancel", headers=user.headers)
@@ -161,11 +150,11 @@ async def test_a_followers_patience_starts_over_once_a_read_succeeds(
     for losses in (1, 2):
         held = await take_every_connection(app.state.engine)
         try:
-            await logged_times(caplog, LOST, 2 * losses)  # two reads refused: 0.6 s at least
+            await logged(caplog, LOST, times=2 * losses)  # two reads refused: 0.6 s at least
         finally:
             for connection in held:
                 await connection.close()
-        await logged_times(caplog, BACK, losses)
+        await logged(caplog, BACK, times=losses)
 
     assert not stream.done()
     for back in [r for r in caplog.records if BACK in r.getMessage()]:

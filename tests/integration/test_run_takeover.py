@@ -32,6 +32,7 @@ from agent_service.settings import Settings
 from agent_testkit import FakeLLM, SSEEvent, parse_sse
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
+from tests.integration.test_background_runs import background
 from tests.integration.test_run_endings import tokens_counted
 from tests.integration.test_runs_faults_outage import assert_valid_history, get, logged
 
@@ -512,13 +513,14 @@ async def test_interrupt_waits_for_the_run_another_replica_drives(
     first = await start_on(replica_a, app, conversation_id, "Hi")
     await until(lambda: called(fake_llm, 1), "A called the model")
 
-    body = {
-        "assistant_id": "assistant",
-        "input": [{"role": "user", "content": "Second"}],
-        "conversation_id": conversation_id,
-        "multitask_strategy": strategy,
-    }
-    r = await client.post("/api/runs", json=body, headers=user.headers)
+    r = await background(
+        client,
+        user,
+        "assistant",
+        "Second",
+        conversation_id=conversation_id,
+        multitask_strategy=strategy,
+    )
 
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "running", r.json()

@@ -94,10 +94,13 @@ def outage(app: FastAPI, settings: Settings, request: pytest.FixtureRequest) -> 
     fault.end()
 
 
-async def logged(caplog: pytest.LogCaptureFixture, text: str, *, timeout_s: float = 10) -> None:
+async def logged(
+    caplog: pytest.LogCaptureFixture, text: str, *, times: int = 1, timeout_s: float = 10
+) -> None:
+    """Wait until `text` has been logged `times` times (the deadline fails the test)."""
     deadline = time.monotonic() + timeout_s
-    while not any(text in r.getMessage() for r in caplog.records):
-        assert time.monotonic() < deadline, f"never logged {text!r}"
+    while (seen := sum(text in r.getMessage() for r in caplog.records)) < times:
+        assert time.monotonic() < deadline, f"logged {text!r} {seen} times, not {times}"
         await asyncio.sleep(0.02)
 
 

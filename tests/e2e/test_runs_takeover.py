@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -43,6 +46,44 @@ def wait_final(base_url: str, headers: dict[str, str], run_id: str) -> dict[str,
             time.sleep(0.05)
 
 
+@contextmanager
+def two_replicas(
+    tmp_path: Path, env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[bytes], str]]:
+    """Replicas A and B on one database: A's address and process (to stop or kill), B's address;
+    their logs are `a.log` and `b.log` in `tmp_path`."""
+    with (
+        service({**env, "DATA_DIR": str(tmp_path / "a")}, tmp_path / "a.log") as (a, process_a),
+        service({**env, "DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log") as (b, _),
+    ):
+        yield a, process_a, b
+
+
+def thinking_after_a_tool_step(
+    base_url: str, fake: FakeLLMServer, email: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A streamed turn on `base_url` whose tool step committed and whose next model call is
+    under way: the user's headers and the `run.created` event's data."""
+    headers = login(base_url, email)
+    stream = Follower(
+        base_url, "POST", "/api/agent/chat/stream", json={"message": "go"}, headers=headers
+    )
+    stream.start()
+    created: dict[str, str] = stream.wait_for("run.created").json()
+    stream.wait_for("tool.result")
+    wait_calls(fake, 2)
+    return headers, created
+
+
+def seconds_until_called(fake: FakeLLMServer, times: int, since: float) -> float:
+    """How long after `since` the model was called `times` times (another replica went on)."""
+    deadline = since + 30
+    while len(fake.calls) < times:
+        assert time.monotonic() < deadline, "no replica took the run over"
+        time.sleep(0.02)
+    return time.monotonic() - since
+
+
 def test_a_killed_replicas_run_is_taken_over_from_its_last_step(
     tmp_path: Path, isolated_database_url: str, fake_llm_server: FakeLLMServer
 ) -> None:
@@ -54,28 +95,14 @@ def test_a_killed_replicas_run_is_taken_over_from_its_last_step(
         fake_llm_server.timeout(),  # the model is thinking when the replica dies
         fake_llm_server.reply("Taken over."),
     )
-    with (
-        service({**env, "DATA_DIR": str(tmp_path / "a")}, tmp_path / "a.log") as (a, process_a),
-        service({**env, "DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log") as (b, _),
-    ):
-        headers = login(a, "takeover@example.com")
-        stream = Follower(
-            a, "POST", "/api/agent/chat/stream", json={"message": "go"}, headers=headers
-        )
-        stream.start()
-        created = stream.wait_for("run.created").json()
+    with two_replicas(tmp_path, env) as (a, process_a, b):
+        headers, created = thinking_after_a_tool_step(a, fake_llm_server, "takeover@example.com")
         run_id, conversation_id = created["run_id"], created["conversation_id"]
-        stream.wait_for("tool.result")
-        wait_calls(fake_llm_server, 2)
         os.killpg(process_a.pid, signal.SIGKILL)
         killed = time.monotonic()
         process_a.wait(10)
 
-        deadline = killed + 30
-        while len(fake_llm_server.calls) < 3:
-            assert time.monotonic() < deadline, "no replica took the run over"
-            time.sleep(0.02)
-        moving = time.monotonic() - killed
+        moving = seconds_until_called(fake_llm_server, 3, killed)
         run = wait_final(b, headers, run_id)
         print(f"\nkill -9 to the run moving again on another replica: {moving:.2f} s")
 
@@ -113,10 +140,7 @@ def test_a_killed_replicas_run_that_streamed_text_ends_interrupted(
         pytest.skip("replicas share a PostgreSQL database (set TEST_DATABASE_URL)")
     env = service_env(tmp_path, isolated_database_url, fake_llm_server)  # short leases
     fake_llm_server.script(fake_llm_server.reply(SLOW, chunk_delay=0.05))
-    with (
-        service({**env, "DATA_DIR": str(tmp_path / "a")}, tmp_path / "a.log") as (a, process_a),
-        service({**env, "DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log") as (b, _),
-    ):
+    with two_replicas(tmp_path, env) as (a, process_a, b):
         headers = login(a, "streamed@example.com")
         stream = Follower(
             a, "POST", "/api/agent/chat/stream", json={"message": "go"}, headers=headers
@@ -180,27 +204,14 @@ def test_a_stopped_replicas_run_is_handed_over_at_once(
         fake_llm_server.timeout(),  # the model is thinking when the replica is stopped
         fake_llm_server.reply("Handed over."),
     )
-    with (
-        service({**env, "DATA_DIR": str(tmp_path / "a")}, tmp_path / "a.log") as (a, process_a),
-        service({**env, "DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log") as (b, _),
-    ):
-        headers = login(a, "handover@example.com")
-        stream = Follower(
-            a, "POST", "/api/agent/chat/stream", json={"message": "go"}, headers=headers
-        )
-        stream.start()
-        run_id = stream.wait_for("run.created").json()["run_id"]
-        stream.wait_for("tool.result")
-        wait_calls(fake_llm_server, 2)
+    with two_replicas(tmp_path, env) as (a, process_a, b):
+        headers, created = thinking_after_a_tool_step(a, fake_llm_server, "handover@example.com")
+        run_id = created["run_id"]
         process_a.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
         process_a.wait(20)
 
-        deadline = stopped + 30
-        while len(fake_llm_server.calls) < 3:
-            assert time.monotonic() < deadline, "no replica took the run over"
-            time.sleep(0.02)
-        moving = time.monotonic() - stopped
+        moving = seconds_until_called(fake_llm_server, 3, stopped)
         run = wait_final(b, headers, run_id)
         print(f"\nSIGTERM to the run moving again on another replica: {moving:.2f} s")
         with httpx.Client(base_url=b, timeout=10) as client:

@@ -111,8 +111,9 @@ async def _drive_in_session(
                 host.scopes.pop(run_id, None)
         if scope.cancelled_caught or scope.cancel_called:
             if host.stopping and await takeover.hand_over(host, session, run_id):
-                if state is not None:
-                    await ending.record_usage(host, state)  # the tokens this process used
+                if state is not None:  # the tokens this process used, as an end counts them
+                    with anyio.CancelScope(shield=True):
+                        await ending.record_usage(host, state)
                 return
             status = "interrupted" if host.stopping else "cancelled"
             await ending.end(host, session, run_id, state, status, payloads.end_error(status))

@@ -73,7 +73,6 @@ async def end(
                 run = await _end_once(host, session, run_id, state, status, error)
                 break
             except SQLAlchemyError as exc:
-                await _roll_back(session)
                 if not await retry.again(exc):
                     logger.exception("could not record the end of run %s", run_id)
                     return
@@ -111,8 +110,10 @@ async def _end_once(
     status: str,
     error: dict[str, Any] | None,
 ) -> Run | None:
-    await session.rollback()
-    run = await session.get(Run, run_id, populate_existing=True)
+    # each attempt starts from a clean session: the walk's error or the last attempt's may
+    # have left its transaction failed; the rollback also expires the rows, so `get` reads them
+    await _roll_back(session)
+    run = await session.get(Run, run_id)
     if run is None or run.status in FINAL_STATUSES:
         return None
     if state is None:
@@ -130,7 +131,6 @@ async def _end_once(
         async with state.writer.lock:
             checkpoint = state.writer.checkpoint()
             rows = state.writer.take()
-            state.context.effects.clear()  # a tool cut short rolled back with its transaction
             run.usage = payloads.usage_json(state.usage)
             try:
                 ended = await runs.end_run(
@@ -182,7 +182,6 @@ async def complete(
                 try:
                     if expired:
                         await session.refresh(state.conversation)
-                        expired = False
                     await _store_answer(
                         host, session, run_id, state, event, pending_rows, with_count=with_count
                     )
@@ -263,8 +262,6 @@ async def _store_answer(
     fresh.append(RunEvent(run_id=run.id, seq=seq, event="message.completed", data=completed))
     session.add_all(fresh)
     run.usage = payloads.usage_json(state.usage)
-    if state.context.effects:
-        run.effects = [*(run.effects or []), *state.context.effects]
     if with_count:
         await session.flush()  # our rows first: what fails in the count is the count's
         await hooks.count_with_answer(session, run.user_id, state.uncounted())

@@ -9,6 +9,7 @@ would. Dropping the trigger is the fault going away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -71,6 +72,14 @@ async def test_a_failing_store_is_retried_and_the_answer_arrives(
 
     assert r.status_code == 200, r.text
     assert r.json()["response"] == ANSWER
+    # each retry names the database's reason (SQLite's refusal is an integrity error, reported
+    # by the append as ConversationBusy; PostgreSQL's is the trigger's RAISE)
+    retries = [r for r in caplog.records if r.levelno == logging.WARNING]
+    reasons = {reason_given(r) for r in retries if "could not store the answer" in r.msg}
+    assert reasons
+    assert reasons <= {"ConversationBusy", "RaiseException"}, reasons
+    host = app.state.runs.host
+    assert (host.stalled, host.refused) == (set(), set())  # stored: its lease renewed again
     r = await client.get(
         f"/api/conversations/{r.json()['conversation_id']}/history", headers=user.headers
     )
@@ -91,6 +100,11 @@ async def test_past_its_deadline_the_run_fails_with_the_answer_kept(
     assert r.json()["error"] == "internal_error"
     assert failed_attempts(caplog) >= 2  # retried, then given up
     run_id = r.headers["X-Run-Id"]
+    [given_up] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert given_up.getMessage() == f"could not store the answer of run {run_id}"
+    assert given_up.exc_info and given_up.exc_info[1] is not None  # the database's reason
+    host = app.state.runs.host
+    assert (host.stalled, host.refused) == (set(), set())  # ended: nothing held back
     r = await client.get(f"/api/runs/{run_id}", headers=user.headers)
     assert r.json()["status"] == "failed"
 
@@ -105,3 +119,49 @@ async def test_past_its_deadline_the_run_fails_with_the_answer_kept(
     [keeper] = [e for e in events if int(e.id or 0) == named]
     assert (keeper.event, keeper.json()["delta"]) == ("message.delta", ANSWER)
     assert events[-1].json()["detail"] == failed["error"]["detail"]
+
+
+def reason_given(record: logging.LogRecord) -> str:
+    """The reason a retry's warning names: `(attempt n, <reason>); retrying`."""
+    return str(record.args[-1]) if isinstance(record.args, tuple) else ""
+
+
+async def test_an_answer_that_cannot_even_be_kept_leaves_the_run_to_its_lease(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The answer refused, and then the failure that keeps it in the run's events refused too:
+    past the deadline both give up, each saying so to the operator. The run is not ended here;
+    it stays held back from its lease (`stalled`), so once its lease runs out any replica sweeps
+    it, this one included once the database takes writes again."""
+    settings.run_final_store_s = 0.5
+    settings.run_heartbeat_s = 3600.0  # no sweep during the test: the run stays as it was left
+    keeping = "NEW.event = 'message.delta'"
+    async with answer_refused(app, fake_llm, caplog):
+        async with inserts_refused(app.state.engine, "run_event", when=keeping):
+            chat = asyncio.create_task(
+                client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+            )
+            deadline = time.monotonic() + 20
+            while not any("could not record the failure" in r.msg for r in caplog.records):
+                assert time.monotonic() < deadline, "the failure was never given up"
+                await asyncio.sleep(0.02)
+            [stalled] = list(app.state.runs.host.stalled)
+    run_id = str(stalled)
+
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        f"could not store the answer of run {run_id}",
+        f"could not record the failure of run {run_id}",
+    ]
+    assert not chat.done()  # the request waits for the run's end, which its lease will bring
+    chat.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await chat
+    run = (await client.get(f"/api/runs/{run_id}", headers=user.headers)).json()
+    assert run["status"] == "running", run
+    assert stalled in app.state.runs.host.stalled

@@ -67,6 +67,8 @@ async def test_a_count_the_database_refuses_leaves_the_answer_stored_at_the_next
     assert r.json()["response"] == ANSWER
     assert r.json()["usage"]["total_tokens"] > 0
     assert logged(caplog, "could not count the usage of run") == 1
+    [refused] = [r for r in caplog.records if "could not count the usage" in r.getMessage()]
+    assert refused.exc_info and refused.exc_info[1] is not None  # the database's reason
     assert logged(caplog, "could not store the answer") == 0  # the next attempt stored it
     assert logged(caplog, "could not record the usage of a run") == 1  # the count tried again
     [warning] = [r for r in caplog.records if "could not record the usage" in r.getMessage()]
@@ -185,6 +187,10 @@ async def test_a_step_the_database_refuses_fails_the_run_and_keeps_nothing_of_th
     assert len(fake_llm.calls) == 1  # refused, not made again
     run = (await client.get(f"/api/runs/{run_id}", headers=user.headers)).json()
     assert run["status"] == "failed"
+    # the refused step's model call was spent: the run shows its tokens, and they are charged
+    assert run["usage"]["total_tokens"] > 0
+    assert await tokens_counted(app, user) == run["usage"]["total_tokens"]
+    assert app.state.runs.host.scopes == {}  # ended: nothing of it is held to cancel
     assert (await client.get("/api/tasks", headers=user.headers)).json() == []
     conversation_id = events[0].json()["conversation_id"]
     messages = await history(client, user, conversation_id)

@@ -24,6 +24,7 @@ from agent_testkit import FakeLLM
 from tests.conftest import use_fake_llm
 from tests.database import inserts_refused
 from tests.factories import TestUser
+from tests.integration.test_run_endings import tokens_counted
 from tests.integration.test_runs_api import events_of
 
 ANSWER = "The answer that must survive."
@@ -119,6 +120,9 @@ async def test_past_its_deadline_the_run_fails_with_the_answer_kept(
     [keeper] = [e for e in events if int(e.id or 0) == named]
     assert (keeper.event, keeper.json()["delta"]) == ("message.delta", ANSWER)
     assert events[-1].json()["detail"] == failed["error"]["detail"]
+    # the answer's model call was spent: the run shows its tokens, and they are charged
+    assert failed["usage"]["total_tokens"] > 0
+    assert await tokens_counted(app, user) == failed["usage"]["total_tokens"]
 
 
 def reason_given(record: logging.LogRecord) -> str:

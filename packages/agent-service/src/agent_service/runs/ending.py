@@ -208,7 +208,8 @@ async def complete(
                     expired = True
                     if not await retry.again(exc):
                         logger.exception("could not store the answer of run %s", run_id)
-                        await _fail_keeping_answer(host, run_id, pending_rows, event)
+                        if await _fail_keeping_answer(host, run_id, pending_rows, event, state):
+                            await record_usage(host, state)  # the answer's tokens were spent
                         return
                     logger.warning(
                         "could not store the answer of run %s (attempt %d, %s); retrying",
@@ -226,7 +227,7 @@ async def record_usage(host: RunHost, state: RunState) -> None:
     new = state.uncounted()
     state.recorded = state.usage
     if new.total_tokens > 0:
-        await hooks.after_run(host.sessionmaker, host.settings, state.run.user_id, new)
+        await hooks.after_run(host.sessionmaker, host.settings, state.user_id, new)
 
 
 async def _store_answer(
@@ -273,30 +274,33 @@ async def _store_answer(
 
 
 async def _fail_keeping_answer(
-    host: RunHost, run_id: uuid.UUID, rows: list[RunEvent], event: FinalAnswer
-) -> None:
+    host: RunHost, run_id: uuid.UUID, rows: list[RunEvent], event: FinalAnswer, state: RunState
+) -> bool:
     """The answer could not be stored as a message: keep it in the run's events at least, and
-    say so in the run's error (retried while the database is away)."""
+    say so in the run's error (retried while the database is away). False when that could not
+    be written either: the run is left stalled, so its lease runs out and a replica sweeps it."""
     retry = WriteRetry(host, run_id, give_up_s=host.settings.run_final_store_s)
     while True:
         try:
-            await _fail_once(host, run_id, rows, event)
+            await _fail_once(host, run_id, rows, event, state)
             break
         except SQLAlchemyError as exc:
             if not await retry.again(exc):
                 logger.exception("could not record the failure of run %s", run_id)
-                return  # stalled: its lease runs out and a replica sweeps it
+                return False
     retry.done()
     host.notifier.wake(run_key(run_id))
+    return True
 
 
 async def _fail_once(
-    host: RunHost, run_id: uuid.UUID, rows: list[RunEvent], event: FinalAnswer
+    host: RunHost, run_id: uuid.UUID, rows: list[RunEvent], event: FinalAnswer, state: RunState
 ) -> None:
     async with host.sessionmaker() as session:
         run = await session.get(Run, run_id)
         if run is None or run.status in FINAL_STATUSES:
             return
+        run.usage = payloads.usage_json(state.usage)  # the answer's model call included
         seq = rows[-1].seq + 1 if rows else await runs.last_seq(session, run_id) + 1
         kept = [payloads.copy_event(r) for r in rows]
         answer = {"delta": event.message.content or ""}

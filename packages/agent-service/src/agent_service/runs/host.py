@@ -123,6 +123,11 @@ class RunState:
     context: ToolContext
     usage: Usage = field(default_factory=Usage)
     recorded: Usage = field(default_factory=Usage)  # what the quota already counted
+    # read now: a failed write's rollback expires `run`, and counting its tokens must not need it
+    user_id: uuid.UUID = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.user_id = self.run.user_id
 
     def uncounted(self) -> Usage:
         """The tokens used since the quota last counted them."""

@@ -145,16 +145,18 @@ async def test_an_answer_that_cannot_even_be_kept_leaves_the_run_to_its_lease(
     settings.run_final_store_s = 0.5
     settings.run_heartbeat_s = 3600.0  # no sweep during the test: the run stays as it was left
     keeping = "NEW.event = 'message.delta'"
-    async with answer_refused(app, fake_llm, caplog):
-        async with inserts_refused(app.state.engine, "run_event", when=keeping):
-            chat = asyncio.create_task(
-                client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
-            )
-            deadline = time.monotonic() + 20
-            while not any("could not record the failure" in r.msg for r in caplog.records):
-                assert time.monotonic() < deadline, "the failure was never given up"
-                await asyncio.sleep(0.02)
-            [stalled] = list(app.state.runs.host.stalled)
+    async with (
+        answer_refused(app, fake_llm, caplog),
+        inserts_refused(app.state.engine, "run_event", when=keeping),
+    ):
+        chat = asyncio.create_task(
+            client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+        )
+        deadline = time.monotonic() + 20
+        while not any("could not record the failure" in r.msg for r in caplog.records):
+            assert time.monotonic() < deadline, "the failure was never given up"
+            await asyncio.sleep(0.02)
+        [stalled] = list(app.state.runs.host.stalled)
     run_id = str(stalled)
 
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]

@@ -15,7 +15,9 @@ from agent_service.settings import Settings
 from agent_testkit import FakeLLM, parse_sse
 from tests.conftest import use_fake_llm
 from tests.factories import TestUser
+from tests.integration.test_run_endings import queued_run
 from tests.integration.test_run_takeover import called, has_delta, run_row, until
+from tests.integration.test_runs_api import new_conversation
 
 
 @pytest.fixture
@@ -87,4 +89,33 @@ async def test_a_cancel_reaches_the_stream_and_the_cancel_answers(
 
     assert (r.status_code, r.json()["status"]) == (202, "cancelled"), r.text
     names = ids_in_order(await turn)
+    assert names[-1] == "error", names
+
+
+async def test_a_run_queued_behind_one_that_fails_starts_when_it_fails(
+    client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM
+) -> None:
+    """The failed run's end wakes its conversation's queue: the next run starts then, not at a
+    poll (an hour here)."""
+    words = fake_llm.reply(" ".join(["word"] * 40), chunk_delay=0.1)
+    fake_llm.script(fake_llm.cut_stream(after=20, item=words), fake_llm.reply("Second answer."))
+    conversation_id = await new_conversation(client, user)
+    body = {"message": "first", "conversation_id": conversation_id}
+    first = asyncio.create_task(
+        client.post("/api/agent/chat/stream", json=body, headers=user.headers)
+    )
+    await until(lambda: called(fake_llm, 1), "the first run's model call")
+    body = {
+        "message": "second",
+        "conversation_id": conversation_id,
+        "multitask_strategy": "enqueue",
+    }
+    second = asyncio.create_task(client.post("/api/agent/chat", json=body, headers=user.headers))
+    await queued_run(client, user, conversation_id)  # queued while the first still streams
+
+    r = await asyncio.wait_for(second, timeout=20)
+
+    assert r.status_code == 200, r.text
+    assert r.json()["response"] == "Second answer."
+    names = ids_in_order(await asyncio.wait_for(first, timeout=20))
     assert names[-1] == "error", names

@@ -267,6 +267,26 @@ EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
     ("runs/ending.py", "if new.total_tokens > 0:", "Gt -> GtE"): "at 0 new tokens"
     " hooks.after_run calls quotas.record_usage, which returns before opening a session when"
     " tokens <= 0: the same nothing as not calling it",
+    ("runs/ending.py", "if new.total_tokens > 0:", "0 -> 1"): "new tokens are a model call's"
+    " reported usage, which includes its prompt (many tokens): exactly one does not occur",
+    ("runs/ending.py", "state.recorded = state.usage", "statement deleted"): "record_usage is"
+    " the last count of a RunState: each path (a pause, an end, an answer stored without its"
+    " count, a hand-over) calls it once and drops the state; keeping `recorded` up to date only"
+    " makes a second call count nothing",
+    (
+        "runs/ending.py",
+        "host: RunHost, session: AsyncSession, run: Run, status: str, *, unrenewed: bool = False",
+        "False -> True",
+    ): "the callers that leave the default (a cancel) end runs whose heartbeat nobody renews: paused"
+    " and queued runs have no lease, a stalled run's owner leaves it out of its heartbeat, and a"
+    " dead owner renews nothing; the heartbeat condition holds for them all the same",
+    (
+        "runs/ending.py",
+        "await session.rollback()  # the UPDATE matched no row: nothing to keep",
+        "statement deleted",
+    ): "after a conditional"
+    " UPDATE that matched no row (the run was ended or taken over elsewhere): nothing changed, and"
+    " the caller's next commit or its session's close ends the transaction all the same",
 }
 # runs/: liveness notifier payloads scheduling service settlement stream takeover writer
 STREAM_PAUSES = "FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.2, 2.0  # between a follower's reads while the database is away"

@@ -171,3 +171,4 @@ async def test_an_answer_that_cannot_even_be_kept_leaves_the_run_to_its_lease(
     run = (await client.get(f"/api/runs/{run_id}", headers=user.headers)).json()
     assert run["status"] == "running", run
     assert stalled in app.state.runs.host.stalled
+    assert await tokens_counted(app, user) == 0  # counted by whoever ends it, from what it stored

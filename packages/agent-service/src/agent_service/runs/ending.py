@@ -49,7 +49,7 @@ async def end_idle(
         where=[Run.heartbeat_at.is_not_distinct_from(run.heartbeat_at)] if unrenewed else (),
     )
     if not ended:
-        await session.rollback()
+        await session.rollback()  # the UPDATE matched no row: nothing to keep
         return
     await session.commit()
     host.notifier.wake(run_key(run.id), conversation_key(run.conversation_id))
@@ -149,7 +149,7 @@ async def _end_once(
                 state.writer.rewind(checkpoint)  # the events go with the next attempt
                 raise
     if not ended:
-        await session.rollback()
+        await session.rollback()  # the UPDATE matched no row: nothing to keep
         logger.warning(
             "run %s was taken over or ended elsewhere; its end (%s) is dropped", run_id, status
         )

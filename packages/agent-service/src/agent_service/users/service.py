@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -141,11 +141,18 @@ async def delete_user(session: AsyncSession, user: User) -> None:
 
 async def ensure_another_admin(session: AsyncSession, user: User) -> None:
     """409 `last_admin` when `user` is the only active admin: it may not be demoted, disabled or
-    deleted, or nobody could administer the service. The active admins' rows are locked (on
-    PostgreSQL) until the caller commits, so two admins demoting each other at once cannot both
-    succeed; SQLite lets one writer at a time anyway."""
+    deleted, or nobody could administer the service. The active admins are counted holding the
+    lock that the caller's change needs until it commits, so two admins removing each other at
+    once cannot both succeed: on PostgreSQL their rows (FOR UPDATE); on SQLite, which ignores
+    FOR UPDATE and reads without a lock, the write lock, taken by a write that changes nothing
+    (counted before it, both of two admins saw the other and both were demoted)."""
     if not (user.is_admin and user.is_active):
         return
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(
+            update(User).where(User.id == user.id).values(is_admin=User.is_admin),
+            execution_options={"synchronize_session": False},
+        )
     admins = await session.scalars(
         select(User.id).where(User.is_admin.is_(True), User.is_active.is_(True)).with_for_update()
     )

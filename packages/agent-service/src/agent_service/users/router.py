@@ -72,17 +72,18 @@ async def update_user(
     """Change a user; your own email or password needs current_password; roles by an admin."""
     if not current.is_admin and body.model_fields_set.intersection(_ADMIN_FIELDS):
         raise AdminOnly("Changing is_admin, is_active or email_verified")
-    token = await auth.change_credentials(
-        session,
-        settings,
-        actor=current,
-        user=user,
-        email=body.email,
-        password=body.password,
-        current_password=body.current_password,
-    )
-    await service.update_user(session, user, body)
-    await session.commit()
+    async with service.unless_deleted_meanwhile(session, user):
+        token = await auth.change_credentials(
+            session,
+            settings,
+            actor=current,
+            user=user,
+            email=body.email,
+            password=body.password,
+            current_password=body.current_password,
+        )
+        await service.update_user(session, user, body)
+        await session.commit()
     await _mail_verification(mailer, settings, user=user, token=token)
     return UserPublic.model_validate(user)
 
@@ -121,17 +122,18 @@ async def update_profile(
     settings: SettingsDep,
 ) -> UserPublic:
     """Change your name; a new email or password needs current_password."""
-    token = await auth.change_credentials(
-        session,
-        settings,
-        actor=current,
-        user=current,
-        email=body.email,
-        password=body.new_password,
-        current_password=body.current_password,
-    )
-    if body.name is not None:
-        current.name = body.name
-    await session.commit()
+    async with service.unless_deleted_meanwhile(session, current):
+        token = await auth.change_credentials(
+            session,
+            settings,
+            actor=current,
+            user=current,
+            email=body.email,
+            password=body.new_password,
+            current_password=body.current_password,
+        )
+        if body.name is not None:
+            current.name = body.name
+        await session.commit()
     await _mail_verification(mailer, settings, user=current, token=token)
     return UserPublic.model_validate(current)

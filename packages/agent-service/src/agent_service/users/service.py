@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from agent_service.auth.passwords import Passwords
-from agent_service.users.exceptions import EmailTaken, LastAdmin
+from agent_service.users.exceptions import EmailTaken, LastAdmin, UserNotFound
 from agent_service.users.models import User
 from agent_service.users.schemas import UserUpdate
 
@@ -131,6 +133,18 @@ async def update_user(session: AsyncSession, user: User, changes: UserUpdate) ->
             setattr(user, field, value)
     await session.flush()
     return user
+
+
+@asynccontextmanager
+async def unless_deleted_meanwhile(session: AsyncSession, user: User) -> AsyncIterator[None]:
+    """404 `user_not_found` when a concurrent request deleted the user after this one loaded it
+    (its UPDATE then matches no row: StaleDataError), not a 500."""
+    user_id = user.id
+    try:
+        yield
+    except StaleDataError as exc:
+        await session.rollback()
+        raise UserNotFound(user_id) from exc
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:

@@ -269,10 +269,12 @@ EQUIVALENT_RUNS_A: dict[tuple[str, str, str], str] = {
     " tokens <= 0: the same nothing as not calling it",
     ("runs/ending.py", "if new.total_tokens > 0:", "0 -> 1"): "new tokens are a model call's"
     " reported usage, which includes its prompt (many tokens): exactly one does not occur",
-    ("runs/ending.py", "state.recorded = state.usage", "statement deleted"): "record_usage is"
-    " the last count of a RunState: each path (a pause, an end, an answer stored without its"
-    " count, a hand-over) calls it once and drops the state; keeping `recorded` up to date only"
-    " makes a second call count nothing",
+    (
+        "runs/ending.py",
+        "state.recorded = state.usage  # a second call would count nothing",
+        "statement deleted",
+    ): "record_usage is the last count of a RunState: each path (a pause, an end, an answer"
+    " stored without its count, a hand-over) calls it once and drops the state",
     (
         "runs/ending.py",
         "host: RunHost, session: AsyncSession, run: Run, status: str, *, unrenewed: bool = False",

@@ -225,7 +225,7 @@ async def complete(
 async def record_usage(host: RunHost, state: RunState) -> None:
     """Count the tokens used since the last count (a run paused for approval counts twice)."""
     new = state.uncounted()
-    state.recorded = state.usage
+    state.recorded = state.usage  # a second call would count nothing
     if new.total_tokens > 0:
         await hooks.after_run(host.sessionmaker, host.settings, state.user_id, new)
 

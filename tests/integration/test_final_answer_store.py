@@ -20,7 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from agent_service.settings import Settings
-from agent_testkit import FakeLLM
+from agent_testkit import FakeLLM, parse_sse
 from tests.conftest import use_fake_llm
 from tests.database import inserts_refused
 from tests.factories import TestUser
@@ -172,3 +172,32 @@ async def test_an_answer_that_cannot_even_be_kept_leaves_the_run_to_its_lease(
     assert run["status"] == "running", run
     assert stalled in app.state.runs.host.stalled
     assert await tokens_counted(app, user) == 0  # counted by whoever ends it, from what it stored
+
+
+async def test_a_streamed_answer_past_its_deadline_is_kept_once(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Streamed, the answer's text is in its deltas already (stored, or still buffered and
+    stored with the failure): it is not added again. Before, a reader joining the deltas got
+    the answer twice."""
+    async with answer_refused(app, fake_llm, caplog):
+        r = await client.post(
+            "/api/agent/chat/stream", json={"message": "Hi"}, headers=user.headers
+        )
+
+    assert r.status_code == 200, r.text
+    events = parse_sse(r.text)
+    assert [int(e.id or 0) for e in events] == list(range(1, len(events) + 1))
+    assert "".join(e.json()["delta"] for e in events if e.event == "message.delta") == ANSWER
+    assert events[-1].event == "error"
+    assert events[-1].json()["detail"].endswith("its text is in the deltas.")
+    run_id = r.headers["X-Run-Id"]
+    stored = await events_of(client, user, run_id)
+    assert [(e.id, e.event, e.data) for e in stored] == [(e.id, e.event, e.data) for e in events]
+    run = (await client.get(f"/api/runs/{run_id}", headers=user.headers)).json()
+    assert run["status"] == "failed"
+    assert await tokens_counted(app, user) == run["usage"]["total_tokens"] > 0

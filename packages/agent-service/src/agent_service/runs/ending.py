@@ -303,10 +303,14 @@ async def _fail_once(
         run.usage = payloads.usage_json(state.usage)  # the answer's model call included
         seq = rows[-1].seq + 1 if rows else await runs.last_seq(session, run_id) + 1
         kept = [payloads.copy_event(r) for r in rows]
-        answer = {"delta": event.message.content or ""}
-        kept.append(RunEvent(run_id=run_id, seq=seq, event="message.delta", data=answer))
         error = payloads.internal_error(run_id)
-        error["detail"] += f" The answer could not be stored; it is kept in event {seq}."
+        if run.stream:  # its text is in its deltas already: stored, or in `rows`
+            error["detail"] += " The answer could not be stored; its text is in the deltas."
+        else:
+            answer = {"delta": event.message.content or ""}
+            kept.append(RunEvent(run_id=run_id, seq=seq, event="message.delta", data=answer))
+            error["detail"] += f" The answer could not be stored; it is kept in event {seq}."
+            seq += 1
         ended = await runs.end_run(
             session,
             host.notifier,
@@ -315,7 +319,7 @@ async def _fail_once(
             error=error,
             owner=host.owner,
             events=kept,
-            error_seq=seq + 1,
+            error_seq=seq,
         )
         if ended:
             await session.commit()

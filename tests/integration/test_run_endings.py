@@ -7,6 +7,7 @@ with its end last, and what the logs tell an operator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -201,3 +202,71 @@ async def test_a_step_the_database_refuses_fails_the_run_and_keeps_nothing_of_th
     again = await client.post("/api/agent/chat", json=body, headers=user.headers)
     assert again.status_code == 200, again.text
     assert again.json()["response"] == "Fine now."
+
+
+async def test_an_end_the_database_keeps_refusing_is_given_up_and_left_to_the_lease(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The model fails and the database refuses the run's end (its error event) past
+    `RUN_FINAL_STORE_S`: the end is given up, said at ERROR with the database's error, and the
+    run is left stalled (not renewed), for a sweep to end once its lease runs out."""
+    caplog.set_level(logging.WARNING, logger="agent_service.runs")
+    settings.llm_max_retries = 0
+    settings.run_final_store_s = 0.5
+    settings.run_heartbeat_s = 3600.0  # no sweep during the test: the run stays as it was left
+    fake_llm.script(fake_llm.server_error(500))
+
+    async with inserts_refused(app.state.engine, "run_event", when="NEW.event = 'error'"):
+        chat = asyncio.create_task(
+            client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+        )
+        deadline = time.monotonic() + 20
+        while not logged(caplog, "could not record the end of run"):
+            assert time.monotonic() < deadline, "the end never failed"
+            await asyncio.sleep(0.02)
+        while not [r for r in caplog.records if r.levelno == logging.ERROR]:
+            assert time.monotonic() < deadline, "the end was never given up"
+            await asyncio.sleep(0.02)
+
+    [stalled] = list(app.state.runs.host.stalled)
+    [given_up] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert given_up.getMessage() == f"could not record the end of run {stalled}"
+    assert given_up.exc_info and given_up.exc_info[1] is not None  # the database's reason
+    run = (await client.get(f"/api/runs/{stalled}", headers=user.headers)).json()
+    assert run["status"] == "running", run
+    chat.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await chat
+
+
+async def test_a_refused_completion_event_is_not_reported_as_a_refused_count(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The answer's own rows are written before its token count, so a failure of theirs is
+    retried as the answer's, not taken for the count's (which would store the answer without
+    its count)."""
+    caplog.set_level(logging.WARNING, logger="agent_service.runs")
+    settings.run_final_store_s = 0.5
+    fake_llm.script(fake_llm.reply(ANSWER))
+    completed = "NEW.event = 'message.completed'"
+
+    async with inserts_refused(app.state.engine, "run_event", when=completed):
+        r = await asyncio.wait_for(
+            client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers), 15
+        )
+
+    assert r.status_code == 500, r.text
+    assert logged(caplog, "could not store the answer of run") >= 2
+    assert logged(caplog, "could not count the usage of run") == 0
+    run = (await client.get(f"/api/runs/{r.headers['X-Run-Id']}", headers=user.headers)).json()
+    assert run["status"] == "failed"

@@ -180,3 +180,48 @@ async def test_a_cancel_while_the_end_waits_for_the_database_keeps_the_answer(
     history = await get(client, user, f"/api/conversations/{run['conversation_id']}/history")
     assert [m["content"] for m in history["messages"]] == ["Hi", ANSWER]
     assert app.state.runs.host.stalled == set()
+
+
+@pytest.mark.usefixtures("quiet_heartbeat")
+async def test_a_cancel_while_a_failed_runs_end_waits_for_the_database_keeps_the_failure(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same for a run whose model failed: its end (`failed`, the provider's error) waits for
+    the database, and a cancel the database takes before the end's next attempt does not turn
+    it into `cancelled`. The end is written shielded: the failure is what happened."""
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("another process holding SQLite's write lock")
+    caplog.set_level(logging.INFO, logger="agent_service.runs")
+    settings.llm_max_retries = 0
+    holder = SqliteLockHolder(sqlite_path(settings.resolved_database_url))
+
+    def lock_then_fail(call: RecordedCall) -> ScriptItem:
+        holder.take()  # the model fails while the database cannot take the end
+        return FakeLLM.server_error(500)
+
+    fake_llm.script(fake_llm.respond(lock_then_fail))
+    try:
+        chat = asyncio.create_task(
+            client.post("/api/agent/chat", json={"message": "Hi"}, headers=user.headers)
+        )
+        # as in the test above: the cancel below comes in the end's 1.6 s wait
+        await logged(caplog, "could not record the end of run")
+        await logged(caplog, "(attempt 4,")
+        await asyncio.sleep(0.3)
+        [run_id] = [str(i) for i in app.state.runs.host.stalled]
+    finally:
+        holder.release()
+    r = await client.post(f"/api/runs/{run_id}/cancel", headers=user.headers)
+    assert r.status_code == 202, r.text
+
+    r = await asyncio.wait_for(chat, timeout=10)
+    assert (r.status_code, r.json()["error"]) == (503, "llm_unavailable"), r.text
+    run = await get(client, user, f"/api/runs/{run_id}")
+    assert run["status"] == "failed", run
+    assert run["error"]["error"] == r.json()["error"]
+    assert app.state.runs.host.stalled == set()

@@ -11,13 +11,24 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
 
-from agent_service.runs.notifier import PostgresRunNotifier, cancel_key, run_key
+from agent_service.runs.notifier import PostgresRunNotifier, cancel_key, conversation_key, run_key
+from agent_service.settings import Settings
+from agent_testkit import FakeLLM
+from tests.conftest import use_fake_llm
+from tests.factories import TestUser
+from tests.integration.test_runs_api import new_conversation
 
 OTHER = "agent-service-test-other-replica"
+
+
+@pytest.fixture
+def settings(settings: Settings, fake_llm: FakeLLM) -> Settings:
+    return use_fake_llm(settings, fake_llm.base_url)
 
 
 @pytest.fixture
@@ -85,4 +96,23 @@ async def test_a_listener_whose_connection_ends_reconnects_and_hears_the_next_on
     run_id = uuid.uuid4()
     with other.watch(run_key(run_id)) as woken:
         await announce(app, run_key(run_id))
+        await asyncio.wait_for(woken.wait(), timeout=10)
+
+
+async def test_a_stored_answer_is_announced_to_the_other_replica(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user: TestUser,
+    fake_llm: FakeLLM,
+    other: PostgresRunNotifier,
+) -> None:
+    """The answer's commit tells the other replicas: a stream followed there and a run queued
+    there behind this one (watching the conversation) move then, not at their next poll."""
+    fake_llm.script(fake_llm.reply("Stored and announced."))
+    conversation_id = await new_conversation(client, user)
+    with other.watch(conversation_key(conversation_id)) as woken:
+        body = {"message": "Hi", "conversation_id": conversation_id}
+        r = await client.post("/api/agent/chat", json=body, headers=user.headers)
+        assert r.status_code == 200, r.text
+
         await asyncio.wait_for(woken.wait(), timeout=10)

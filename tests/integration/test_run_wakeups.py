@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from agent_service.runs.notifier import run_key
 from agent_service.settings import Settings
 from agent_testkit import FakeLLM, parse_sse
 from tests.conftest import use_fake_llm
@@ -119,3 +120,29 @@ async def test_a_run_queued_behind_one_that_fails_starts_when_it_fails(
     assert r.json()["response"] == "Second answer."
     names = ids_in_order(await asyncio.wait_for(first, timeout=20))
     assert names[-1] == "error", names
+
+
+async def test_a_tool_steps_commit_wakes_its_followers_while_the_model_still_thinks(
+    app: FastAPI, client: httpx.AsyncClient, user: TestUser, fake_llm: FakeLLM, settings: Settings
+) -> None:
+    """Between a tool step and the model's next words nothing else wakes a follower: the step's
+    commit must, or a stream shows the tool's result only once the answer begins."""
+    settings.llm_timeout_s = 30.0
+    fake_llm.script(
+        fake_llm.tool_call("create_task", title="Shown at once", chunk_delay=0.2),
+        fake_llm.timeout(),  # the model thinks until the run is cancelled
+    )
+    turn = asyncio.create_task(stream(client, user, "Add a task"))
+    await until(lambda: called(fake_llm, 1), "the first model call")
+    [run_id] = list(app.state.runs.host.tasks)
+    with app.state.runs.notifier.watch(run_key(run_id)) as woken:
+        await asyncio.wait_for(woken.wait(), timeout=10)
+
+    assert len(fake_llm.calls) <= 2  # woken by the step, not by an answer
+    assert [t["title"] for t in (await client.get("/api/tasks", headers=user.headers)).json()] == [
+        "Shown at once"
+    ]
+    r = await client.post(f"/api/runs/{run_id}/cancel", headers=user.headers)
+    assert r.status_code == 202, r.text
+    names = ids_in_order(await turn)
+    assert "tool.result" in names and names[-1] == "error", names

@@ -324,7 +324,6 @@ async def _apply_decisions(
     setup = await agent_for_run(session, host.settings, host.model, state.run, state.conversation)
     toolbox = Toolbox(setup.tools, state.context)
     outcomes = []
-    state.writer.in_step = True
     for decision in decisions:
         call = pending[decision.tool_call_id]
         request = ToolCallRequest(call["id"], call["name"], call["arguments"])

@@ -266,7 +266,10 @@ async def test_a_refused_completion_event_is_not_reported_as_a_refused_count(
         )
 
     assert r.status_code == 500, r.text
-    assert logged(caplog, "could not store the answer of run") >= 2
+    # given up as the answer's failure (after how many retries depends on the machine's speed)
+    assert [m.getMessage() for m in caplog.records if m.levelno == logging.ERROR] == [
+        f"could not store the answer of run {r.headers['X-Run-Id']}"
+    ]
     assert logged(caplog, "could not count the usage of run") == 0
     run = (await client.get(f"/api/runs/{r.headers['X-Run-Id']}", headers=user.headers)).json()
     assert run["status"] == "failed"

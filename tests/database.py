@@ -20,8 +20,6 @@ from agent_service import migrations
 from agent_service.jobs.models import Job, JobStatus
 from agent_service.models import Base
 
-QUOTE = '"'
-
 
 def _sync_dsn(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -171,7 +169,7 @@ async def updates_skipped(engine: AsyncEngine, table: str, *, when: str) -> Asyn
     """While inside, an UPDATE of `table` whose new row matches `when` (SQL over NEW) changes
     nothing and reports no row, as when another process changed the row first and a conditional
     UPDATE lost the race (SQLite's RAISE(IGNORE), a PL/pgSQL BEFORE trigger returning NULL)."""
-    name = f"skip_{table.strip(QUOTE)}_updates"  # `table` may be quoted: "user" is reserved
+    name = "skip_" + table.strip('"') + "_updates"  # `table` may be quoted: "user" is reserved
     if engine.dialect.name == "postgresql":
         install = [
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
